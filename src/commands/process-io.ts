@@ -1,0 +1,45 @@
+import { formatError, ToolError, EXIT } from '../errors.js';
+import { redact } from '../redact.js';
+import type { Logger } from '../types.js';
+
+/** Options every command shares. */
+export interface CommonOptions {
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+/** A logger on stderr: info unless --quiet, verbose only with --verbose, always redacted. */
+export function stderrLogger(options: CommonOptions, stream: NodeJS.WritableStream = process.stderr): Logger {
+  const write = (line: string) => stream.write(`${redact(line)}\n`);
+  return {
+    info: (m) => {
+      if (!options.quiet) write(m);
+    },
+    warn: (m) => write(`entra: warning: ${m}`),
+    verbose: (m) => {
+      if (options.verbose) write(m);
+    },
+  };
+}
+
+/**
+ * Runs a command body the way every verb ends: the exit code it returns, or for an error one line
+ * `entra: CODE: message` (plus context lines, and a stack with --verbose) on stderr.
+ */
+export async function runCommand(body: () => Promise<number | void>, options: CommonOptions): Promise<void> {
+  // `| head` closing our stdout is a normal end, not an error (ndjson-cli, d3-dsv).
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exitCode = process.exitCode ?? EXIT.ok;
+  });
+  try {
+    const code = await body();
+    process.exitCode = code ?? EXIT.ok;
+  } catch (error) {
+    for (const line of formatError(error)) process.stderr.write(`${redact(line)}\n`);
+    if (options.verbose || !(error instanceof ToolError)) {
+      const stack = error instanceof Error ? error.stack : undefined;
+      if (stack && options.verbose) process.stderr.write(`${redact(stack)}\n`);
+    }
+    process.exitCode = error instanceof ToolError ? error.exitCode : EXIT.failure;
+  }
+}

@@ -1,0 +1,65 @@
+import type { EmuRequest, EmuResponse } from './http-types.js';
+
+/** Graph's timestamp format in error envelopes: ISO 8601 without fraction or zone. */
+export function graphDate(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19);
+}
+
+/**
+ * A response in Graph's error envelope:
+ * `{ error: { code, message, innerError: { date, request-id, client-request-id } } }`.
+ */
+export function graphError(
+  req: Pick<EmuRequest, 'requestId' | 'headers'>,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): EmuResponse {
+  const clientRequestId = req.headers['client-request-id'];
+  return {
+    status,
+    headers,
+    body: {
+      error: {
+        code,
+        message,
+        innerError: {
+          date: graphDate(Date.now()),
+          'request-id': req.requestId,
+          'client-request-id': typeof clientRequestId === 'string' ? clientRequestId : req.requestId,
+        },
+      },
+    },
+  };
+}
+
+/** The usual answers, with the codes the directory service uses. */
+export const errors = {
+  badRequest: (req: EmuRequest, message: string) => graphError(req, 400, 'Request_BadRequest', message),
+  unsupportedQuery: (req: EmuRequest, message = 'Unsupported Query.') =>
+    graphError(req, 400, 'Request_UnsupportedQuery', message),
+  notFound: (req: EmuRequest, id: string) =>
+    graphError(
+      req,
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+    ),
+  forbidden: (req: EmuRequest) =>
+    graphError(req, 403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'),
+  badRoute: (req: EmuRequest) =>
+    graphError(
+      req,
+      400,
+      'BadRequest',
+      `Resource not found for the segment '${req.url.pathname.split('/').filter(Boolean).pop() ?? ''}'.`,
+    ),
+  methodNotAllowed: (req: EmuRequest) =>
+    graphError(
+      req,
+      405,
+      'Request_BadRequest',
+      'Specified HTTP method is not allowed for the request target.',
+    ),
+};

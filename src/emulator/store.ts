@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import { entityInfo, type EntityName } from '../graph/schema.js';
+import { LinkSet } from './link-set.js';
+
+/** Entities the emulated directory holds, in the order they are listed. */
+export const STORED_ENTITIES: EntityName[] = [
+  'user',
+  'group',
+  'servicePrincipal',
+  'directoryRole',
+  'orgContact',
+  'device',
+];
+
+/** A directory object. `data` holds every property that was ever set, except `id`. */
+export interface StoredObject {
+  id: string;
+  entity: EntityName;
+  data: Record<string, unknown>;
+  /** Set while the object sits in `directory/deletedItems`. */
+  deletedAt?: string;
+  links?: Partial<Record<string, LinkSet>>;
+}
+
+/**
+ * One change, in the order it happened. `props: null` means the whole object (a create or a restore);
+ * delta rounds replay this log, filtered by what each round tracks.
+ */
+export type ChangeEntry =
+  | { seq: number; id: string; kind: 'upsert'; props: string[] | null }
+  | { seq: number; id: string; kind: 'delete'; reason: 'changed' | 'deleted' }
+  | { seq: number; id: string; kind: 'link'; nav: string; target: string; removed: boolean };
+
+/** Objects of one entity type: stable slots for paging, plus the type's change log. */
+export class EntityStore {
+  readonly slots: (StoredObject | null)[] = [];
+  readonly index = new Map<string, number>();
+  readonly log: ChangeEntry[] = [];
+  constructor(readonly entity: EntityName) {}
+
+  /** Index in `log` of the first entry with a sequence number above `seq` (binary search). */
+  logPositionAfter(seq: number): number {
+    let lo = 0;
+    let hi = this.log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.log[mid]!.seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Live (not soft-deleted) objects. */
+  *live(): IterableIterator<StoredObject> {
+    for (const o of this.slots) if (o && !o.deletedAt) yield o;
+  }
+}
+
+/** An error of the store's own invariants; the HTTP layer maps `kind` to Graph's status and code. */
+export class StoreError extends Error {
+  constructor(
+    readonly kind: 'notFound' | 'conflict' | 'invalid',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface StoreOptions {
+  tenantId: string;
+  domains: string[];
+  now?: () => number;
+}
+
+/**
+ * The emulated tenant's directory: objects, links and the change log behind delta queries. Mutations
+ * here keep invariants (unique ids, unique userPrincipalName, links to existing objects); Graph's
+ * request validation lives in the HTTP layer.
+ */
+export class DirectoryStore {
+  readonly tenantId: string;
+  readonly domains: string[];
+  /** Sequence number of the last change. */
+  seq = 0;
+  /** Bumped by a synchronization reset: delta tokens of an older generation get 410 Gone. */
+  generation = 1;
+  private readonly stores = new Map<EntityName, EntityStore>();
+  private readonly byId = new Map<string, StoredObject>();
+  private readonly upns = new Map<string, string>();
+  private readonly tombstones = new Map<string, EntityName>();
+  private readonly now: () => number;
+
+  constructor(options: StoreOptions) {
+    this.tenantId = options.tenantId;
+    this.domains = options.domains;
+    this.now = options.now ?? Date.now;
+    for (const e of STORED_ENTITIES) this.stores.set(e, new EntityStore(e));
+  }
+
+  entityStore(entity: EntityName): EntityStore {
+    return this.stores.get(entity)!;
+  }
+
+  /** An object by id; soft-deleted ones only with `includeDeleted`. */
+  get(id: string, options: { includeDeleted?: boolean } = {}): StoredObject | undefined {
+    const o = this.byId.get(id) ?? this.byId.get(id.toLowerCase());
+    if (!o || (o.deletedAt && !options.includeDeleted)) return undefined;
+    return o;
+  }
+
+  /** The entity of an object, live, soft-deleted or permanently deleted. */
+  entityOf(id: string): EntityName | undefined {
+    return this.byId.get(id)?.entity ?? this.tombstones.get(id);
+  }
+
+  /** A user by userPrincipalName (case-insensitive), soft-deleted ones included. */
+  userByPrincipalName(upn: string): StoredObject | undefined {
+    const id = this.upns.get(upn.toLowerCase());
+    return id === undefined ? undefined : this.byId.get(id);
+  }
+
+  /** Number of live objects of an entity. */
+  count(entity: EntityName): number {
+    let n = 0;
+    for (const _ of this.entityStore(entity).live()) n++;
+    return n;
+  }
+
+  /**
+   * Adds an object. `log: false` is for loading a tenant: the objects exist before any delta round.
+   */
+  create(
+    entity: EntityName,
+    data: Record<string, unknown>,
+    options: { id?: string; log?: boolean; adopt?: boolean } = {},
+  ): StoredObject {
+    const id = (options.id ?? randomUUID()).toLowerCase();
+    if (this.byId.has(id)) throw new StoreError('conflict', `An object with id '${id}' already exists.`);
+    if (entity === 'user') {
+      const upn = data.userPrincipalName;
+      if (typeof upn !== 'string') throw new StoreError('invalid', 'A user needs a userPrincipalName.');
+      if (this.upns.has(upn.toLowerCase()))
+        throw new StoreError(
+          'conflict',
+          'Another object with the same value for property userPrincipalName already exists.',
+        );
+      this.upns.set(upn.toLowerCase(), id);
+    }
+    // `adopt`: the caller hands over a fresh object (bulk loading); otherwise keep a copy of our own.
+    const object: StoredObject = { id, entity, data: options.adopt ? data : { ...data } };
+    const linkNavs = entityInfo(entity).linkNavigations;
+    if (linkNavs.length) {
+      object.links = {};
+      for (const nav of linkNavs) object.links[nav] = new LinkSet();
+    }
+    const store = this.entityStore(entity);
+    store.index.set(id, store.slots.length);
+    store.slots.push(object);
+    this.byId.set(id, object);
+    if (options.log !== false) this.append(store, { id, kind: 'upsert', props: null });
+    return object;
+  }
+
+  /** Sets properties; a `null` value clears one (the key is removed). */
+  update(id: string, patch: Record<string, unknown>): StoredObject {
+    const object = this.require(id);
+    const changed: string[] = [];
+    if (object.entity === 'user' && typeof patch.userPrincipalName === 'string') {
+      const next = patch.userPrincipalName.toLowerCase();
+      const owner = this.upns.get(next);
+      if (owner !== undefined && owner !== object.id)
+        throw new StoreError(
+          'conflict',
+          'Another object with the same value for property userPrincipalName already exists.',
+        );
+      this.upns.delete(String(object.data.userPrincipalName).toLowerCase());
+      this.upns.set(next, object.id);
+    }
+    for (const [key, value] of Object.entries(patch)) {
+      if (key === 'id') continue;
+      if (value === null || value === undefined) {
+        if (key in object.data) {
+          delete object.data[key];
+          changed.push(key);
+        }
+      } else if (JSON.stringify(object.data[key]) !== JSON.stringify(value)) {
+        object.data[key] = value;
+        changed.push(key);
+      }
+    }
+    // Graph logs a PATCH even when nothing changed; delta shows the object again (a replay).
+    this.append(this.entityStore(object.entity), { id: object.id, kind: 'upsert', props: changed });
+    return object;
+  }
+
+  /** Moves an object to deleted items (users, Microsoft 365 groups, service principals). */
+  softDelete(id: string): StoredObject {
+    const object = this.require(id);
+    object.deletedAt = new Date(this.now()).toISOString();
+    this.append(this.entityStore(object.entity), { id: object.id, kind: 'delete', reason: 'changed' });
+    return object;
+  }
+
+  /** Brings a soft-deleted object back, with its links. */
+  restore(id: string): StoredObject {
+    const object = this.byId.get(id.toLowerCase());
+    if (!object?.deletedAt) throw new StoreError('notFound', `Resource '${id}' does not exist.`);
+    delete object.deletedAt;
+    this.append(this.entityStore(object.entity), { id: object.id, kind: 'upsert', props: null });
+    return object;
+  }
+
+  /** Deletes an object for good (live or soft-deleted), and every link to it. */
+  hardDelete(id: string): void {
+    const object = this.byId.get(id.toLowerCase());
+    if (!object) throw new StoreError('notFound', `Resource '${id}' does not exist.`);
+    const store = this.entityStore(object.entity);
+    const slot = store.index.get(object.id)!;
+    store.slots[slot] = null;
+    store.index.delete(object.id);
+    this.byId.delete(object.id);
+    this.tombstones.set(object.id, object.entity);
+    if (object.entity === 'user') this.upns.delete(String(object.data.userPrincipalName).toLowerCase());
+    this.append(store, { id: object.id, kind: 'delete', reason: 'deleted' });
+    // A permanently deleted object leaves every group and role it was linked from.
+    for (const owner of [...this.entityStore('group').slots, ...this.entityStore('directoryRole').slots]) {
+      if (!owner?.links) continue;
+      for (const [nav, set] of Object.entries(owner.links))
+        if (set?.delete(object.id)) this.appendLink(owner, nav, object.id, true);
+    }
+  }
+
+  /** Adds a link; false when it already existed. */
+  addLink(
+    ownerId: string | StoredObject,
+    nav: string,
+    targetId: string,
+    options: { log?: boolean } = {},
+  ): boolean {
+    const owner = typeof ownerId === 'string' ? this.require(ownerId) : ownerId;
+    const set = owner.links?.[nav];
+    if (!set) throw new StoreError('invalid', `${owner.entity} has no navigation '${nav}'.`);
+    const target = this.require(targetId);
+    if (!set.add(target.id)) return false;
+    if (options.log !== false) this.appendLink(owner, nav, target.id, false);
+    return true;
+  }
+
+  /** Removes a link; false when there was none. */
+  removeLink(ownerId: string, nav: string, targetId: string): boolean {
+    const owner = this.require(ownerId);
+    const set = owner.links?.[nav];
+    if (!set) throw new StoreError('invalid', `${owner.entity} has no navigation '${nav}'.`);
+    const target = targetId.toLowerCase();
+    if (!set.delete(target)) return false;
+    this.appendLink(owner, nav, target, true);
+    return true;
+  }
+
+  /** Every live linked object of `owner` through `nav` (soft-deleted targets are hidden). */
+  *linked(owner: StoredObject, nav: string): IterableIterator<StoredObject> {
+    const set = owner.links?.[nav];
+    if (!set) return;
+    for (const id of set) {
+      const o = this.byId.get(id);
+      if (o && !o.deletedAt) yield o;
+    }
+  }
+
+  private require(id: string): StoredObject {
+    const o = this.get(id);
+    if (!o)
+      throw new StoreError(
+        'notFound',
+        `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+      );
+    return o;
+  }
+
+  private appendLink(owner: StoredObject, nav: string, target: string, removed: boolean): void {
+    this.append(this.entityStore(owner.entity), { id: owner.id, kind: 'link', nav, target, removed });
+  }
+
+  private append(store: EntityStore, entry: DistributiveOmit<ChangeEntry, 'seq'>): void {
+    store.log.push({ ...entry, seq: ++this.seq });
+  }
+}
+
+type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
