@@ -1,0 +1,170 @@
+import type { Writable } from 'node:stream';
+import { stringify } from 'csv-stringify/sync';
+import { ToolError } from '../errors.js';
+import type { CommandRow } from '../sources/command-csv.js';
+import type { ResultRow, ResultStatus } from '../types.js';
+
+/**
+ * Fulfill result rows (DESIGN §4): one per input row, as CSV (RFC 4180, header, `\n`) or NDJSON, with the
+ * columns in the contract's order. A reader that goes away (`| head`, EPIPE) ends the output quietly.
+ */
+
+/** The contract's column order. */
+export const RESULT_COLUMNS = [
+  'line',
+  'Command',
+  '@odata.type',
+  'id',
+  'status',
+  'httpStatus',
+  'errorCode',
+  'message',
+  'newId',
+  'file',
+  'ownerId',
+] as const satisfies readonly (keyof ResultRow)[];
+
+export interface ResultsWriterOptions {
+  out: Writable;
+  format: 'csv' | 'ndjson';
+  /** End `out` in end(); default true. Pass false for a stream that others still write to. */
+  endOut?: boolean;
+}
+
+export interface ResultsWriter {
+  /** Resolves when `out` can take more (backpressure). */
+  write(row: ResultRow): Promise<void>;
+  /** Writes the CSV header if no row came, then ends `out` (unless endOut is false). */
+  end(): Promise<void>;
+  /** True once the reader has gone away (EPIPE): further rows are dropped. */
+  readonly broken: boolean;
+}
+
+/** What a command learned about one row. */
+export interface Outcome {
+  status: ResultStatus;
+  httpStatus?: number | string;
+  errorCode?: string;
+  message?: string;
+  newId?: string;
+}
+
+// Last line of defence: result messages quote Graph and our own errors, and neither may carry a password.
+const JSON_SECRET = /("[^"]*password"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+
+/** `message` with any JSON `"...password": "..."` value replaced by `"***"`. */
+export function scrubSecrets(message: string): string {
+  return message.replace(JSON_SECRET, '$1"***"');
+}
+
+/**
+ * The result row of `row`. Invalid rows fail with errorCode `ERR_ROW_INVALID` unless told otherwise;
+ * link rows put the owner in `ownerId`, the linked object in `id`, and leave `@odata.type` empty.
+ */
+export function resultFor(row: CommandRow, outcome: Outcome): ResultRow {
+  const common = {
+    line: row.line,
+    Command: row.command,
+    status: outcome.status,
+    httpStatus: outcome.httpStatus === undefined ? '' : String(outcome.httpStatus),
+    errorCode: outcome.errorCode ?? (row.kind === 'invalid' ? 'ERR_ROW_INVALID' : ''),
+    message: scrubSecrets(outcome.message ?? (row.kind === 'invalid' ? row.message : '')),
+    newId: outcome.newId ?? '',
+    file: row.file,
+  };
+  if (row.kind === 'link') return { ...common, '@odata.type': '', id: row.targetId, ownerId: row.ownerId };
+  if (row.kind === 'object')
+    return { ...common, '@odata.type': row.odataType, id: row.id ?? '', ownerId: '' };
+  return { ...common, '@odata.type': row.odataType, id: row.id, ownerId: row.ownerId ?? '' };
+}
+
+function cells(row: ResultRow): string[] {
+  return RESULT_COLUMNS.map((c) => (c === 'message' ? scrubSecrets(row.message) : String(row[c] ?? '')));
+}
+
+function serialize(row: ResultRow, format: 'csv' | 'ndjson'): string {
+  const values = cells(row);
+  if (format === 'csv')
+    // csv-stringify quotes \n but not a lone \r, which RFC 4180 readers take for a line end.
+    return stringify([values], { record_delimiter: '\n', quoted_match: /\r/ });
+  const ordered = Object.fromEntries(RESULT_COLUMNS.map((c, i) => [c, values[i]]));
+  return `${JSON.stringify({ ...ordered, line: row.line })}\n`;
+}
+
+/**
+ * A writer of result rows to `out`.
+ *
+ * @example
+ * const results = createResultsWriter({ out: process.stdout, format: 'csv', endOut: false });
+ * await results.write(resultFor(row, { status: 'ok', httpStatus: 204 }));
+ * await results.end();
+ */
+export function createResultsWriter(options: ResultsWriterOptions): ResultsWriter {
+  const { out, format } = options;
+  if (format !== 'csv' && format !== 'ndjson')
+    throw new ToolError('ERR_INVALID_OPTION', `format must be csv or ndjson, got ${JSON.stringify(format)}`);
+  let broken = false;
+  let failure: Error | undefined;
+  let headerDone = format === 'ndjson';
+  out.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') broken = true;
+    else failure ??= error;
+  });
+
+  const settle = (event: 'drain' | 'finish') =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        out.off(event, done).off('error', done).off('close', done);
+        resolve();
+      };
+      out.on(event, done).on('error', done).on('close', done);
+    });
+
+  // A function, not inline checks: the 'error' listener changes `failure` behind the compiler's back.
+  const check = () => {
+    if (failure) throw failure;
+  };
+  const push = async (chunk: string) => {
+    check();
+    if (broken || out.destroyed) return;
+    if (!out.write(chunk)) await settle('drain');
+    check();
+  };
+
+  const header = async () => {
+    if (headerDone) return;
+    headerDone = true;
+    await push(stringify([[...RESULT_COLUMNS]], { record_delimiter: '\n' }));
+  };
+
+  return {
+    get broken() {
+      return broken;
+    },
+    async write(row) {
+      await header();
+      await push(serialize(row, format));
+    },
+    async end() {
+      await header();
+      if (options.endOut !== false && !broken && !out.destroyed && !out.writableEnded) {
+        const finished = settle('finish');
+        out.end();
+        await finished;
+      }
+      check();
+    },
+  };
+}
+
+export type ResultSummary = Record<ResultStatus, number> & { total: number };
+
+/** Counts of result rows per status. */
+export function summarize(results: Iterable<ResultRow>): ResultSummary {
+  const summary: ResultSummary = { total: 0, ok: 0, skipped: 0, failed: 0, planned: 0 };
+  for (const r of results) {
+    summary.total++;
+    summary[r.status]++;
+  }
+  return summary;
+}

@@ -1,0 +1,472 @@
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { Transform, pipeline, type Readable } from 'node:stream';
+import { parse, type InfoRecord, type Options } from 'csv-parse';
+import { UsageError } from '../errors.js';
+import { entityFromOdataType, entityInfo, isEntityName, type EntityName } from '../graph/schema.js';
+import { decodeObjectRow, isGuid, quoteCell, unwritableReason } from '../streams/decode-row.js';
+import type { Command } from '../types.js';
+
+/**
+ * Command CSVs (DESIGN §4) → typed command rows. A file is an object file (`Command,@odata.type,id,...`)
+ * or a link file (`Command,<entity>Id,id`). File-level problems throw a {@link CsvInputError} (`ERR_CSV`);
+ * row-level problems become `invalid` rows, so that one bad row fails alone.
+ */
+
+export type Navigation = 'members' | 'owners';
+
+export interface ObjectRow {
+  kind: 'object';
+  file: string;
+  line: number;
+  command: Command;
+  entity: EntityName;
+  odataType: string;
+  /** Empty on insert: Graph assigns it. */
+  id?: string;
+  /** Decoded non-empty cells; `null` clears. Always empty for `delete`. */
+  values: Record<string, unknown>;
+}
+
+export interface LinkRow {
+  kind: 'link';
+  file: string;
+  line: number;
+  command: 'insert' | 'delete';
+  entity: 'group' | 'directoryRole';
+  navigation: Navigation;
+  ownerId: string;
+  targetId: string;
+}
+
+export interface InvalidRow {
+  kind: 'invalid';
+  file: string;
+  line: number;
+  /** Lower-cased when it is a known command, as found otherwise. */
+  command: string;
+  /** Empty for link rows. */
+  odataType: string;
+  id: string;
+  ownerId?: string;
+  column?: string;
+  message: string;
+}
+
+export type CommandRow = ObjectRow | LinkRow | InvalidRow;
+
+export interface CommandCsvOptions {
+  /** A path, or `-` for `stdin`. */
+  input: string;
+  stdin?: Readable;
+  /** Navigation of a link file when its name does not say it (`*_<nav>_<entity>.csv`). */
+  navigation?: Navigation;
+  /** Largest record in bytes; default 1 MiB. */
+  maxRecordSize?: number;
+  /**
+   * Parse a whole file once before yielding, so that malformed CSV fails before any write; default true.
+   * Never for stdin, which cannot be read twice: there malformed CSV surfaces when it is met.
+   */
+  prescan?: boolean;
+}
+
+export interface CommandCsv {
+  file: string;
+  kind: 'object' | 'link';
+  columns: string[];
+  /** For link files: the owner's entity and the navigation. */
+  entity?: 'group' | 'directoryRole';
+  navigation?: Navigation;
+  /** The data rows, in file order; iterate once. */
+  rows(): AsyncGenerator<CommandRow>;
+  /** Releases the input when rows() is not consumed to the end. */
+  close(): Promise<void>;
+}
+
+/** A file-level CSV problem: names the file, line and column. */
+export class CsvInputError extends UsageError {
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly column: string | undefined,
+    detail: string,
+    cause?: unknown,
+  ) {
+    const where = `${line === undefined ? '' : `, line ${line}`}${column === undefined ? '' : `, column ${column}`}`;
+    super('ERR_CSV', `${shown(file)}${where}: ${detail}`, { cause });
+    this.name = 'CsvInputError';
+  }
+}
+
+const COMMANDS: readonly string[] = ['insert', 'update', 'delete'];
+// Entities whose objects rows may write; directory roles only through their members link files.
+const WRITABLE: readonly EntityName[] = ['user', 'group', 'servicePrincipal'];
+const MIB = 1024 * 1024;
+
+const shown = (file: string) => (file === '-' ? 'stdin' : file);
+
+/** Maps byte offsets to 1-based physical lines; CRLF, LF and lone CR each end one line. */
+class LineIndex {
+  private starts: number[] = [];
+  private head = 0;
+  private line = 1;
+  private offset = 0;
+  private lastCr = -2;
+
+  feed(chunk: Buffer): void {
+    for (let i = 0; i < chunk.length; i++) {
+      const at = this.offset + i;
+      if (chunk[i] === 13) {
+        this.starts.push(at + 1);
+        this.lastCr = at;
+      } else if (chunk[i] === 10) {
+        // The second half of a CRLF moves the line start of its CR instead of adding a line.
+        if (this.lastCr === at - 1) this.starts[this.starts.length - 1] = at + 1;
+        else this.starts.push(at + 1);
+      }
+    }
+    this.offset += chunk.length;
+  }
+
+  /** Queries must not go backwards: passed line starts are dropped. */
+  lineAt(offset: number): number {
+    while (this.head < this.starts.length && this.starts[this.head]! <= offset) {
+      this.head++;
+      this.line++;
+    }
+    if (this.head > 4096) {
+      this.starts.splice(0, this.head);
+      this.head = 0;
+    }
+    return this.line;
+  }
+}
+
+function parseError(error: unknown, file: string, line: number, header: string[] | undefined): unknown {
+  if (error instanceof CsvInputError) return error;
+  const e = error as { code?: string; column?: unknown; message?: string };
+  const column =
+    typeof e.column === 'number'
+      ? `${e.column + 1}${header?.[e.column] ? ` (${header[e.column]})` : ''}`
+      : undefined;
+  switch (e.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return new CsvInputError(file, line, column, 'unclosed quote: this record never ends', error);
+    case 'CSV_MAX_RECORD_SIZE':
+      return new CsvInputError(
+        file,
+        line,
+        column,
+        `record larger than the ${e.message?.match(/of (\d+)/)?.[1] ?? ''} bytes allowed`,
+        error,
+      );
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'INVALID_OPENING_QUOTE':
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+      return new CsvInputError(file, line, column, `malformed quoting (${e.message})`, error);
+    case 'ENOENT':
+    case 'EACCES':
+    case 'EISDIR':
+      return new CsvInputError(file, undefined, undefined, `cannot read: ${e.message}`, error);
+  }
+  return e.code?.startsWith('CSV_') ? new CsvInputError(file, line, column, e.message ?? '', error) : error;
+}
+
+interface Parsed {
+  cells: string[];
+  line: number;
+  blank: boolean;
+}
+
+/** Every non-blank record with the physical line it starts on; the first is the header. */
+async function* records(source: Readable, file: string, maxRecordSize: number) {
+  const index = new LineIndex();
+  const counter = new Transform({
+    transform(chunk: Buffer | string, encoding, done) {
+      index.feed(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
+      done(null, chunk);
+    },
+  });
+  // Blank lines come through as records (not skipped by csv-parse) so that every record starts exactly where
+  // the previous one ended: csv-parse's own `info.lines` counts CRLF twice, its byte offsets are exact.
+  // Lines are taken in on_record, at parse time, so that an error met before the consumer has caught up
+  // (buffered records are dropped on error) still names the record it is in.
+  let start = 0;
+  let names: string[] | undefined;
+  const options: Options<Parsed, string[]> = {
+    bom: true,
+    relax_column_count: true,
+    max_record_size: maxRecordSize,
+    on_record: (cells: string[], context: InfoRecord) => {
+      const line = index.lineAt(start);
+      start = context.bytes;
+      const blank = cells.every((cell) => cell.trim() === '');
+      if (!blank) names ??= cells;
+      return { cells, line, blank };
+    },
+  };
+  // csv-parse's typings tie on_record's result to the record type only for `columns` parsers.
+  const parser = parse(options as unknown as Options);
+  pipeline(source, counter, parser, () => {});
+  let width: number | undefined;
+  try {
+    for await (const { cells, line, blank } of parser as AsyncIterable<Parsed>) {
+      if (blank) continue;
+      width ??= cells.length;
+      if (cells.length !== width)
+        throw new CsvInputError(
+          file,
+          line,
+          undefined,
+          `${cells.length} fields where the header has ${width}`,
+        );
+      yield { cells, line };
+    }
+  } catch (error) {
+    throw parseError(error, file, index.lineAt(start), names);
+  } finally {
+    parser.destroy();
+  }
+}
+
+function navigationFromName(file: string): { navigation: Navigation; entity: string } | undefined {
+  const m = /(?:^|_)(members|owners)_([A-Za-z]+)\.csv$/.exec(basename(file));
+  return m && isEntityName(m[2]!) ? { navigation: m[1] as Navigation, entity: m[2] } : undefined;
+}
+
+type Header =
+  | {
+      kind: 'object';
+      columns: string[];
+      at: Record<'command' | 'type' | 'id', number>;
+      attributes: [name: string, index: number][];
+    }
+  | {
+      kind: 'link';
+      columns: string[];
+      at: Record<'command' | 'owner' | 'id', number>;
+      entity: 'group' | 'directoryRole';
+      navigation: Navigation;
+    };
+
+function parseHeader(cells: string[], file: string, option: Navigation | undefined): Header {
+  const columns = cells.map((c) => c.trim());
+  const fail = (detail: string, column?: string) => new CsvInputError(file, 1, column, detail);
+  const at = new Map<string, number>();
+  for (const [i, name] of columns.entries()) {
+    if (name === '') throw fail('empty column name', String(i + 1));
+    if (at.has(name)) throw fail(`duplicate column (also column ${at.get(name)! + 1})`, name);
+    at.set(name, i);
+  }
+  const need = (name: string, what: string) => {
+    const i = at.get(name);
+    if (i === undefined) throw fail(`missing column ${name} (${what}); header is ${columns.join(',')}`);
+    return i;
+  };
+  const linkOwner = columns.find((c) => /Id$/.test(c) && isEntityName(c.slice(0, -2)));
+  if (!at.has('@odata.type') && linkOwner) {
+    const entity = linkOwner.slice(0, -2) as EntityName;
+    const extra = columns.find((c) => !['Command', linkOwner, 'id'].includes(c));
+    if (extra) throw fail(`a link file has only Command,${linkOwner},id`, extra);
+    if (entity !== 'group' && entity !== 'directoryRole')
+      throw fail(
+        `links of ${entity} are not writable (only group members/owners, directoryRole members)`,
+        linkOwner,
+      );
+    const fromName = navigationFromName(file);
+    if (fromName && fromName.entity !== entity)
+      throw fail(`the file name says ${fromName.entity} but the header has ${linkOwner}`, linkOwner);
+    if (fromName && option && fromName.navigation !== option)
+      throw fail(`the file name says ${fromName.navigation} but --navigation says ${option}`);
+    const navigation = option ?? fromName?.navigation;
+    if (!navigation)
+      throw fail(
+        `link file without a navigation: name it *_<members|owners>_${entity}.csv or pass --navigation`,
+      );
+    if (!entityInfo(entity).linkNavigations.includes(navigation))
+      throw fail(
+        `${entity} ${navigation} are not writable (${entity}: ${entityInfo(entity).linkNavigations.join(', ')})`,
+      );
+    const command = need('Command', 'insert or delete');
+    return {
+      kind: 'link',
+      columns,
+      at: { command, owner: at.get(linkOwner)!, id: need('id', 'the linked object') },
+      entity,
+      navigation,
+    };
+  }
+  const command = need('Command', 'insert, update or delete');
+  const type = need(
+    '@odata.type',
+    'e.g. #microsoft.graph.user; a link file has Command,<entity>Id,id instead',
+  );
+  const id = need('id', 'the object id');
+  const attributes = [...at].filter(([c]) => c !== 'Command' && c !== '@odata.type' && c !== 'id');
+  // Rows of one file may mix entity types, so a column is refused here only when no entity we write can
+  // take it (unknown, read-only, Get-only or navigation on all of user, group and servicePrincipal). A column
+  // that fits some types fails only the rows of another type that put a value in it (decodeObjectRow).
+  for (const [name] of attributes) {
+    const reasons = WRITABLE.map((e) => unwritableReason(e, name));
+    if (reasons.every(Boolean)) {
+      const known = reasons.find((r) => !/ is not a property of /.test(r!));
+      const hint = reasons.map((r) => / \(did you mean (\w+)\?\)/.exec(r!)?.[1]).find(Boolean);
+      throw fail(
+        known ??
+          `unknown column: not a property of user, group or servicePrincipal${hint ? ` (did you mean ${hint}?)` : ''}`,
+        name,
+      );
+    }
+  }
+  return { kind: 'object', columns, at: { command, type, id }, attributes };
+}
+
+function refusal(entity: EntityName, command: Command): string | undefined {
+  if (entity === 'directoryRole')
+    return 'directory roles are written only through link files (*_members_directoryRole.csv)';
+  if (entity === 'servicePrincipal' && command !== 'update')
+    return `${command} of service principals is out of scope: only update is supported`;
+  if (!WRITABLE.includes(entity)) return `${entity} objects are not writable by this connector`;
+  return undefined;
+}
+
+/** One data record of a file whose header is `header` → a command row. */
+function toCommandRow(header: Header, cells: string[], file: string, line: number): CommandRow {
+  const cell = (i: number) => (cells[i] ?? '').trim();
+  const raw = cell(header.at.command);
+  const command = raw.toLowerCase();
+  const base = { kind: 'invalid' as const, file, line, command: COMMANDS.includes(command) ? command : raw };
+  if (header.kind === 'link') {
+    const ownerId = cell(header.at.owner);
+    const targetId = cell(header.at.id);
+    const ownerColumn = header.columns[header.at.owner]!;
+    const invalid = (message: string, column: string): InvalidRow => ({
+      ...base,
+      odataType: '',
+      id: targetId,
+      ownerId,
+      column,
+      message,
+    });
+    if (command !== 'insert' && command !== 'delete')
+      return invalid(`Command ${quoteCell(raw)}: links can only be inserted or deleted`, 'Command');
+    if (!isGuid(ownerId))
+      return invalid(`${ownerColumn} is not a GUID: found ${quoteCell(ownerId)}`, ownerColumn);
+    if (!isGuid(targetId)) return invalid(`id is not a GUID: found ${quoteCell(targetId)}`, 'id');
+    const { entity, navigation } = header;
+    return { kind: 'link', file, line, command, entity, navigation, ownerId, targetId };
+  }
+  const odataType = cell(header.at.type);
+  const id = cell(header.at.id);
+  const invalid = (message: string, column?: string): InvalidRow => ({
+    ...base,
+    odataType,
+    id,
+    column,
+    message,
+  });
+  if (!COMMANDS.includes(command))
+    return invalid(`Command ${quoteCell(raw)}: expected insert, update or delete`, 'Command');
+  const entity = entityFromOdataType(odataType);
+  if (!entity)
+    return invalid(
+      `unknown @odata.type ${quoteCell(odataType)}: expected #microsoft.graph.user, group or servicePrincipal`,
+      '@odata.type',
+    );
+  const refused = refusal(entity, command as Command);
+  if (refused) return invalid(refused, '@odata.type');
+  if (command === 'insert' && id)
+    return invalid('id must be empty on insert: Graph assigns the id of a new object', 'id');
+  if (command !== 'insert' && !isGuid(id))
+    return invalid(
+      id ? `id is not a GUID: found ${quoteCell(id)}` : `${command} needs the object's id`,
+      'id',
+    );
+  const row: ObjectRow = {
+    kind: 'object',
+    file,
+    line,
+    command: command as Command,
+    entity,
+    odataType,
+    values: {},
+  };
+  if (id) row.id = id;
+  // A delete needs only the id: a stale attribute value must not keep an object from being deleted.
+  if (command === 'delete') return row;
+  const decoded = decodeObjectRow(
+    entity,
+    Object.fromEntries(header.attributes.map(([name, i]) => [name, cells[i] ?? ''])),
+  );
+  if (!decoded.ok) return invalid(decoded.message, decoded.column);
+  row.values = decoded.values;
+  return row;
+}
+
+function openSource(options: CommandCsvOptions): Readable {
+  if (options.input !== '-') return createReadStream(options.input);
+  if (!options.stdin) throw new UsageError('ERR_INVALID_OPTION', 'input "-" needs a stdin stream');
+  return options.stdin;
+}
+
+/**
+ * Opens a command CSV and validates its header before any row is read, so that a command can check every
+ * input file before it sends a single write. Files (not stdin) are also parsed through once first, so that
+ * malformed CSV anywhere in them is reported before any write.
+ *
+ * @example
+ * const csv = await openCommandCsv({ input: 'Contoso_members_group.csv' });
+ * for await (const row of csv.rows()) ...
+ */
+export async function openCommandCsv(options: CommandCsvOptions): Promise<CommandCsv> {
+  const { input, navigation } = options;
+  if (typeof input !== 'string' || input === '')
+    throw new UsageError('ERR_INVALID_OPTION', `input must be a path or "-", got ${JSON.stringify(input)}`);
+  if (navigation !== undefined && navigation !== 'members' && navigation !== 'owners')
+    throw new UsageError(
+      'ERR_INVALID_OPTION',
+      `navigation must be members or owners, got ${JSON.stringify(navigation)}`,
+    );
+  const maxRecordSize = options.maxRecordSize ?? MIB;
+  if (!Number.isSafeInteger(maxRecordSize) || maxRecordSize < 1)
+    throw new UsageError(
+      'ERR_INVALID_OPTION',
+      `maxRecordSize must be a positive integer, got ${maxRecordSize}`,
+    );
+  const it = records(openSource(options), input, maxRecordSize);
+  let header: Header;
+  try {
+    const first = await it.next();
+    if (first.done) throw new CsvInputError(input, undefined, undefined, 'empty file: no header line');
+    header = parseHeader(first.value.cells, input, navigation);
+    if ((options.prescan ?? true) && input !== '-')
+      for await (const _ of records(openSource(options), input, maxRecordSize)) {
+        // Syntax only: the rows are read again below.
+      }
+  } catch (error) {
+    await it.return(undefined);
+    throw error;
+  }
+  async function* rows(): AsyncGenerator<CommandRow> {
+    try {
+      for await (const { cells, line } of { [Symbol.asyncIterator]: () => it })
+        yield toCommandRow(header, cells, input, line);
+    } finally {
+      await it.return(undefined);
+    }
+  }
+  return {
+    file: input,
+    kind: header.kind,
+    columns: header.columns,
+    ...(header.kind === 'link' ? { entity: header.entity, navigation: header.navigation } : {}),
+    rows,
+    close: async () => void (await it.return(undefined)),
+  };
+}
+
+/** {@link openCommandCsv} and its rows in one call: the header is still checked before the first row. */
+export async function* readCommandCsv(options: CommandCsvOptions): AsyncGenerator<CommandRow> {
+  const csv = await openCommandCsv(options);
+  yield* csv.rows();
+}

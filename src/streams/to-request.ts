@@ -1,0 +1,263 @@
+import { ToolError } from '../errors.js';
+import { entityInfo } from '../graph/schema.js';
+import type { LinkRow, ObjectRow } from '../sources/command-csv.js';
+import { generatePassword } from './password.js';
+
+/**
+ * Command rows → Graph request descriptions (DESIGN §4, graph-protocol.md §8). Pure: nothing is sent.
+ * URLs are relative with a leading slash (`/users/{id}`), the form `$batch` items take; a plain HTTP
+ * client with a prefix URL strips the slash.
+ */
+
+export interface PlannedRequest {
+  method: 'POST' | 'PATCH' | 'DELETE';
+  url: string;
+  body?: Record<string, unknown>;
+  headers?: Record<string, string>;
+  /**
+   * Opaque key of the object whose state the request changes; requests with equal keys keep input order.
+   * `users/<id>` for existing objects, `users/userPrincipalName=<upn>` / `groups/mailNickname=<nick>` for
+   * creates, the owner's key for links. An update cannot refer to an object created earlier in the same
+   * run (its id is not known yet): put the attributes in the insert row instead.
+   */
+  objectKey: string;
+  /** Dotted body paths that must never be printed (`passwordProfile.password`). */
+  secretFields?: string[];
+  /** Something the command should warn about, e.g. a group created without owners. */
+  warning?: string;
+}
+
+/** A password generated for a new user: for the protected password sink only, never for printing. */
+export interface GeneratedPassword {
+  file: string;
+  line: number;
+  userPrincipalName: string;
+  password: string;
+}
+
+export type RequestPlan =
+  | { kind: 'request'; request: PlannedRequest; generatedPassword?: GeneratedPassword }
+  /** Nothing to send, and nothing wrong: an update whose attribute cells are all empty. */
+  | { kind: 'noop'; message: string }
+  | { kind: 'invalid'; message: string; column?: string };
+
+export interface ToRequestOptions {
+  /** Graph base URL ending in the version, e.g. `https://graph.microsoft.com/v1.0/`. */
+  graphBase: string;
+  /** True when generated passwords have somewhere protected to go (`--password-file`). */
+  passwordSink: boolean;
+  /** Injectable for tests; generatePassword() by default. */
+  generatePassword?: () => string;
+}
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+const PASSWORD_PATH = 'passwordProfile.password';
+// group-post-groups.md: mailNickname is ASCII 0-127 without @ ( ) \ [ ] " ; : < > , and space, at most 64.
+const NOT_IN_NICKNAME = /[^\x21-\x7e]|[@()\\[\]";:<>,]/g;
+
+/** A mailNickname Graph accepts, derived from a display name; '' when nothing usable is left. */
+export function mailNicknameFrom(displayName: string): string {
+  return displayName.normalize('NFKD').replace(NOT_IN_NICKNAME, '').slice(0, 64);
+}
+
+function checkOptions(options: ToRequestOptions): string {
+  const base = options.graphBase;
+  if (typeof base !== 'string' || !/^https?:\/\/[^/]+\/.*$/.test(base.endsWith('/') ? base : `${base}/`))
+    throw new ToolError(
+      'ERR_INVALID_OPTION',
+      `graphBase must be an absolute URL, got ${JSON.stringify(base)}`,
+    );
+  return base.endsWith('/') ? base : `${base}/`;
+}
+
+function withSecrets(request: PlannedRequest): PlannedRequest {
+  const profile = request.body?.passwordProfile;
+  if (profile && typeof profile === 'object' && 'password' in profile) request.secretFields = [PASSWORD_PATH];
+  return request;
+}
+
+function insertUser(row: ObjectRow, options: ToRequestOptions): RequestPlan {
+  const body: Record<string, unknown> = { ...row.values };
+  const upn = typeof body.userPrincipalName === 'string' ? body.userPrincipalName : '';
+  const profile = (body.passwordProfile ?? {}) as Record<string, unknown>;
+  const missing = entityInfo('user').requiredOnCreate.filter(
+    (p) => p !== 'passwordProfile' && body[p] === undefined,
+  );
+  if (missing.length > 0)
+    return {
+      kind: 'invalid',
+      column: missing[0],
+      message: `insert user misses required ${missing.join(', ')}`,
+    };
+  let generatedPassword: GeneratedPassword | undefined;
+  if (typeof profile.password !== 'string' || profile.password === '') {
+    if (!options.passwordSink)
+      return {
+        kind: 'invalid',
+        column: 'passwordProfile',
+        message: `user ${upn} has no passwordProfile password and no --password-file was given`,
+      };
+    const password = (options.generatePassword ?? generatePassword)();
+    body.passwordProfile = { forceChangePasswordNextSignIn: true, ...profile, password };
+    generatedPassword = { file: row.file, line: row.line, userPrincipalName: upn, password };
+  }
+  const request: PlannedRequest = {
+    method: 'POST',
+    url: '/users',
+    body,
+    headers: { ...JSON_HEADERS },
+    objectKey: `users/userPrincipalName=${upn.toLowerCase()}`,
+  };
+  return {
+    kind: 'request',
+    request: withSecrets(request),
+    ...(generatedPassword ? { generatedPassword } : {}),
+  };
+}
+
+/**
+ * Defaults for what Graph requires on `POST /groups` and the row leaves out: `securityEnabled: true`,
+ * `mailEnabled: false`, `groupTypes: []` (a plain security group) and a `mailNickname` derived from
+ * `displayName` (see {@link mailNicknameFrom}).
+ */
+function insertGroup(row: ObjectRow): RequestPlan {
+  const body: Record<string, unknown> = { ...row.values };
+  body.securityEnabled ??= true;
+  body.mailEnabled ??= false;
+  body.groupTypes ??= [];
+  if (body.mailNickname === undefined && typeof body.displayName === 'string') {
+    const nickname = mailNicknameFrom(body.displayName);
+    if (nickname === '')
+      return {
+        kind: 'invalid',
+        column: 'mailNickname',
+        message: `cannot derive a mailNickname from displayName ${JSON.stringify(body.displayName)}: give one`,
+      };
+    body.mailNickname = nickname;
+  }
+  const missing = entityInfo('group').requiredOnCreate.filter((p) => body[p] === undefined);
+  if (missing.length > 0)
+    return {
+      kind: 'invalid',
+      column: missing[0],
+      message: `insert group misses required ${missing.join(', ')}`,
+    };
+  const request: PlannedRequest = {
+    method: 'POST',
+    url: '/groups',
+    body,
+    headers: { ...JSON_HEADERS },
+    objectKey: `groups/mailNickname=${String(body.mailNickname).toLowerCase()}`,
+    // group-post-groups.md: an app-only create without owners leaves a group only admins can manage.
+    warning: `group ${String(body.displayName)} is created by an app without owners: add owners with a *_owners_group.csv link file`,
+  };
+  return { kind: 'request', request };
+}
+
+function objectRequest(row: ObjectRow, options: ToRequestOptions): RequestPlan {
+  const { collection } = entityInfo(row.entity);
+  if (row.command === 'insert') {
+    // Nothing to clear on a new object: a `null` cell is the same as an empty one.
+    const values = Object.fromEntries(Object.entries(row.values).filter(([, v]) => v !== null));
+    if (row.entity === 'user') return insertUser({ ...row, values }, options);
+    if (row.entity === 'group') return insertGroup({ ...row, values });
+    return { kind: 'invalid', column: '@odata.type', message: `insert of ${row.entity} is not supported` };
+  }
+  const id = row.id ?? '';
+  const url = `/${collection}/${encodeURIComponent(id)}`;
+  const objectKey = `${collection}/${id.toLowerCase()}`;
+  if (row.command === 'delete') return { kind: 'request', request: { method: 'DELETE', url, objectKey } };
+  if (Object.keys(row.values).length === 0)
+    return { kind: 'noop', message: 'nothing to update: every attribute cell is empty' };
+  const request: PlannedRequest = {
+    method: 'PATCH',
+    url,
+    body: { ...row.values },
+    headers: { ...JSON_HEADERS },
+    objectKey,
+  };
+  return { kind: 'request', request: withSecrets(request) };
+}
+
+function linkRequest(row: LinkRow, graphBase: string): RequestPlan {
+  const { collection } = entityInfo(row.entity);
+  const owner = `/${collection}/${encodeURIComponent(row.ownerId)}/${row.navigation}`;
+  const objectKey = `${collection}/${row.ownerId.toLowerCase()}`;
+  const request: PlannedRequest =
+    row.command === 'insert'
+      ? {
+          method: 'POST',
+          url: `${owner}/$ref`,
+          body: { '@odata.id': `${graphBase}directoryObjects/${row.targetId}` },
+          headers: { ...JSON_HEADERS },
+          objectKey,
+        }
+      : { method: 'DELETE', url: `${owner}/${encodeURIComponent(row.targetId)}/$ref`, objectKey };
+  // Without /$ref a DELETE removes the member object itself (group-delete-members.md): never let one out.
+  if (!request.url.endsWith('/$ref')) throw new Error(`link request without /$ref: ${request.url}`);
+  return { kind: 'request', request };
+}
+
+/**
+ * The Graph request for one valid command row: `POST /users|/groups`, `PATCH|DELETE /{collection}/{id}`,
+ * `POST /{collection}/{owner}/{nav}/$ref`, `DELETE /{collection}/{owner}/{nav}/{id}/$ref`. A user created
+ * without a password gets a generated one with `forceChangePasswordNextSignIn: true`, returned apart in
+ * `generatedPassword` for the protected sink; the request body still carries it, so print requests only
+ * through {@link describeRequest}.
+ *
+ * @example toRequest(linkRow, { graphBase: 'https://graph.microsoft.com/v1.0/', passwordSink: false })
+ */
+export function toRequest(row: ObjectRow | LinkRow, options: ToRequestOptions): RequestPlan {
+  const graphBase = checkOptions(options);
+  return row.kind === 'link' ? linkRequest(row, graphBase) : objectRequest(row, options);
+}
+
+function redact(value: unknown, path: string, secrets: Set<string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => redact(v, path, secrets));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => {
+      const at = path ? `${path}.${k}` : k;
+      // Any `password` key is hidden too: a secret must not depend on a caller listing it.
+      return [k, secrets.has(at) || /password$/i.test(k) ? '***' : redact(v, at, secrets)];
+    }),
+  );
+}
+
+/** The request without secrets (`passwordProfile.password` → `***`), as an object for NDJSON. */
+export function redactRequest(request: PlannedRequest): { method: string; url: string; body?: unknown } {
+  const { method, url, body } = request;
+  if (body === undefined) return { method, url };
+  return { method, url, body: redact(body, '', new Set(request.secretFields)) };
+}
+
+/** One printable line for `--dry-run` and `--verbose`: `POST /users {"displayName":…,"passwordProfile":{"password":"***"}}`. */
+export function describeRequest(request: PlannedRequest): string {
+  const { method, url, body } = redactRequest(request);
+  return body === undefined ? `${method} ${url}` : `${method} ${url} ${JSON.stringify(body)}`;
+}
+
+/**
+ * ok, skipped or failed for a Graph answer. Replays are idempotent (DESIGN §4, graph-protocol.md §8.3):
+ * adding an existing link (400 "...already exist..."), removing a missing link (404, or 400 "...do not
+ * exist...") and deleting a missing object (404) are `skipped`. Graph documents no code for these, so
+ * the message text is matched, only for these statuses.
+ */
+export function classifyOutcome(
+  row: Pick<ObjectRow, 'kind' | 'command'> | Pick<LinkRow, 'kind' | 'command'>,
+  status: number,
+  graphErrorCode: string | undefined,
+  message: string | undefined,
+): 'ok' | 'skipped' | 'failed' {
+  if (status >= 200 && status < 300) return 'ok';
+  const text = message ?? '';
+  const badRequest = status === 400 && (graphErrorCode ?? 'Request_BadRequest') === 'Request_BadRequest';
+  if (row.kind === 'link' && row.command === 'insert' && badRequest && /already exist/i.test(text))
+    return 'skipped';
+  if (row.kind === 'link' && row.command === 'delete') {
+    if (status === 404) return 'skipped';
+    if (badRequest && /do(es)? not exist/i.test(text)) return 'skipped';
+  }
+  if (row.kind === 'object' && row.command === 'delete' && status === 404) return 'skipped';
+  return 'failed';
+}

@@ -1,0 +1,284 @@
+import { Writable } from 'node:stream';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createResultsWriter, resultFor, scrubSecrets, summarize } from '../../src/sinks/results.js';
+import { readCommandCsv, type CommandRow } from '../../src/sources/command-csv.js';
+import { describeRequest, toRequest } from '../../src/streams/to-request.js';
+import type { ResultRow } from '../../src/types.js';
+
+const G1 = '11111111-1111-4111-8111-111111111111';
+const G2 = '22222222-2222-4222-8222-222222222222';
+const HEADER = 'line,Command,@odata.type,id,status,httpStatus,errorCode,message,newId,file,ownerId\n';
+
+/** A writable that keeps what it gets; `highWaterMark: 1` makes every write ask for a drain. */
+function sink(options: { highWaterMark?: number; fail?: NodeJS.ErrnoException } = {}) {
+  const chunks: string[] = [];
+  const out = new Writable({
+    highWaterMark: options.highWaterMark ?? 16384,
+    write(chunk: Buffer, _encoding, done) {
+      if (options.fail) return done(options.fail);
+      chunks.push(chunk.toString());
+      setImmediate(done);
+    },
+  });
+  return { out, text: () => chunks.join('') };
+}
+
+const row = (over: Partial<ResultRow> = {}): ResultRow => ({
+  line: 2,
+  Command: 'update',
+  '@odata.type': '#microsoft.graph.user',
+  id: G1,
+  status: 'ok',
+  httpStatus: '204',
+  errorCode: '',
+  message: '',
+  newId: '',
+  file: 'in.csv',
+  ownerId: '',
+  ...over,
+});
+
+const Writer = suite('createResultsWriter');
+
+Writer('createResultsWriter(csv) writes the header and rows in contract order, RFC 4180', async () => {
+  const { out, text } = sink();
+  const results = createResultsWriter({ out, format: 'csv' });
+  await results.write(row());
+  await results.write(
+    row({
+      line: 3,
+      status: 'failed',
+      httpStatus: '400',
+      errorCode: 'Request_BadRequest',
+      message: 'a, "b"\nc\rd',
+    }),
+  );
+  await results.end();
+  assert.is(
+    text(),
+    HEADER +
+      `2,update,#microsoft.graph.user,${G1},ok,204,,,,in.csv,\n` +
+      `3,update,#microsoft.graph.user,${G1},failed,400,Request_BadRequest,"a, ""b""\nc\rd",,in.csv,\n`,
+  );
+  assert.ok(out.writableFinished);
+});
+
+Writer('createResultsWriter(ndjson) writes one object a line, columns in order, line a number', async () => {
+  const { out, text } = sink();
+  const results = createResultsWriter({ out, format: 'ndjson' });
+  await results.write(row({ newId: G2 }));
+  await results.end();
+  assert.is(
+    text(),
+    `{"line":2,"Command":"update","@odata.type":"#microsoft.graph.user","id":"${G1}","status":"ok","httpStatus":"204","errorCode":"","message":"","newId":"${G2}","file":"in.csv","ownerId":""}\n`,
+  );
+});
+
+Writer('createResultsWriter(csv) with no row still writes the header', async () => {
+  const { out, text } = sink();
+  await createResultsWriter({ out, format: 'csv' }).end();
+  assert.is(text(), HEADER);
+});
+
+Writer('createResultsWriter(out) waits for drain and keeps every row', async () => {
+  const { out, text } = sink({ highWaterMark: 1 });
+  const results = createResultsWriter({ out, format: 'csv' });
+  for (let i = 0; i < 50; i++) await results.write(row({ line: i + 2 }));
+  await results.end();
+  assert.is(text().split('\n').length, 52, 'header, 50 rows, final newline');
+});
+
+Writer('createResultsWriter(out) ends quietly when the reader goes away (EPIPE)', async () => {
+  const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+  const { out } = sink({ fail: epipe });
+  const results = createResultsWriter({ out, format: 'csv' });
+  await results.write(row());
+  await new Promise((resolve) => setImmediate(resolve));
+  await results.write(row());
+  await results.end();
+  assert.ok(results.broken);
+});
+
+Writer('createResultsWriter(out) rejects on any other write error', async () => {
+  const eio = Object.assign(new Error('write EIO'), { code: 'EIO' });
+  const { out } = sink({ fail: eio });
+  const results = createResultsWriter({ out, format: 'csv' });
+  try {
+    await results.write(row());
+    await new Promise((resolve) => setImmediate(resolve));
+    await results.end();
+    assert.unreachable();
+  } catch (error) {
+    assert.is((error as NodeJS.ErrnoException).code, 'EIO');
+  }
+});
+
+Writer('createResultsWriter({endOut: false}) leaves the stream open', async () => {
+  const { out } = sink();
+  const results = createResultsWriter({ out, format: 'ndjson', endOut: false });
+  await results.write(row());
+  await results.end();
+  assert.not.ok(out.writableEnded);
+});
+
+Writer('createResultsWriter({format}) refuses an unknown format', () => {
+  assert.throws(
+    () => createResultsWriter({ out: sink().out, format: 'tsv' as 'csv' }),
+    (e: { code?: string }) => e.code === 'ERR_INVALID_OPTION',
+  );
+});
+
+Writer.run();
+
+// ---
+
+const ResultFor = suite('resultFor');
+
+ResultFor('resultFor(object row) fills the object columns', () => {
+  const r = resultFor(
+    {
+      kind: 'object',
+      file: 'a.csv',
+      line: 4,
+      command: 'insert',
+      entity: 'user',
+      odataType: '#microsoft.graph.user',
+      values: {},
+    },
+    { status: 'ok', httpStatus: 201, newId: G2 },
+  );
+  assert.equal(r, row({ line: 4, Command: 'insert', id: '', httpStatus: '201', newId: G2, file: 'a.csv' }));
+});
+
+ResultFor('resultFor(link row) puts the owner in ownerId and the member in id', () => {
+  const r = resultFor(
+    {
+      kind: 'link',
+      file: 'x_members_group.csv',
+      line: 3,
+      command: 'delete',
+      entity: 'group',
+      navigation: 'members',
+      ownerId: G1,
+      targetId: G2,
+    },
+    { status: 'skipped', httpStatus: 404, errorCode: 'Request_ResourceNotFound', message: 'already absent' },
+  );
+  assert.equal(r, {
+    line: 3,
+    Command: 'delete',
+    '@odata.type': '',
+    id: G2,
+    status: 'skipped',
+    httpStatus: '404',
+    errorCode: 'Request_ResourceNotFound',
+    message: 'already absent',
+    newId: '',
+    file: 'x_members_group.csv',
+    ownerId: G1,
+  });
+});
+
+ResultFor('resultFor(invalid row) fails with its message and ERR_ROW_INVALID', () => {
+  const r = resultFor(
+    {
+      kind: 'invalid',
+      file: '-',
+      line: 9,
+      command: 'upsert',
+      odataType: 'x',
+      id: 'y',
+      column: 'Command',
+      message: 'bad',
+    },
+    { status: 'failed' },
+  );
+  assert.equal(
+    r,
+    row({
+      line: 9,
+      Command: 'upsert',
+      '@odata.type': 'x',
+      id: 'y',
+      status: 'failed',
+      httpStatus: '',
+      errorCode: 'ERR_ROW_INVALID',
+      message: 'bad',
+      file: '-',
+    }),
+  );
+});
+
+ResultFor.run();
+
+// ---
+
+const Secrets = suite('results never carry a secret');
+
+Secrets('scrubSecrets(message) hides JSON password values', () => {
+  assert.is(
+    scrubSecrets('body {"passwordProfile":{"password":"a\\"b"}}'),
+    'body {"passwordProfile":{"password":"***"}}',
+  );
+  assert.is(scrubSecrets('{"newPassword" : "x"}'), '{"newPassword" : "***"}');
+});
+
+Secrets('results of a dry run and of bad password cells contain no password', async () => {
+  const secret = 'Sup3r!Secret#Pass';
+  const generated = 'Gen3rated!Secret#Pw';
+  const csv = [
+    'Command,@odata.type,id,displayName,accountEnabled,mailNickname,userPrincipalName,passwordProfile',
+    `insert,#microsoft.graph.user,,A,true,a,a@contoso.com,"{""password"":""${secret}""}"`,
+    'insert,#microsoft.graph.user,,B,true,b,b@contoso.com,',
+    `insert,#microsoft.graph.user,,C,true,c,c@contoso.com,"{""password"":""${secret}"",""x"":1}"`,
+    `update,#microsoft.graph.user,${G1},,,,,"{""password"":""${secret}"""`,
+  ].join('\n');
+  const { Readable } = await import('node:stream');
+  const rows: CommandRow[] = [];
+  for await (const r of readCommandCsv({ input: '-', stdin: Readable.from([csv]) })) rows.push(r);
+  const { out, text } = sink();
+  const results = createResultsWriter({ out, format: 'csv' });
+  const options = {
+    graphBase: 'https://graph.microsoft.com/v1.0/',
+    passwordSink: true,
+    generatePassword: () => generated,
+  };
+  for (const r of rows) {
+    if (r.kind === 'invalid') {
+      await results.write(resultFor(r, { status: 'failed' }));
+      continue;
+    }
+    const plan = toRequest(r, options);
+    const message = plan.kind === 'request' ? describeRequest(plan.request) : plan.message;
+    await results.write(resultFor(r, { status: plan.kind === 'invalid' ? 'failed' : 'planned', message }));
+    // Even a careless caller quoting the body is caught.
+    if (plan.kind === 'request')
+      await results.write(resultFor(r, { status: 'planned', message: JSON.stringify(plan.request.body) }));
+  }
+  await results.end();
+  assert.is(rows.length, 4);
+  assert.not.match(text(), secret);
+  assert.not.match(text(), generated);
+  assert.match(text(), '***');
+});
+
+Secrets.run();
+
+// ---
+
+const Summarize = suite('summarize');
+
+Summarize('summarize(results) counts rows per status', () => {
+  const statuses = ['ok', 'ok', 'skipped', 'failed', 'planned'] as const;
+  assert.equal(summarize(statuses.map((status) => row({ status }))), {
+    total: 5,
+    ok: 2,
+    skipped: 1,
+    failed: 1,
+    planned: 1,
+  });
+  assert.equal(summarize([]), { total: 0, ok: 0, skipped: 0, failed: 0, planned: 0 });
+});
+
+Summarize.run();
