@@ -1,0 +1,242 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { stringify, type Options, type Stringifier } from 'csv-stringify';
+import { ToolError } from '../errors.js';
+import type { TableRow } from '../types.js';
+import { createAtomicFile, type AtomicFile } from './atomic-file.js';
+
+/** One CSV table and its header. */
+export interface TableSpec {
+  table: string;
+  columns: string[];
+}
+
+/** Writes rows to one CSV file per table; nothing is visible under the final names before `commit()`. */
+export interface TableWriter {
+  /** objectMode; takes {@link TableRow}s. Ending it flushes and fsyncs every temp file. */
+  writable: Writable;
+  /** Once every table is flushed, renames them all into place; resolves with the final paths. */
+  commit(): Promise<string[]>;
+  /** Stops writing and deletes the temp files; the previous CSVs stay as they were. */
+  abort(): Promise<void>;
+}
+
+/** A writer to a stream that the reader may close early (`| head`): EPIPE ends it cleanly. */
+export interface StdoutWriter {
+  writable: Writable;
+  /** True once the output was closed by its reader: the run is incomplete, write no cookies. */
+  readonly closedEarly: boolean;
+}
+
+/**
+ * The CSV dialect of DESIGN.md §3: `\n` line ends, no BOM, fields quoted only when RFC 4180 needs it
+ * (delimiter, quote, CR or LF inside). Leading and trailing spaces are part of a field (RFC 4180 §2.4)
+ * and are kept unquoted: csv-parse reads them back as they are.
+ */
+export const CSV_OPTIONS: Options = { record_delimiter: '\n', bom: false };
+
+function toArray(columns: readonly string[], cells: Record<string, string>): string[] {
+  const out = new Array<string>(columns.length);
+  for (let i = 0; i < columns.length; i++) out[i] = cells[columns[i]!] ?? '';
+  return out;
+}
+
+function invalid(option: string, value: unknown, why: string): ToolError {
+  return new ToolError('ERR_INVALID_OPTION', `${option}: ${why}, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * Opens `<dir>/<connection>_<table>.csv` for each table (temp names), header always written, and
+ * routes each row to its table with backpressure from every file.
+ * @example
+ * const w = createTableWriter({ dir, connection, tables: exportTables(mapping) });
+ * try { await pipeline(rows, w.writable); await w.commit(); } catch (e) { await w.abort(); throw e; }
+ */
+export function createTableWriter(options: {
+  dir: string;
+  connection: string;
+  tables: TableSpec[];
+}): TableWriter {
+  const { dir, connection, tables } = options;
+  if (typeof dir !== 'string' || !dir) throw invalid('dir', dir, 'expected a directory');
+  if (typeof connection !== 'string' || !connection)
+    throw invalid('connection', connection, 'expected a name');
+  if (!Array.isArray(tables) || tables.length === 0)
+    throw invalid('tables', tables, 'expected at least one table');
+  if (new Set(tables.map((t) => t.table)).size !== tables.length)
+    throw invalid('tables', tables, 'duplicate table');
+  for (const { table, columns } of tables)
+    if (!Array.isArray(columns) || columns.length === 0)
+      throw invalid(`columns of ${table}`, columns, 'expected names');
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new ToolError('ERR_ATOMIC_FILE', `cannot create the output directory ${dir}`, { cause: error });
+  }
+
+  interface Open {
+    columns: string[];
+    csv: Stringifier;
+    file: AtomicFile;
+    done: Promise<void>;
+  }
+  const open = new Map<string, Open>();
+  const writable = new Writable({
+    objectMode: true,
+    write(row: TableRow, _encoding, callback) {
+      const t = open.get(row.table);
+      if (!t) return callback(new ToolError('ERR_CSV_TABLE', `no CSV table '${row.table}' in this export`));
+      if (t.csv.write(toArray(t.columns, row.cells))) callback();
+      else t.csv.once('drain', () => callback());
+    },
+    final(callback) {
+      for (const t of open.values()) t.csv.end();
+      const flushed = [...open.values()].map(async (t) => {
+        await t.done;
+        await t.file.flush();
+      });
+      Promise.all(flushed).then(
+        () => callback(),
+        (error: Error) => callback(error),
+      );
+    },
+    destroy(error, callback) {
+      for (const t of open.values()) t.csv.destroy();
+      callback(error);
+    },
+  });
+  for (const { table, columns } of tables) {
+    const file = createAtomicFile(join(dir, `${connection}_${table}.csv`));
+    const csv = stringify({ ...CSV_OPTIONS, header: true, columns });
+    const done = pipeline(csv, file.stream);
+    // A failing file fails the whole writer, so the run's pipeline rejects.
+    done.catch((error: Error) => writable.destroy(error));
+    open.set(table, { columns, csv, file, done });
+  }
+
+  let committed = false;
+  return {
+    writable,
+    async commit() {
+      if (!writable.writableEnded) writable.end();
+      await finishedOrFailed(writable);
+      const paths: string[] = [];
+      for (const t of open.values()) {
+        await t.file.commit();
+        paths.push(t.file.path);
+      }
+      committed = true;
+      return paths;
+    },
+    async abort() {
+      if (committed) return;
+      writable.destroy();
+      await Promise.all([...open.values()].map((t) => t.file.abort()));
+    },
+  };
+}
+
+function finishedOrFailed(w: Writable): Promise<void> {
+  if (w.writableFinished) return Promise.resolve();
+  if (w.errored) return Promise.reject(w.errored);
+  return new Promise((resolve, reject) => {
+    w.once('finish', resolve);
+    w.once('error', reject);
+    w.once('close', () =>
+      w.writableFinished ? resolve() : reject(w.errored ?? new Error('writer closed early')),
+    );
+  });
+}
+
+/**
+ * Watches `out` (stdout) so that an EPIPE (reader gone, `| head`) ends the writer without an error.
+ * The listener stays on `out`: an EPIPE can arrive after the last write.
+ */
+function closeOnEpipe(out: Writable, writable: Writable, onClose: () => void): void {
+  out.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') return void writable.destroy(error);
+    onClose();
+    writable.destroy();
+  });
+}
+
+// An empty write's callback fires once everything written before it is flushed.
+function drained(out: Writable, callback: (error?: Error | null) => void): void {
+  if (out.destroyed) callback();
+  else out.write('', () => callback());
+}
+
+/** `--output - --format csv`: the rows of one table, with its header, to `out`; other tables' rows are dropped. */
+export function createCsvStdoutWriter(out: Writable, table: string, columns: string[]): StdoutWriter {
+  if (!Array.isArray(columns) || columns.length === 0) throw invalid('columns', columns, 'expected names');
+  let closedEarly = false;
+  const csv = stringify({ ...CSV_OPTIONS, header: true, columns });
+  const writable = new Writable({
+    objectMode: true,
+    write(row: TableRow, _encoding, callback) {
+      if (row.table !== table || csv.write(toArray(columns, row.cells))) callback();
+      else csv.once('drain', () => callback());
+    },
+    final(callback) {
+      csv.once('end', () => drained(out, callback));
+      csv.end();
+    },
+    destroy(error, callback) {
+      csv.unpipe(out);
+      csv.destroy();
+      callback(error);
+    },
+  });
+  csv.pipe(out, { end: false });
+  csv.once('error', (error) => writable.destroy(error));
+  closeOnEpipe(out, writable, () => (closedEarly = true));
+  return {
+    writable,
+    get closedEarly() {
+      return closedEarly;
+    },
+  };
+}
+
+/** `--output - --format ndjson`: every row of every table, one JSON object a line, `table` first. */
+export function createNdjsonWriter(out: Writable): StdoutWriter {
+  let closedEarly = false;
+  const writable = new Writable({
+    objectMode: true,
+    writev(chunks, callback) {
+      let text = '';
+      for (const { chunk } of chunks) {
+        const { table, cells } = chunk as TableRow;
+        const body = JSON.stringify(cells);
+        text += `{"table":${JSON.stringify(table)}${body === '{}' ? '' : ','}${body.slice(1)}\n`;
+      }
+      if (out.write(text)) callback();
+      else out.once('drain', () => callback());
+    },
+    final(callback) {
+      drained(out, callback);
+    },
+  });
+  closeOnEpipe(out, writable, () => (closedEarly = true));
+  return {
+    writable,
+    get closedEarly() {
+      return closedEarly;
+    },
+  };
+}
+
+/**
+ * Runs `source` into a writer and resolves, instead of rejecting, when the reader closed the output
+ * early (EPIPE on `out`): the command then exits 0 without writing cookies.
+ */
+export async function pipeRows(source: Readable, writer: StdoutWriter): Promise<{ closedEarly: boolean }> {
+  try {
+    await pipeline(source, writer.writable);
+  } catch (error) {
+    if (!writer.closedEarly) throw error;
+  }
+  return { closedEarly: writer.closedEarly };
+}

@@ -1,0 +1,266 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { findProperty } from '../../src/graph/schema.js';
+import {
+  compareColumns,
+  DEFAULT_ATTRIBUTES,
+  directoryObjectColumns,
+  EXPORT_ENTITIES,
+  linkTables,
+  parseMappingText,
+  readMappingFile,
+  resolveMapping,
+  selectQuery,
+  type Mapping,
+} from '../../src/settings/mapping.js';
+
+const fixture = (name: string) => new URL(`../fixtures/mapping/${name}`, import.meta.url).pathname;
+
+function failure(fn: () => unknown): Error & { code: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error & { code: string };
+  }
+  throw new Error('expected an error');
+}
+
+async function failureAsync(fn: () => Promise<unknown>): Promise<Error & { code: string }> {
+  try {
+    await fn();
+  } catch (error) {
+    return error as Error & { code: string };
+  }
+  throw new Error('expected an error');
+}
+
+const EXT = 'extension_b7d8e648520f41d3b9c0fdeb91768a0a_jobGroupTracker';
+
+// ---
+
+const Resolve = suite('resolveMapping');
+
+Resolve('resolveMapping() exports the four default entities with their default attributes and links', () => {
+  const m = resolveMapping();
+  assert.equal(
+    m.entities.map((e) => e.entity),
+    ['user', 'group', 'directoryRole', 'servicePrincipal'],
+  );
+  const [user, group, role, sp] = m.entities;
+  assert.ok(user!.attributes.includes('id') && user!.attributes.includes('userPrincipalName'));
+  assert.equal(user!.navigations, []);
+  assert.equal(group!.navigations, ['members', 'owners']);
+  assert.not.ok(group!.attributes.includes('members'));
+  assert.equal(role!.navigations, ['members']);
+  assert.ok(sp!.attributes.includes('appId'));
+});
+
+Resolve('DEFAULT_ATTRIBUTES are all exportable through delta', () => {
+  for (const entity of EXPORT_ENTITIES)
+    for (const name of DEFAULT_ATTRIBUTES[entity]) {
+      const p = findProperty(entity, name);
+      assert.ok(p && !p.getOnly, `${entity}.${name}`);
+    }
+});
+
+Resolve('resolveMapping({entities}) keeps the default attribute sets of the listed entities', () => {
+  const m = resolveMapping({ entities: ['group', 'User'] });
+  assert.equal(
+    m.entities.map((e) => e.entity),
+    ['user', 'group'],
+  );
+  assert.equal(m.entities[0]!.attributes, resolveMapping().entities[0]!.attributes);
+});
+
+Resolve('resolveMapping({select}) exports only the selected entities, id always included', () => {
+  const m = resolveMapping({ select: ['user=mail,displayName', 'group=displayName,members', `user=${EXT}`] });
+  assert.equal(m.entities, [
+    { entity: 'user', attributes: ['displayName', EXT, 'id', 'mail'], navigations: [] },
+    { entity: 'group', attributes: ['displayName', 'id'], navigations: ['members'] },
+  ]);
+});
+
+Resolve('resolveMapping({entities, select}) selects within the listed entities', () => {
+  const m = resolveMapping({ entities: ['user,group'], select: ['user=mail'] });
+  assert.equal(m.entities[0]!.attributes, ['id', 'mail']);
+  assert.equal(m.entities[1]!.navigations, ['members', 'owners']);
+  const e = failure(() => resolveMapping({ entities: ['user'], select: ['group=displayName'] }));
+  assert.is(e.code, 'ERR_MAPPING');
+  assert.match(e.message, 'group');
+});
+
+Resolve('resolveMapping({file}) takes the file, and the CLI wins over it', () => {
+  const file = parseMappingText('{"entities":{"user":["mail"],"group":["displayName"]}}', 'm.json');
+  assert.equal(
+    resolveMapping({ file }).entities.map((e) => e.attributes),
+    [
+      ['id', 'mail'],
+      ['displayName', 'id'],
+    ],
+  );
+  const m = resolveMapping({ file, entities: ['user', 'directoryRole'] });
+  assert.equal(m.entities[0]!.attributes, ['id', 'mail']);
+  assert.equal(m.entities[1]!.navigations, ['members']);
+});
+
+Resolve('resolveMapping() rejects an unknown attribute, naming it, and suggests the right case', () => {
+  const e = failure(() => resolveMapping({ select: ['user=DisplayName'] }));
+  assert.is(e.code, 'ERR_MAPPING');
+  assert.match(e.message, "'DisplayName' for user");
+  assert.match(e.message, "did you mean 'displayName'");
+});
+
+Resolve('resolveMapping() rejects Get-only attributes, saying why', () => {
+  const e = failure(() => resolveMapping({ select: ['user=displayName,birthday'] }));
+  assert.is(e.code, 'ERR_MAPPING');
+  assert.match(e.message, "'birthday' of user");
+  assert.match(e.message, 'single-object GET');
+});
+
+Resolve('resolveMapping() allows members/owners only where delta tracks them', () => {
+  assert.match(failure(() => resolveMapping({ select: ['user=members'] })).message, "'members' for user");
+  assert.match(failure(() => resolveMapping({ select: ['user=manager'] })).message, 'navigation property');
+  assert.match(failure(() => resolveMapping({ select: ['directoryRole=owners'] })).message, 'directoryRole');
+});
+
+Resolve('resolveMapping() rejects unknown entities, listing the valid ones', () => {
+  for (const options of [{ entities: ['users'] }, { select: ['device=displayName'] }]) {
+    const e = failure(() => resolveMapping(options));
+    assert.is(e.code, 'ERR_MAPPING');
+    assert.match(e.message, 'user, group, directoryRole, servicePrincipal');
+  }
+});
+
+Resolve('resolveMapping() rejects malformed --select and empty --entities', () => {
+  assert.is(failure(() => resolveMapping({ select: ['user'] })).code, 'ERR_MAPPING');
+  assert.is(failure(() => resolveMapping({ select: ['user='] })).code, 'ERR_MAPPING');
+  assert.is(failure(() => resolveMapping({ entities: [' , '] })).code, 'ERR_MAPPING');
+});
+
+Resolve.run();
+
+// ---
+
+const Parse = suite('parseMappingText / readMappingFile');
+
+Parse('readMappingFile(json) reads the entities form', async () => {
+  const file = await readMappingFile(fixture('entities.json'));
+  assert.equal(
+    [...file.entities],
+    [
+      ['user', ['accountEnabled', 'displayName', 'mail']],
+      ['group', ['displayName', 'members', 'owners']],
+    ],
+  );
+});
+
+Parse(
+  'readMappingFile(xml) reads the Identity Manager form for the connection, leaving out what an entity lacks',
+  async () => {
+    const m = resolveMapping({ file: await readMappingFile(fixture('connector.xml'), 'Contoso') });
+    const byEntity = Object.fromEntries(m.entities.map((e) => [e.entity, e]));
+    assert.equal(byEntity.user!.attributes, ['accountEnabled', 'displayName', 'id', 'mail']);
+    assert.equal(byEntity.group!.attributes, ['displayName', 'id', 'mail']);
+    assert.equal(byEntity.group!.navigations, ['members']);
+    assert.equal(byEntity.directoryRole!.attributes, ['displayName', 'id', 'roleTemplateId']);
+    assert.equal(byEntity.servicePrincipal!.attributes, ['accountEnabled', 'appId', 'displayName', 'id']);
+  },
+);
+
+Parse('readMappingFile(xml, other connection) finds only that connection', async () => {
+  const file = await readMappingFile(fixture('connector.xml'), 'fabrikam');
+  assert.equal([...file.entities], [['user', ['jobTitle']]]);
+  const e = await failureAsync(() => readMappingFile(fixture('connector.xml'), 'Northwind'));
+  assert.is(e.code, 'ERR_MAPPING');
+  assert.match(e.message, 'Northwind_directoryobjects');
+});
+
+Parse('readMappingFile(xml) fails when no C0 entity has the attribute, with a suggestion', async () => {
+  const e = await failureAsync(() => readMappingFile(fixture('unknown-attribute.xml')));
+  assert.is(e.code, 'ERR_MAPPING');
+  assert.match(e.message, "Property 'Mail'");
+  assert.match(e.message, "did you mean 'mail'");
+});
+
+Parse('readMappingFile(xml) rejects Get-only attributes', async () => {
+  const e = await failureAsync(() => readMappingFile(fixture('get-only.xml')));
+  assert.is(e.code, 'ERR_MAPPING');
+  assert.match(e.message, 'birthday');
+});
+
+Parse('readMappingFile(malformed) names the file, line and column', async () => {
+  const xml = await failureAsync(() => readMappingFile(fixture('malformed.xml')));
+  assert.is(xml.code, 'ERR_MAPPING');
+  assert.match(xml.message, /malformed\.xml:\d+:\d+: malformed XML/);
+  const json = await failureAsync(() => readMappingFile(fixture('malformed.json')));
+  assert.is(json.code, 'ERR_MAPPING');
+  assert.match(json.message, 'malformed.json:3:21: malformed JSON');
+});
+
+Parse('readMappingFile(missing) fails with ERR_MAPPING', async () => {
+  assert.is((await failureAsync(() => readMappingFile('/nonexistent/m.json'))).code, 'ERR_MAPPING');
+});
+
+Parse('parseMappingText(json) rejects bad shapes and unknown entities', () => {
+  for (const text of [
+    '[]',
+    '{"entity":{}}',
+    '{"entities":{"user":"mail"}}',
+    '{"entities":{"device":["id"]}}',
+  ]) {
+    assert.is(failure(() => parseMappingText(text, 'm.json')).code, 'ERR_MAPPING', text);
+  }
+});
+
+Parse.run();
+
+// ---
+
+const Helpers = suite('selectQuery / directoryObjectColumns / linkTables');
+
+const mapping: Mapping = resolveMapping({
+  select: ['user=mail,accountEnabled', 'group=displayName,owners,members', 'directoryRole=members'],
+});
+
+Helpers('selectQuery(m) lists attributes then navigations in a stable order', () => {
+  assert.is(selectQuery(mapping.entities[0]!), 'accountEnabled,id,mail');
+  assert.is(selectQuery(mapping.entities[1]!), 'displayName,id,members,owners');
+  assert.is(
+    selectQuery(resolveMapping({ select: ['user=accountEnabled,mail'] }).entities[0]!),
+    selectQuery(resolveMapping({ select: ['user=mail,accountEnabled'] }).entities[0]!),
+  );
+});
+
+Helpers('directoryObjectColumns(mapping) gives the DESIGN example header order', () => {
+  assert.equal(directoryObjectColumns(resolveMapping({ select: ['user=mail,accountEnabled'] })), [
+    'accountEnabled',
+    'id',
+    'mail',
+  ]);
+  assert.equal(directoryObjectColumns(mapping), ['accountEnabled', 'displayName', 'id', 'mail']);
+});
+
+Helpers('compareColumns() orders lower-cased names ordinally', () => {
+  assert.equal(['mail', 'Zeta', 'id', 'extension_x', 'employeeId'].sort(compareColumns), [
+    'employeeId',
+    'extension_x',
+    'id',
+    'mail',
+    'Zeta',
+  ]);
+});
+
+Helpers('linkTables(mapping) names each link table and its owner column', () => {
+  assert.equal(linkTables(mapping), [
+    { table: 'members_group', entity: 'group', navigation: 'members', ownerColumn: 'groupId' },
+    { table: 'owners_group', entity: 'group', navigation: 'owners', ownerColumn: 'groupId' },
+    {
+      table: 'members_directoryRole',
+      entity: 'directoryRole',
+      navigation: 'members',
+      ownerColumn: 'directoryRoleId',
+    },
+  ]);
+});
+
+Helpers.run();

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { resolveMapping } from '../../src/settings/mapping.js';
+import {
+  createRouter,
+  createSeenIds,
+  exportTables,
+  routeByTypeStream,
+  type RoundMode,
+  type SeenIds,
+} from '../../src/streams/route-by-type.js';
+import type { DeltaMsg, GraphObject, RecordMsg, TableRow } from '../../src/types.js';
+import type { EntityName } from '../../src/graph/schema.js';
+import { collect, fromArray } from '../helpers/streams.js';
+
+const mapping = resolveMapping({
+  select: [
+    'user=accountEnabled,mail',
+    'group=displayName,members,owners',
+    'directoryRole=displayName,members',
+  ],
+});
+const complete = (): RoundMode => 'complete';
+const record = (entity: EntityName, r: GraphObject): RecordMsg => ({ kind: 'record', entity, record: r });
+const brief = (rows: TableRow[]) => rows.map((r) => `${r.table}:${Object.values(r.cells).join(',')}`);
+
+const Router = suite('createRouter');
+
+Router('createRouter() in a complete round: insert first, update on a repeat, delete for @removed', () => {
+  const route = createRouter({ mapping, mode: complete });
+  assert.equal(
+    [
+      record('user', { id: 'u1', accountEnabled: true, mail: 'a@x' }),
+      record('user', { id: 'u1', accountEnabled: false, mail: 'a@x' }),
+      record('user', { id: 'u2', '@removed': { reason: 'deleted' } }),
+    ].flatMap((m) => brief(route(m))),
+    [
+      'directoryobjects:insert,#microsoft.graph.user,true,,u1,a@x',
+      'directoryobjects:update,#microsoft.graph.user,false,,u1,a@x',
+      'directoryobjects:delete,#microsoft.graph.user,,,u2,',
+    ],
+  );
+});
+
+Router('createRouter() in an incremental round: update, or delete for @removed', () => {
+  const route = createRouter({ mapping, mode: () => 'incremental' });
+  assert.equal(brief(route(record('user', { id: 'u1', mail: 'a@x' }))), [
+    'directoryobjects:update,#microsoft.graph.user,,,u1,a@x',
+  ]);
+  assert.equal(brief(route(record('user', { id: 'u1', '@removed': { reason: 'changed' } }))), [
+    'directoryobjects:delete,#microsoft.graph.user,,,u1,',
+  ]);
+});
+
+Router('createRouter() keeps Graph’s @odata.type and leaves other entities’ columns empty', () => {
+  const route = createRouter({ mapping, mode: complete });
+  const rows = route(
+    record('group', {
+      '@odata.type': '#microsoft.graph.group',
+      id: 'g1',
+      displayName: 'G',
+      mail: 'not-mapped@x',
+    }),
+  );
+  assert.equal(brief(rows), ['directoryobjects:insert,#microsoft.graph.group,,G,g1,']);
+});
+
+Router('createRouter() adds the link rows of every slice of a large group', () => {
+  const route = createRouter({ mapping, mode: complete });
+  const slice1 = record('group', {
+    id: 'g1',
+    displayName: 'Big',
+    'members@delta': [{ id: 'u1' }, { id: 'u2' }],
+    'owners@delta': [{ id: 'u9' }],
+  });
+  const slice2 = record('group', { id: 'g1', displayName: 'Big', 'members@delta': [{ id: 'u3' }] });
+  assert.equal(
+    [...brief(route(slice1)), ...brief(route(slice2))],
+    [
+      'directoryobjects:insert,#microsoft.graph.group,,Big,g1,',
+      'members_group:insert,g1,u1',
+      'members_group:insert,g1,u2',
+      'owners_group:insert,g1,u9',
+      'directoryobjects:update,#microsoft.graph.group,,Big,g1,',
+      'members_group:insert,g1,u3',
+    ],
+  );
+});
+
+Router('createRouter({seen}) uses the injected seen-state and asks the mode per record', () => {
+  const added: string[] = [];
+  const seen: SeenIds = {
+    add: (id) => (added.push(id), id !== 'old'),
+    size: 0,
+  };
+  let mode: RoundMode = 'complete';
+  const route = createRouter({ mapping, mode: () => mode, seen });
+  assert.is(route(record('user', { id: 'old' }))[0]!.cells.Command, 'update');
+  assert.is(route(record('user', { id: 'new' }))[0]!.cells.Command, 'insert');
+  assert.is(
+    route(record('user', { id: 'gone', '@removed': { reason: 'deleted' } }))[0]!.cells.Command,
+    'delete',
+  );
+  mode = 'incremental';
+  assert.is(route(record('user', { id: 'x' }))[0]!.cells.Command, 'update');
+  assert.equal(added, ['old', 'new']);
+});
+
+Router('createRouter() fails on records of an entity the mapping does not export', () => {
+  const route = createRouter({ mapping, mode: complete });
+  try {
+    route(record('servicePrincipal', { id: 's1' }));
+    assert.unreachable();
+  } catch (error) {
+    assert.is((error as { code: string }).code, 'ERR_UNMAPPED_ENTITY');
+  }
+});
+
+Router('createRouter() fails with ERR_GRAPH_PAYLOAD on a record without an id', () => {
+  const route = createRouter({ mapping, mode: complete });
+  try {
+    route(record('user', { mail: 'a@x' } as unknown as GraphObject));
+    assert.unreachable();
+  } catch (error) {
+    assert.is((error as { code: string }).code, 'ERR_GRAPH_PAYLOAD');
+  }
+});
+
+Router('createRouter(bad options) fails with ERR_INVALID_OPTION', () => {
+  try {
+    createRouter({ mapping: { entities: [] }, mode: complete });
+    assert.unreachable();
+  } catch (error) {
+    assert.is((error as { code: string }).code, 'ERR_INVALID_OPTION');
+  }
+});
+
+Router.run();
+
+// ---
+
+const Tables = suite('exportTables');
+
+Tables('exportTables(mapping) lists the object table then the link tables with their headers', () => {
+  assert.equal(exportTables(mapping), [
+    {
+      table: 'directoryobjects',
+      columns: ['Command', '@odata.type', 'accountEnabled', 'displayName', 'id', 'mail'],
+    },
+    { table: 'members_group', columns: ['Command', 'groupId', 'id'] },
+    { table: 'owners_group', columns: ['Command', 'groupId', 'id'] },
+    { table: 'members_directoryRole', columns: ['Command', 'directoryRoleId', 'id'] },
+  ]);
+});
+
+Tables.run();
+
+// ---
+
+const Seen = suite('createSeenIds');
+
+Seen('createSeenIds() agrees with a Set over many GUIDs, growing as needed', () => {
+  const seen = createSeenIds(16);
+  const reference = new Set<string>();
+  const ids = Array.from({ length: 20_000 }, () => randomUUID());
+  for (const id of [...ids, ...ids.slice(0, 5_000)]) {
+    assert.is(seen.add(id), !reference.has(id));
+    reference.add(id);
+  }
+  assert.is(seen.size, 20_000);
+});
+
+Seen('createSeenIds() treats GUID case alike, and keeps non-GUIDs and the nil GUID apart', () => {
+  const seen = createSeenIds();
+  assert.ok(seen.add('6E9B5B4A-0000-4000-8000-00000000000A'));
+  assert.not.ok(seen.add('6e9b5b4a-0000-4000-8000-00000000000a'));
+  assert.ok(seen.add('00000000-0000-0000-0000-000000000000'));
+  assert.not.ok(seen.add('00000000-0000-0000-0000-000000000000'));
+  assert.ok(seen.add('00000000-0000-0000-0000-000000000001'));
+  assert.ok(seen.add('not-a-guid'));
+  assert.not.ok(seen.add('not-a-guid'));
+  assert.ok(seen.add('6e9b5b4a-0000-4000-8000-00000000000g'));
+  assert.is(seen.size, 5);
+});
+
+Seen.run();
+
+// ---
+
+const Stream = suite('routeByTypeStream');
+
+Stream('routeByTypeStream() routes records and drops state messages', async () => {
+  const msgs: DeltaMsg[] = [
+    record('user', { id: 'u1', mail: 'a@x' }),
+    record('directoryRole', { id: 'r1', displayName: 'Admins', 'members@delta': [{ id: 'u1' }] }),
+    { kind: 'state', entity: 'user', deltaLink: 'https://graph/users/delta?$deltatoken=1' },
+  ];
+  const rows = await collect(fromArray(msgs).through(routeByTypeStream({ mapping, mode: complete })));
+  assert.equal(brief(rows), [
+    'directoryobjects:insert,#microsoft.graph.user,,,u1,a@x',
+    'directoryobjects:insert,#microsoft.graph.directoryRole,,Admins,r1,',
+    'members_directoryRole:insert,r1,u1',
+  ]);
+});
+
+Stream.run();
