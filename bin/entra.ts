@@ -2,9 +2,21 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { emulate } from '../src/commands/emulate.js';
+import { exportCommand } from '../src/commands/export.js';
 import { runCommand } from '../src/commands/process-io.js';
 
-const cli = yargs(hideBin(process.argv))
+// yargs reads a lone '-' as a positional: glue it to the flags where it means stdout.
+const argv = hideBin(process.argv).flatMap((arg, i, all) =>
+  arg === '-' && ['--output', '--results', '-o'].includes(all[i - 1] ?? '')
+    ? []
+    : arg === '--output' || arg === '--results'
+      ? all[i + 1] === '-'
+        ? [`${arg}=-`]
+        : [arg]
+      : [arg],
+);
+
+const cli = yargs(argv)
   .scriptName('entra')
   .usage('$0 <command> [options]')
   .option('verbose', { type: 'boolean', describe: 'One line per request, stack traces on errors' })
@@ -45,6 +57,56 @@ const cli = yargs(hideBin(process.argv))
         .example('$0 emulate --users 100000 --groups 5000 --seed 7', 'Serve a generated tenant')
         .example("$0 emulate --latency 100 --faults '429:0.05,reset:0.01'", 'A slow, unreliable Graph'),
     (args) => runCommand(() => emulate(args), args),
+  )
+  .command(
+    'export',
+    'Export users, groups, roles and service principals, and their links, to CSV (delta queries)',
+    (y) =>
+      y
+        .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
+        .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' })
+        .option('output', {
+          type: 'string',
+          describe: "Output folder, or '-' for stdout",
+          default: 'ExportOutput',
+        })
+        .option('cookies', {
+          type: 'string',
+          describe: 'Folder of the delta cookies',
+          default: 'ExportCookies',
+        })
+        .option('ignore-cookies', {
+          type: 'boolean',
+          describe: 'Run a complete round even where cookies exist',
+        })
+        .option('entities', { type: 'string', array: true, describe: 'Entities to export, e.g. user,group' })
+        .option('select', {
+          type: 'string',
+          array: true,
+          describe: 'Attributes per entity, e.g. user=displayName,mail',
+        })
+        .option('mapping', { type: 'string', describe: 'Mapping file: JSON or Identity Manager XML' })
+        .option('format', {
+          choices: ['csv', 'ndjson'] as const,
+          describe: 'Format with --output - (default csv)',
+        })
+        .option('table', {
+          type: 'string',
+          describe: 'Table written to stdout with --format csv (default directoryobjects)',
+        })
+        .option('demo', { type: 'boolean', describe: 'Export the built-in emulated sample tenant' })
+        .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' })
+        .example('$0 export --demo', 'Export the emulated sample tenant to ./ExportOutput')
+        .example(
+          '$0 export --settings appsettings.agent.json --connection Contoso',
+          'Complete, then incremental, rounds',
+        )
+        .example('$0 export --output - --format csv --table members_group | wc -l', 'One table to stdout')
+        .example(
+          '$0 export --output - --format ndjson | jq -c \'select(.table=="directoryobjects")\'',
+          'Every row as NDJSON',
+        ),
+    (args) => runCommand(() => exportCommand(args), args),
   )
   .demandCommand(1, 'Name a command: emulate, export or fulfill (see --help)')
   .strict()

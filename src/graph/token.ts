@@ -37,8 +37,11 @@ export interface TokenProviderOptions {
 }
 
 export interface TokenProvider {
-  /** A valid access token: from msal's cache when fresh, from the token endpoint otherwise. */
-  getToken(): Promise<string>;
+  /**
+   * A valid access token: from msal's cache when fresh, from the token endpoint otherwise, or always
+   * from the endpoint with `forceRefresh` (after Graph said a token had expired).
+   */
+  getToken(options?: { forceRefresh?: boolean }): Promise<string>;
 }
 
 /** Authority hosts msal-node knows itself; any other host must be listed in `knownAuthorities`. */
@@ -177,12 +180,12 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   let client: ConfidentialClientApplication | undefined;
   let pending: Promise<string> | undefined;
 
-  async function acquire(): Promise<string> {
+  async function acquire(skipCache: boolean): Promise<string> {
     for (let attempt = 0; ; attempt++) {
       lastExchange = undefined;
       client ??= build();
       try {
-        const result = await client.acquireTokenByClientCredential({ scopes: [options.scope] });
+        const result = await client.acquireTokenByClientCredential({ scopes: [options.scope], skipCache });
         if (!result?.accessToken) throw new Error('msal returned no access token');
         return result.accessToken;
       } catch (error) {
@@ -240,9 +243,9 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   }
 
   return {
-    getToken() {
+    getToken(opts = {}) {
       // Callers ask for a token per request; concurrent callers share one acquisition.
-      pending ??= acquire().finally(() => {
+      pending ??= acquire(opts.forceRefresh ?? false).finally(() => {
         pending = undefined;
       });
       return pending;

@@ -1,0 +1,247 @@
+import { Agent } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import got, { type Got, type Method, RequestError } from 'got';
+import { GraphHttpError, ToolError, UsageError } from '../errors.js';
+import { redact } from '../redact.js';
+import { silentLogger, type Logger } from '../types.js';
+import { isTlsTrustError, trustedCertificateAuthorities } from './https-trust.js';
+
+/**
+ * The one Graph client of a run: got with a bearer hook, CA trust, timeouts and our own bounded
+ * retry loop (429/503/504, network errors and truncated bodies, honouring `Retry-After`, else
+ * jittered exponential backoff), keeping Graph's `request-id` for errors.
+ */
+export interface GraphClientOptions {
+  /** Graph base URL, e.g. `https://graph.microsoft.com/v1.0/`. */
+  baseUrl: string;
+  getToken: (options?: { forceRefresh?: boolean }) => Promise<string>;
+  /** Extra PEM CA to trust besides the system roots (the emulator's); never disables verification. */
+  ca?: string;
+  logger?: Logger;
+  /** Retries per request (default 8). */
+  retries?: number;
+  /** Time to the response headers, then between body chunks (default 60 s). */
+  timeoutMs?: number;
+  /** First backoff delay (default 500 ms), doubled per attempt, capped at 30 s. */
+  backoffMs?: number;
+  /** The longest Retry-After honoured before giving up (default 120 s). */
+  maxRetryAfterMs?: number;
+  /** Concurrent sockets (default 16). */
+  maxSockets?: number;
+  /** Injectable delay for tests. */
+  delay?: (ms: number) => Promise<void>;
+}
+
+export interface GraphResponse<T = any> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+}
+
+export interface RequestOptions {
+  json?: unknown;
+  headers?: Record<string, string>;
+  /**
+   * Which failures to retry: `idempotent` (default for GET/DELETE) retries everything transient;
+   * `throttled` (default for POST/PATCH) retries only answers that say the request was not done (429,
+   * 503 with Retry-After); `never` returns the first answer.
+   */
+  retry?: 'idempotent' | 'throttled' | 'never';
+  /** Return error statuses instead of throwing (the batch writer inspects them). */
+  throwHttpErrors?: boolean;
+}
+
+export interface ClientStats {
+  requests: number;
+  retries: number;
+  throttled: number;
+  waitedMs: number;
+}
+
+export interface GraphClient {
+  request<T = any>(method: Method, url: string, options?: RequestOptions): Promise<GraphResponse<T>>;
+  get<T = any>(url: string, options?: RequestOptions): Promise<GraphResponse<T>>;
+  readonly stats: ClientStats;
+  readonly baseUrl: string;
+  close(): void;
+}
+
+const TRANSIENT_STATUS = new Set([429, 503, 504]);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** `Retry-After` in seconds or as an HTTP date, in ms. */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v.trim())) return Number(v) * 1000;
+  const date = Date.parse(v);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Graph's error envelope → code and message. */
+function graphErrorOf(body: unknown): { code?: string; message?: string } {
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  return {
+    ...(typeof error?.code === 'string' ? { code: error.code } : {}),
+    ...(typeof error?.message === 'string' ? { message: error.message } : {}),
+  };
+}
+
+/** A URL safe to print: no query-string secrets (Graph URLs carry none, but state tokens are long). */
+export function printableUrl(url: string): string {
+  return redact(url.replace(/(\$(?:skip|delta)token=)([^&]{12})[^&]+/, '$1$2…'));
+}
+
+export function createGraphClient(options: GraphClientOptions): GraphClient {
+  if (!/^https:\/\/[^/]+\/.*\/$/.test(options.baseUrl))
+    throw new UsageError(
+      'ERR_INVALID_OPTION',
+      `createGraphClient: baseUrl must be an https URL ending in '/', got '${options.baseUrl}'`,
+    );
+  const log = options.logger ?? silentLogger;
+  const retries = options.retries ?? 8;
+  const timeout = options.timeoutMs ?? 60_000;
+  const backoff = options.backoffMs ?? 500;
+  const maxRetryAfter = options.maxRetryAfterMs ?? 120_000;
+  const delay = options.delay ?? ((ms: number) => sleep(ms));
+  const ca = trustedCertificateAuthorities(options.ca);
+  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16, ...(ca ? { ca } : {}) });
+  const stats: ClientStats = { requests: 0, retries: 0, throttled: 0, waitedMs: 0 };
+  const http: Got = got.extend({
+    agent: { https: agent },
+    ...(ca ? { https: { certificateAuthority: ca } } : {}),
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    followRedirect: false,
+    timeout: { connect: 15_000, secureConnect: 15_000, response: timeout, socket: timeout },
+    headers: { 'user-agent': 'entra-connector', accept: 'application/json' },
+  });
+
+  async function request<T>(
+    method: Method,
+    url: string,
+    opts: RequestOptions = {},
+  ): Promise<GraphResponse<T>> {
+    const absolute = new URL(url, options.baseUrl).toString();
+    const policy = opts.retry ?? (method === 'GET' || method === 'DELETE' ? 'idempotent' : 'throttled');
+    let forcedRefresh = false;
+    let refreshed = false;
+    for (let attempt = 0; ; attempt++) {
+      stats.requests++;
+      const started = performance.now();
+      let status: number | undefined;
+      let headers: GraphResponse['headers'] = {};
+      let body: unknown;
+      let failure: Error | undefined;
+      try {
+        const token = await options.getToken(forcedRefresh ? { forceRefresh: true } : undefined);
+        const response = await http(absolute, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...opts.headers },
+          ...(opts.json !== undefined ? { json: opts.json } : {}),
+          responseType: 'buffer',
+        });
+        status = response.statusCode;
+        headers = response.headers;
+        const text = response.body.toString('utf8');
+        if (text.length) {
+          try {
+            body = JSON.parse(text);
+          } catch (e) {
+            // A truncated or garbled body: the answer cannot be trusted, whatever its status.
+            failure = new ToolError(
+              'ERR_GRAPH_RESPONSE',
+              `Graph sent a body that is not JSON (${text.length} bytes)`,
+              { cause: e },
+            );
+          }
+        }
+      } catch (e) {
+        if (e instanceof ToolError) throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (isTlsTrustError(e as NodeJS.ErrnoException))
+          throw new UsageError(
+            'ERR_TLS',
+            `TLS certificate of ${new URL(absolute).host} is not trusted (${code}); trust its CA with NODE_EXTRA_CA_CERTS`,
+            { cause: e },
+          );
+        failure = e as Error;
+        if (!(e instanceof RequestError) && !TRANSIENT_CODES.has(code ?? '')) throw e;
+      }
+      const ms = performance.now() - started;
+      log.verbose(
+        `${method} ${printableUrl(absolute)} ${status ?? (failure as NodeJS.ErrnoException)?.code ?? 'error'} ${ms.toFixed(0)} ms`,
+      );
+
+      forcedRefresh = false;
+      if (status === 401 && !refreshed && graphErrorOf(body).code === 'InvalidAuthenticationToken') {
+        // A token that expired in flight (or clocks that disagree): ask the token endpoint for a new one, once.
+        forcedRefresh = refreshed = true;
+        continue;
+      }
+      const transient =
+        failure !== undefined
+          ? policy === 'idempotent'
+          : status !== undefined && TRANSIENT_STATUS.has(status);
+      const allowed =
+        transient &&
+        (policy === 'idempotent' ||
+          (policy === 'throttled' &&
+            (status === 429 || (status === 503 && headers['retry-after'] !== undefined))));
+      if (allowed && attempt < retries) {
+        const after = status !== undefined ? retryAfterMs(headers['retry-after']) : undefined;
+        if (after !== undefined && after > maxRetryAfter) {
+          throw new GraphHttpError(`Graph asked to wait ${Math.round(after / 1000)} s, longer than allowed`, {
+            status: status!,
+            method,
+            url: printableUrl(absolute),
+          });
+        }
+        const wait = after ?? Math.min(30_000, backoff * 2 ** attempt) * (0.5 + Math.random() / 2);
+        if (status === 429) stats.throttled++;
+        stats.retries++;
+        stats.waitedMs += wait;
+        log.verbose(`  retry ${attempt + 1}/${retries} in ${(wait / 1000).toFixed(1)} s`);
+        await delay(wait);
+        continue;
+      }
+      if (failure) {
+        const code = (failure as NodeJS.ErrnoException).code;
+        throw new ToolError(
+          failure instanceof ToolError ? failure.code : 'ERR_GRAPH_NETWORK',
+          `${method} ${printableUrl(absolute)} failed${attempt ? ` after ${attempt + 1} attempts` : ''}: ${code ?? failure.message}`,
+          { cause: failure },
+        );
+      }
+      if (status! >= 400 && opts.throwHttpErrors !== false) {
+        const g = graphErrorOf(body);
+        const requestId = headers['request-id'];
+        throw new GraphHttpError(`Graph answered ${status}${g.message ? `: ${g.message}` : ''}`, {
+          status: status!,
+          ...(g.code ? { graphCode: g.code } : {}),
+          ...(typeof requestId === 'string' ? { requestId } : {}),
+          method,
+          url: printableUrl(absolute),
+        });
+      }
+      return { status: status!, headers, body: body as T };
+    }
+  }
+
+  return {
+    request,
+    get: (url, opts) => request('GET', url, opts),
+    stats,
+    baseUrl: options.baseUrl,
+    close: () => agent.destroy(),
+  };
+}

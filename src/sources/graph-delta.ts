@@ -1,0 +1,125 @@
+import type { GraphClient, GraphResponse } from '../graph/client.js';
+import { printableUrl } from '../graph/client.js';
+import type { EntityName } from '../graph/schema.js';
+import { GraphHttpError, ToolError } from '../errors.js';
+import type { GraphObject } from '../types.js';
+
+/** What a delta source yields: its mode first, then pages, then the round's deltaLink. */
+export type SourceMsg =
+  | { kind: 'mode'; entity: EntityName; mode: 'complete' | 'incremental'; reason?: string }
+  | { kind: 'page'; entity: EntityName; records: GraphObject[] }
+  | { kind: 'state'; entity: EntityName; deltaLink: string };
+
+export interface DeltaSourceOptions {
+  client: GraphClient;
+  entity: EntityName;
+  /** The first request of a complete round, e.g. `<graph>/users/delta?$select=...`. */
+  initialUrl: string;
+  /** The deltaLink of the last round, to run an incremental round. */
+  cookie?: string;
+  /** Fetch the next page while the current one is being written (default true). */
+  prefetch?: boolean;
+}
+
+interface DeltaPage {
+  '@odata.nextLink'?: string;
+  '@odata.deltaLink'?: string;
+  value?: GraphObject[];
+}
+
+/** Graph's ways of saying a state token can't be used any more (delta-query-overview.md). */
+function syncStateLost(r: GraphResponse): string | undefined {
+  const code = String((r.body as { error?: { code?: string } } | undefined)?.error?.code ?? '').toLowerCase();
+  if (r.status === 410) return 'Graph reset synchronization (410 Gone)';
+  if ([400, 404, 410].includes(r.status) && (code === 'syncstatenotfound' || code === 'resyncrequired'))
+    return `Graph no longer knows the delta token (${r.status} ${code === 'resyncrequired' ? 'resyncRequired' : 'syncStateNotFound'})`;
+  return undefined;
+}
+
+/**
+ * One entity's delta round, as an async generator (pull-based: backpressure comes free). Follows
+ * `@odata.nextLink` through empty pages until `@odata.deltaLink`, replays state links verbatim,
+ * and stops with ERR_GRAPH_PAGINATION_LOOP on a link it has already followed. An incremental round
+ * whose first request says the token is gone falls back to a complete round, announced in its mode
+ * message; the same answer later in a round is fatal (rows of two modes must never mix).
+ */
+export async function* graphDelta(options: DeltaSourceOptions): AsyncGenerator<SourceMsg> {
+  const { client, entity } = options;
+  const prefetch = options.prefetch ?? true;
+  let mode: 'complete' | 'incremental' = options.cookie ? 'incremental' : 'complete';
+  let url = options.cookie ?? options.initialUrl;
+  let reason: string | undefined;
+  const fetchPage = (u: string) => client.get<DeltaPage>(u, { throwHttpErrors: false });
+  let pending: Promise<GraphResponse<DeltaPage>> | undefined = fetchPage(url);
+  const followed = new Set<string>([url]);
+  let pages = 0;
+
+  while (pending !== undefined) {
+    const response = await pending;
+    pending = undefined;
+    if (response.status >= 400) {
+      const lost = syncStateLost(response);
+      if (lost && mode === 'incremental' && pages === 0) {
+        const location = response.headers.location;
+        mode = 'complete';
+        reason = lost;
+        url =
+          typeof location === 'string' && location ? new URL(location, url).toString() : options.initialUrl;
+        followed.add(url);
+        pending = fetchPage(url);
+        continue;
+      }
+      if (lost)
+        throw new ToolError(
+          'ERR_GRAPH_SYNC_RESET',
+          `${lost} in the middle of the ${entity} round; nothing was written: run the export again (it will start a complete round for ${entity})`,
+        );
+      const error = (response.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+      const requestId = response.headers['request-id'];
+      throw new GraphHttpError(
+        `Graph answered ${response.status} to the ${entity} delta query${error?.message ? `: ${error.message}` : ''}`,
+        {
+          status: response.status,
+          ...(error?.code ? { graphCode: error.code } : {}),
+          ...(typeof requestId === 'string' ? { requestId } : {}),
+          method: 'GET',
+          url: printableUrl(url),
+        },
+      );
+    }
+    const page = response.body;
+    if (!page || !Array.isArray(page.value))
+      throw new ToolError(
+        'ERR_GRAPH_RESPONSE',
+        `the ${entity} delta page from ${printableUrl(url)} has no "value" array`,
+      );
+    const next = page['@odata.nextLink'];
+    const done = page['@odata.deltaLink'];
+    if (next === undefined && done === undefined)
+      throw new ToolError(
+        'ERR_GRAPH_RESPONSE',
+        `the ${entity} delta page from ${printableUrl(url)} has neither nextLink nor deltaLink`,
+      );
+    if (next !== undefined) {
+      if (followed.has(next))
+        throw new ToolError(
+          'ERR_GRAPH_PAGINATION_LOOP',
+          `Graph sent a nextLink already followed in this ${entity} round: ${printableUrl(next)}`,
+        );
+      followed.add(next);
+      url = next;
+      if (prefetch) {
+        pending = fetchPage(next);
+        // Handled when awaited; meanwhile the consumer may take its time.
+        pending.catch(() => {});
+      }
+    }
+    if (pages++ === 0) yield { kind: 'mode', entity, mode, ...(reason ? { reason } : {}) };
+    yield { kind: 'page', entity, records: page.value };
+    if (done !== undefined) {
+      yield { kind: 'state', entity, deltaLink: done };
+      return;
+    }
+    pending ??= fetchPage(url);
+  }
+}
