@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { emulate } from '../src/commands/emulate.js';
 import { exportCommand } from '../src/commands/export.js';
+import { fulfillCommand } from '../src/commands/fulfill.js';
 import { runCommand } from '../src/commands/process-io.js';
 
 // yargs reads a lone '-' as a positional: glue it to the flags where it means stdout.
@@ -107,6 +108,55 @@ const cli = yargs(argv)
           'Every row as NDJSON',
         ),
     (args) => runCommand(() => exportCommand(args), args),
+  )
+  .command(
+    'fulfill [files..]',
+    'Apply command CSVs to the tenant: create, update, delete objects; add and remove members and owners',
+    (y) =>
+      y
+        .positional('files', { type: 'string', array: true, describe: "Command CSV files, or '-' for stdin" })
+        .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
+        .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' })
+        .option('results', { type: 'string', describe: "Results file, or '-' for stdout", default: '-' })
+        .option('format', {
+          choices: ['csv', 'ndjson'] as const,
+          default: 'csv' as const,
+          describe: 'Results format',
+        })
+        .option('dry-run', { type: 'boolean', describe: 'Send nothing; report every planned request' })
+        .option('journal', {
+          type: 'string',
+          describe: 'Journal file: a rerun skips finished rows, never creates twice',
+        })
+        .option('navigation', {
+          choices: ['members', 'owners'] as const,
+          describe: 'Navigation of link rows when the file name does not say',
+        })
+        .option('concurrency', { type: 'number', default: 4, describe: '$batch requests in flight' })
+        .option('password-file', {
+          type: 'string',
+          describe: 'Protected file (mode 0600) for generated initial passwords',
+        })
+        .option('write-budget', {
+          type: 'string',
+          describe: "Pace writes: WRITES/SECONDS (Graph's 3000/150 by default) or off",
+        })
+        .option('ca', {
+          type: 'string',
+          describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",
+        })
+        .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' })
+        .example('$0 fulfill Contoso_directoryobjects.csv --dry-run', 'Show the requests, send nothing')
+        .example(
+          '$0 fulfill changes.csv Contoso_members_group.csv --journal run.journal --results results.csv',
+          'Apply, safely replayable',
+        )
+        .example(
+          '$0 fulfill new-users.csv --password-file passwords.csv',
+          'Create users with generated passwords',
+        )
+        .example('cat links.csv | $0 fulfill - --navigation members', 'Link rows from stdin'),
+    (args) => runCommand(() => fulfillCommand(args), args),
   )
   .demandCommand(1, 'Name a command: emulate, export or fulfill (see --help)')
   .strict()

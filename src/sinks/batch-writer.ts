@@ -17,8 +17,12 @@ export interface WriteItem {
   seq: number;
   row: ObjectRow | LinkRow;
   request: PlannedRequest;
-  /** A create that an earlier, interrupted run may already have made: look it up before sending. */
-  lookupFirst?: boolean;
+  /**
+   * Look the object of a create up before sending it: `started` for a create an interrupted run may
+   * already have made (found → ok), `exists` for a create Graph would duplicate rather than refuse,
+   * such as a security group with a mailNickname in use (found → skipped).
+   */
+  lookupFirst?: 'started' | 'exists';
 }
 
 export interface BatchWriterOptions {

@@ -1,0 +1,278 @@
+import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { EXIT, ToolError, UsageError } from '../errors.js';
+import { BatchWriter, type WriteItem } from '../sinks/batch-writer.js';
+import { fingerprintFile, openJournal, type Journal } from '../sinks/journal.js';
+import { openPasswordFile, type PasswordSink } from '../sinks/password-file.js';
+import { createResultsWriter, resultFor, type Outcome } from '../sinks/results.js';
+import { GRAPH_WRITE_BUDGET, parseWriteBudget, type WriteBudget } from '../sinks/write-pacer.js';
+import { openCommandCsv, type CommandCsv, type CommandRow } from '../sources/command-csv.js';
+import { describeRequest, toRequest, type GeneratedPassword } from '../streams/to-request.js';
+import type { ResultRow, ResultStatus } from '../types.js';
+import { connect, settingsLayers } from './connection.js';
+import { stderrLogger, type CommonOptions } from './process-io.js';
+import { Progress } from './progress.js';
+import type { GraphClient } from '../graph/client.js';
+
+export interface FulfillArgs extends CommonOptions {
+  files?: string[];
+  settings?: string;
+  connection?: string;
+  results?: string;
+  format?: 'csv' | 'ndjson';
+  dryRun?: boolean;
+  journal?: string;
+  navigation?: 'members' | 'owners';
+  concurrency?: number;
+  passwordFile?: string;
+  writeBudget?: string;
+  progress?: boolean;
+  /** Extra CA to trust (PEM file), e.g. the emulator's. */
+  ca?: string;
+}
+
+const DEFAULT_GRAPH = 'https://graph.microsoft.com/v1.0/';
+
+function checkArgs(args: FulfillArgs): { files: string[]; budget: WriteBudget | null } {
+  const files = args.files?.length ? args.files : ['-'];
+  if (files.filter((f) => f === '-').length > 1)
+    throw new UsageError('ERR_USAGE', "stdin ('-') can be read only once");
+  if (files.includes('-') && process.stdin.isTTY)
+    throw new UsageError(
+      'ERR_USAGE',
+      'no input: name one or more command CSV files, or pipe one into stdin (see entra fulfill --help)',
+    );
+  if (args.journal && files.includes('-'))
+    throw new UsageError(
+      'ERR_USAGE',
+      '--journal needs input files: stdin cannot be fingerprinted or read again on a rerun',
+    );
+  if (
+    args.concurrency !== undefined &&
+    !(Number.isInteger(args.concurrency) && args.concurrency >= 1 && args.concurrency <= 64)
+  )
+    throw new UsageError(
+      'ERR_USAGE',
+      `--concurrency must be an integer from 1 to 64, got ${args.concurrency}`,
+    );
+  let budget: WriteBudget | null = GRAPH_WRITE_BUDGET;
+  if (args.writeBudget !== undefined) {
+    try {
+      budget = parseWriteBudget(args.writeBudget);
+    } catch (e) {
+      throw new UsageError('ERR_USAGE', `--write-budget: ${(e as Error).message}`);
+    }
+  }
+  return { files, budget };
+}
+
+/**
+ * `entra fulfill`: command CSVs → Graph writes, one result row per input row, in input order.
+ * Every input is opened and checked before the first write; a bad row fails alone.
+ */
+export async function fulfillCommand(
+  args: FulfillArgs,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const log = stderrLogger(args);
+  const { files, budget } = checkArgs(args);
+  const inputs: CommandCsv[] = [];
+  try {
+    for (const file of files)
+      inputs.push(
+        await openCommandCsv({ input: file, ...(args.navigation ? { navigation: args.navigation } : {}) }),
+      );
+  } catch (e) {
+    await Promise.all(inputs.map((i) => i.close()));
+    throw e;
+  }
+
+  let client: GraphClient | undefined;
+  let graphBase = DEFAULT_GRAPH;
+  let ca: string | undefined;
+  if (args.ca) {
+    const { readFile } = await import('node:fs/promises');
+    ca = await readFile(resolve(args.ca), 'utf8').catch((e: unknown) => {
+      throw new UsageError(
+        'ERR_USAGE',
+        `--ca: cannot read ${args.ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
+    });
+  }
+  try {
+    const { layers, file } = await settingsLayers(args, env);
+    const connection = connect(layers, {
+      ...(args.connection ? { connection: args.connection } : {}),
+      ...(ca ? { ca } : {}),
+      logger: log,
+      settingsFile: file,
+    });
+    graphBase = connection.settings.graphUrl;
+    if (!args.dryRun) client = connection.client;
+    else connection.client.close();
+  } catch (e) {
+    // A dry run plans without Graph: settings only set the Graph base URL of `@odata.id` references.
+    if (!args.dryRun || !(e instanceof UsageError) || !/not found|no such|ENOENT/i.test(e.message)) throw e;
+    log.info(`entra fulfill: --dry-run without settings: planning against ${DEFAULT_GRAPH}`);
+  }
+
+  const journal: Journal | undefined = args.journal
+    ? await openJournal(
+        resolve(args.journal),
+        await Promise.all(files.map(async (f) => ({ file: f, fingerprint: await fingerprintFile(f) }))),
+      )
+    : undefined;
+  const passwords: PasswordSink | undefined = args.passwordFile
+    ? await openPasswordFile(resolve(args.passwordFile))
+    : undefined;
+  const out: Writable =
+    !args.results || args.results === '-' ? process.stdout : createWriteStream(resolve(args.results));
+  const results = createResultsWriter({ out, format: args.format ?? 'csv', endOut: out !== process.stdout });
+
+  const counts: Record<ResultStatus, number> = { ok: 0, skipped: 0, failed: 0, planned: 0 };
+  const pending = new Map<number, ResultRow>();
+  const generated = new Map<number, GeneratedPassword>();
+  let nextOut = 0;
+  let seq = 0;
+  let read = 0;
+  let groupsWithoutOwners = 0;
+  const started = performance.now();
+
+  /** Results leave in input order, whatever order Graph answers in. */
+  async function emit(at: number, result: ResultRow): Promise<void> {
+    pending.set(at, result);
+    counts[result.status]++;
+    while (pending.has(nextOut)) {
+      const row = pending.get(nextOut)!;
+      pending.delete(nextOut++);
+      await results.write(row);
+    }
+  }
+
+  const writer = client
+    ? new BatchWriter({
+        client,
+        concurrency: args.concurrency ?? 4,
+        writeBudget: budget,
+        logger: log,
+        beforeSend: async (items) => {
+          const creates = items.filter((i) => i.row.kind === 'object' && i.row.command === 'insert');
+          await Promise.all(
+            creates.map((i) =>
+              journal?.recordStarted({ file: i.row.file, line: i.row.line, objectKey: i.request.objectKey }),
+            ),
+          );
+          const secrets = creates
+            .map((i) => generated.get(i.seq))
+            .filter((p): p is GeneratedPassword => p !== undefined);
+          if (secrets.length) await passwords?.prepare(secrets);
+        },
+        onResult: async (item: WriteItem, outcome: Outcome) => {
+          const result = resultFor(item.row, outcome);
+          const secret = generated.get(item.seq);
+          if (secret) {
+            generated.delete(item.seq);
+            if (outcome.status === 'ok' && outcome.newId) await passwords?.confirm(secret);
+            else await passwords?.discard(secret);
+          }
+          if (outcome.status !== 'failed' || outcome.errorCode !== 'ERR_INTERRUPTED')
+            await journal?.recordDone(result);
+          await emit(item.seq, result);
+        },
+      })
+    : undefined;
+
+  const progress = new Progress(
+    (s) =>
+      `entra fulfill: ${read} rows read, ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed` +
+      (writer
+        ? `; ${Math.round((counts.ok + counts.skipped + counts.failed) / Math.max(s, 0.001))} rows/s, ${writer.stats.batches} batches, ${writer.stats.throttled} throttled`
+        : ''),
+    { quiet: args.quiet ?? false, ...(args.progress ? { tty: process.stderr.isTTY === true } : {}) },
+  );
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  progress.start();
+  try {
+    for (const input of inputs) {
+      for await (const row of input.rows()) {
+        if (interrupted) break;
+        read++;
+        const at = seq++;
+        await handleRow(at, row);
+      }
+      if (interrupted) break;
+    }
+    await writer?.end();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    progress.stop();
+    await Promise.all(inputs.map((i) => i.close()));
+    client?.close();
+    await results.end().catch(() => {});
+    await journal?.close();
+    await passwords?.close();
+  }
+
+  async function handleRow(at: number, row: CommandRow): Promise<void> {
+    if (row.kind === 'invalid') return emit(at, resultFor(row, { status: 'failed' }));
+    const done = journal?.isDone(row.file, row.line);
+    if (done)
+      return emit(at, {
+        ...done,
+        message: done.message ? `${done.message} (journal)` : 'done in an earlier run (journal)',
+      });
+    const plan = toRequest(row, { graphBase, passwordSink: passwords !== undefined || args.dryRun === true });
+    if (plan.kind === 'invalid')
+      return emit(
+        at,
+        resultFor(row, {
+          status: 'failed',
+          errorCode: 'ERR_ROW_INVALID',
+          message: plan.column ? `${plan.column}: ${plan.message}` : plan.message,
+        }),
+      );
+    if (plan.kind === 'noop') return emit(at, resultFor(row, { status: 'ok', message: plan.message }));
+    if (plan.request.warning) {
+      groupsWithoutOwners++;
+      log.verbose(`${row.file}:${row.line}: ${plan.request.warning}`);
+    }
+    if (!writer)
+      return emit(at, resultFor(row, { status: 'planned', message: describeRequest(plan.request) }));
+    if (plan.generatedPassword) generated.set(at, plan.generatedPassword);
+    // Graph refuses a second user with the same userPrincipalName, but creates a second security group
+    // with the same mailNickname: look groups up first, so that a replay never duplicates one.
+    const lookupFirst = journal?.wasStarted(row.file, row.line)
+      ? 'started'
+      : row.kind === 'object' && row.command === 'insert' && row.entity === 'group'
+        ? 'exists'
+        : undefined;
+    await writer.push({ seq: at, row, request: plan.request, ...(lookupFirst ? { lookupFirst } : {}) });
+  }
+
+  if (groupsWithoutOwners)
+    log.warn(
+      `${groupsWithoutOwners} group(s) ${args.dryRun ? 'would be' : 'were'} created without owners: Graph makes an app-created group without owners hard to manage; add owners with a owners_group CSV`,
+    );
+  const seconds = (performance.now() - started) / 1000;
+  log.info(
+    `entra fulfill: ${read} rows: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed${counts.planned ? `, ${counts.planned} planned` : ''}` +
+      (writer
+        ? `; ${writer.stats.batches} batches, ${writer.stats.itemRetries + writer.stats.batchRetries} retries, ${writer.stats.throttled} throttled`
+        : '') +
+      `; ${seconds.toFixed(1)} s`,
+  );
+  if (interrupted)
+    throw new ToolError(
+      'ERR_INTERRUPTED',
+      `interrupted after ${read} rows; rows without a result were not sent: rerun with the same --journal to finish`,
+      { exitCode: EXIT.interrupted },
+    );
+  return counts.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
+}
