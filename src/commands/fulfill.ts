@@ -158,11 +158,12 @@ export async function fulfillCommand(
         logger: log,
         beforeSend: async (items) => {
           const creates = items.filter((i) => i.row.kind === 'object' && i.row.command === 'insert');
-          await Promise.all(
-            creates.map((i) =>
-              journal?.recordStarted({ file: i.row.file, line: i.row.line, objectKey: i.request.objectKey }),
-            ),
-          );
+          if (journal)
+            await Promise.all(
+              creates.map((i) =>
+                journal.recordStarted({ file: i.row.file, line: i.row.line, objectKey: i.request.objectKey }),
+              ),
+            );
           const secrets = creates
             .map((i) => generated.get(i.seq))
             .filter((p): p is GeneratedPassword => p !== undefined);
