@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { createGraphClient, type GraphClient } from '../graph/client.js';
-import { createTokenProvider, type TokenCredential } from '../graph/token.js';
+import { createTokenProvider, type TokenCredential, type TokenProvider } from '../graph/token.js';
 import { registerSecret } from '../redact.js';
 import {
   environmentLayer,
@@ -20,6 +20,8 @@ export interface ConnectionArgs {
 export interface OpenConnection {
   settings: ConnectionSettings;
   client: GraphClient;
+  /** The client's token provider: ask it first to fail early on refused credentials. */
+  tokens: TokenProvider;
   /** Where the settings came from, for messages. */
   settingsFile: string;
 }
@@ -70,5 +72,5 @@ export function connect(
     ...(options.ca ? { ca: options.ca } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
-  return { settings, client, settingsFile: options.settingsFile };
+  return { settings, client, tokens, settingsFile: options.settingsFile };
 }

@@ -1,22 +1,19 @@
-import { readdir, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import _ from 'highland';
-import { EXIT, ToolError, UsageError } from '../errors.js';
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { UsageError } from '../errors.js';
 import type { Emulator } from '../emulator/server.js';
-import { entityInfo, type EntityName } from '../graph/schema.js';
+import type { EntityName } from '../graph/schema.js';
 import { flattenJson, type SettingsLayer } from '../settings/settings.js';
 import { readMappingFile, resolveMapping, selectQuery, type Mapping } from '../settings/mapping.js';
-import { createTableWriter, createCsvStdoutWriter, createNdjsonWriter, pipeRows } from '../sinks/csv-file.js';
-import { readCookie, writeCookies, type CookieToWrite } from '../sinks/cookie-file.js';
-import { graphDelta, type SourceMsg } from '../sources/graph-delta.js';
-import { createRouter, exportTables, type RoundMode } from '../streams/route-by-type.js';
-import type { TableRow } from '../types.js';
+import { readCookie } from '../sinks/cookie-file.js';
+import { exportTables } from '../streams/route-by-type.js';
 import { connect, settingsLayers } from './connection.js';
 import { startDemo } from './demo.js';
+import { runRounds, type EntityRun } from './export-run.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
-import { Progress } from './progress.js';
+import type { ProgressStream } from './progress.js';
 
 export interface ExportArgs extends CommonOptions {
   settings?: string;
@@ -31,21 +28,22 @@ export interface ExportArgs extends CommonOptions {
   table?: string;
   demo?: boolean;
   progress?: boolean;
+  /** A PEM CA file to trust besides the system roots (e.g. `entra emulate --ca-out`). */
+  ca?: string;
 }
 
-interface EntityRun {
-  entity: EntityName;
-  select: string;
-  mode: RoundMode;
-  reason?: string;
-  deltaLink?: string;
-  objects: number;
-  pages: number;
+/** The process streams of a run; tests pass their own. */
+export interface ExportIo {
+  stdout?: Writable;
+  stderr?: ProgressStream;
+  /** Interval of the plain progress line without a TTY (default 10 s). */
+  progressIntervalMs?: number;
 }
 
 /** Validates the command line before anything else happens (exit 2, nothing written). */
 function checkArgs(args: ExportArgs): void {
   const toStdout = args.output === '-';
+  if (args.output === '') throw new UsageError('ERR_USAGE', "--output needs a folder, or '-' for stdout");
   if (args.format === 'ndjson' && !toStdout)
     throw new UsageError('ERR_USAGE', '--format ndjson writes to stdout: add --output -');
   if (args.table !== undefined && !(toStdout && (args.format ?? 'csv') === 'csv'))
@@ -55,32 +53,39 @@ function checkArgs(args: ExportArgs): void {
     );
 }
 
-/** Removes temp files a killed run left behind (`.<name>.<pid>.<rand>.tmp` of a dead process). */
-async function sweepTemps(dir: string): Promise<void> {
-  let names: string[];
+/** `--ca FILE`: the PEM text, checked. */
+async function readCa(file: string): Promise<string> {
+  let pem: string;
   try {
-    names = await readdir(dir);
+    pem = await readFile(resolve(file), 'utf8');
+  } catch (e) {
+    throw new UsageError(
+      'ERR_USAGE',
+      `--ca: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
+  try {
+    new X509Certificate(pem);
   } catch {
-    return;
+    throw new UsageError('ERR_USAGE', `--ca: ${file} is not a PEM certificate`);
   }
-  for (const name of names) {
-    const m = /^\..+\.(\d+)\.[^.]+\.tmp$/.exec(name);
-    if (!m) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch {
-      await unlink(join(dir, name)).catch(() => {});
-    }
-  }
+  return pem;
 }
 
 /**
  * `entra export`: one delta round per entity, streamed through the router into one CSV per table,
  * renamed into place only when the whole run succeeded; cookies written last.
  */
-export async function exportCommand(args: ExportArgs, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const log = stderrLogger(args);
+export async function exportCommand(
+  args: ExportArgs,
+  env: NodeJS.ProcessEnv = process.env,
+  io: ExportIo = {},
+): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const log = stderrLogger(args, stderr);
   checkArgs(args);
+  const ca = args.ca !== undefined ? await readCa(args.ca) : undefined;
   const mappingFile = args.mapping
     ? await readMappingFile(resolve(args.mapping), args.connection)
     : undefined;
@@ -108,168 +113,62 @@ export async function exportCommand(args: ExportArgs, env: NodeJS.ProcessEnv = p
     settingsFile = 'demo tenant';
   } else ({ layers, file: settingsFile } = await settingsLayers(args, env));
   try {
-    const { settings, client } = connect(layers, {
+    const { settings, client, tokens } = connect(layers, {
       ...(args.connection ? { connection: args.connection } : {}),
-      ...(demo ? { ca: demo.caPem } : {}),
+      ...((demo?.caPem ?? ca) ? { ca: demo?.caPem ?? ca } : {}),
       logger: log,
       settingsFile,
     });
-    const outDir = resolve(args.output && !toStdout ? args.output : 'ExportOutput');
-    const cookieDir = resolve(args.cookies ?? 'ExportCookies');
-    const started = performance.now();
-
-    const runs = new Map<EntityName, EntityRun>();
-    for (const m of mapping.entities) {
-      const select = selectQuery(m);
-      const run: EntityRun = { entity: m.entity, select, mode: 'complete', objects: 0, pages: 0 };
-      // The demo tenant is a new emulator at each run: its cookies could never be replayed.
-      if (!args.ignoreCookies && !demo) {
-        const cookie = await readCookie({
-          dir: cookieDir,
-          connection: settings.name,
-          entity: m.entity,
-          select,
-          tenantId: settings.tenantId,
-          graphUrl: settings.graphUrl,
-          now: new Date(),
-        });
-        if (cookie.status === 'ok') {
-          run.mode = 'incremental';
-          run.deltaLink = cookie.deltaLink;
-        } else if (cookie.status === 'unusable') {
-          log.warn(`${m.entity}: cookie not used (${cookie.reason}); running a complete round`);
-        }
-      }
-      runs.set(m.entity, run);
-    }
-
-    const route = createRouter({ mapping, mode: (e) => runs.get(e)!.mode });
-    const counts = new Map<string, number>();
-    let dropped = 0;
-    const toRows = (msg: SourceMsg): TableRow[] => {
-      const run = runs.get(msg.entity)!;
-      if (msg.kind === 'mode') {
-        if (msg.mode !== run.mode)
-          log.warn(`${msg.entity}: ${msg.reason ?? 'cookie rejected'}; running a complete round`);
-        run.mode = msg.mode;
-        return [];
-      }
-      if (msg.kind === 'state') {
-        run.deltaLink = msg.deltaLink;
-        return [];
-      }
-      run.pages++;
-      run.objects += msg.records.length;
-      const rows: TableRow[] = [];
-      for (const record of msg.records)
-        for (const row of route({ kind: 'record', entity: msg.entity, record })) rows.push(row);
-      for (const row of rows) {
-        const key = `${row.table} ${row.cells.Command}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-        if (toStdout && format === 'csv' && row.table !== table) dropped++;
-      }
-      return rows;
-    };
-    const sources = [...runs.values()].map((run) =>
-      _<SourceMsg>(
-        Readable.from(
-          graphDelta({
-            client,
-            entity: run.entity,
-            initialUrl: `${settings.graphUrl}${entityInfo(run.entity).collection}/delta?$select=${run.select}`,
-            ...(run.mode === 'incremental' && run.deltaLink ? { cookie: run.deltaLink } : {}),
-          }),
-        ),
-      ),
-    );
-    // Each run starts fresh: deltaLinks come from this round only.
-    for (const run of runs.values()) if (run.mode === 'incremental') delete run.deltaLink;
-    const rows = _(sources).merge().map(toRows).sequence();
-
-    const progress = new Progress(
-      (s) =>
-        `entra export: ${[...runs.values()].map((r) => `${r.entity} ${r.objects} (${r.pages} p)`).join(', ')}; ` +
-        `${Math.round([...runs.values()].reduce((n, r) => n + r.objects, 0) / Math.max(s, 0.001))} objects/s; ` +
-        `${client.stats.retries} retries${client.stats.throttled ? `, ${client.stats.throttled} throttled` : ''}`,
-      { quiet: args.quiet ?? false, ...(args.progress ? { tty: process.stderr.isTTY === true } : {}) },
-    );
-    let onSignal: () => void = () => {};
-    const interrupted = new Promise<never>((_resolve, reject) => {
-      onSignal = () =>
-        reject(
-          new ToolError('ERR_INTERRUPTED', 'interrupted; previous outputs and cookies are unchanged', {
-            exitCode: EXIT.interrupted,
-          }),
-        );
-    });
-    interrupted.catch(() => {});
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    progress.start();
-    let written: string[] = [];
     try {
-      if (toStdout) {
-        const writer =
-          format === 'ndjson'
-            ? createNdjsonWriter(process.stdout)
-            : createCsvStdoutWriter(process.stdout, table, tables.find((t) => t.table === table)!.columns);
-        const result = await Promise.race([
-          pipeRows(Readable.from(rows.toNodeStream({ objectMode: true })), writer),
-          interrupted,
-        ]);
-        if (result.closedEarly) {
-          log.info('entra export: output closed early; cookies not advanced');
-          return EXIT.ok;
+      const outDir = resolve(args.output && !toStdout ? args.output : 'ExportOutput');
+      const cookieDir = resolve(args.cookies ?? 'ExportCookies');
+      const runs = new Map<EntityName, EntityRun>();
+      for (const m of mapping.entities) {
+        const run: EntityRun = {
+          entity: m.entity,
+          select: selectQuery(m),
+          mode: 'complete',
+          objects: 0,
+          pages: 0,
+        };
+        // The demo tenant is a new emulator at each run: its cookies could never be replayed.
+        if (!args.ignoreCookies && !demo) {
+          const cookie = await readCookie({
+            dir: cookieDir,
+            connection: settings.name,
+            entity: m.entity,
+            select: run.select,
+            tenantId: settings.tenantId,
+            graphUrl: settings.graphUrl,
+            now: new Date(),
+          });
+          if (cookie.status === 'ok') {
+            run.mode = 'incremental';
+            run.cookie = cookie.deltaLink;
+          } else if (cookie.status === 'unusable')
+            log.warn(`${m.entity}: cookie not used (${cookie.reason}); running a complete round`);
         }
-      } else {
-        await sweepTemps(outDir);
-        const writer = createTableWriter({ dir: outDir, connection: settings.name, tables });
-        try {
-          await Promise.race([
-            pipeline(rows.toNodeStream({ objectMode: true }), writer.writable),
-            interrupted,
-          ]);
-          written = await writer.commit();
-        } catch (error) {
-          rows.destroy();
-          await writer.abort();
-          throw error;
-        }
+        runs.set(m.entity, run);
       }
+      // Credentials first: a refused secret fails the run before any file is touched.
+      await tokens.getToken();
+      return await runRounds({
+        settings,
+        client,
+        mapping,
+        runs,
+        output: toStdout ? { stream: stdout, format, table } : { dir: outDir },
+        cookieDir,
+        log,
+        progress: {
+          stream: stderr,
+          enabled: !args.quiet && (args.progress === true || stderr.isTTY === true),
+          ...(io.progressIntervalMs ? { intervalMs: io.progressIntervalMs } : {}),
+        },
+      });
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      progress.stop();
       client.close();
     }
-    for (const run of runs.values())
-      if (!run.deltaLink)
-        throw new ToolError('ERR_GRAPH_RESPONSE', `the ${run.entity} round ended without a deltaLink`);
-    if (dropped > 0)
-      log.warn(
-        `cookies not advanced: ${dropped} rows of other tables than ${table} were not written (use --format ndjson or --output DIR to keep them)`,
-      );
-    else {
-      const now = new Date();
-      const cookies: CookieToWrite[] = [...runs.values()].map((r) => ({
-        entity: r.entity,
-        deltaLink: r.deltaLink!,
-        select: r.select,
-        tenantId: settings.tenantId,
-        graphUrl: settings.graphUrl,
-        createdAt: now,
-      }));
-      await writeCookies(cookieDir, settings.name, cookies);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const summary = [...counts.entries()].map(([k, n]) => `${k} ${n}`).join(', ') || 'no rows';
-    const pages = [...runs.values()].reduce((n, r) => n + r.pages, 0);
-    const modes = [...runs.values()].map((r) => `${r.entity} ${r.mode}`).join(', ');
-    log.info(
-      `entra export: ${settings.name}: ${modes}; ${summary}; ${pages} pages, ${client.stats.retries} retries, ${seconds.toFixed(1)} s` +
-        (written.length ? `\nwrote ${written.join(', ')}` : ''),
-    );
-    return EXIT.ok;
   } finally {
     await demo?.close();
   }

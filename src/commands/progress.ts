@@ -1,8 +1,12 @@
 import { redact } from '../redact.js';
 
+/** Where progress goes: stderr, or a test's stream. */
+export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean };
+
 /**
  * Progress on stderr for long runs: on a TTY one line rewritten in place a few times a second;
- * otherwise a plain log line every `intervalMs`. Silent with --quiet.
+ * otherwise a plain log line every `intervalMs`. Nothing unless `enabled` (the caller decides:
+ * a TTY or --progress, and not --quiet).
  */
 export class Progress {
   private timer: NodeJS.Timeout | undefined;
@@ -12,19 +16,22 @@ export class Progress {
   constructor(
     private readonly render: (elapsedS: number) => string,
     private readonly options: {
+      enabled?: boolean;
+      /** Same as `enabled: false`. */
       quiet?: boolean;
+      /** Rewrite one line in place (default: whether the stream is a TTY). */
       tty?: boolean;
       intervalMs?: number;
-      stream?: NodeJS.WriteStream;
+      stream?: ProgressStream;
     } = {},
   ) {}
 
-  private get stream(): NodeJS.WriteStream {
+  private get stream(): ProgressStream {
     return this.options.stream ?? process.stderr;
   }
 
   start(): void {
-    if (this.options.quiet) return;
+    if (this.options.enabled === false || this.options.quiet || this.timer) return;
     const tty = this.options.tty ?? this.stream.isTTY === true;
     this.timer = setInterval(() => this.tick(tty), tty ? 250 : (this.options.intervalMs ?? 10_000));
     this.timer.unref();

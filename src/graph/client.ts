@@ -1,6 +1,6 @@
 import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import got, { type Got, type Method, RequestError } from 'got';
+import got, { type Got, type Method, ReadError, RequestError } from 'got';
 import { GraphHttpError, ToolError, UsageError } from '../errors.js';
 import { redact } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
@@ -63,6 +63,7 @@ export interface GraphClient {
   get<T = any>(url: string, options?: RequestOptions): Promise<GraphResponse<T>>;
   readonly stats: ClientStats;
   readonly baseUrl: string;
+  /** Frees the sockets; requests in flight or waiting to retry fail with ERR_GRAPH_CLOSED. */
   close(): void;
 }
 
@@ -112,7 +113,20 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   const timeout = options.timeoutMs ?? 60_000;
   const backoff = options.backoffMs ?? 500;
   const maxRetryAfter = options.maxRetryAfterMs ?? 120_000;
-  const delay = options.delay ?? ((ms: number) => sleep(ms));
+  // close() aborts requests in flight and waits between retries: a run that stops early (an error,
+  // `| head`, Ctrl-C) must not keep a prefetched page retrying in the background.
+  const closing = new AbortController();
+  const delay = options.delay ?? ((ms: number) => sleep(ms, undefined, { signal: closing.signal }));
+  const closedError = (method: string, url: string) =>
+    new ToolError('ERR_GRAPH_CLOSED', `${method} ${printableUrl(url)} stopped: the Graph client was closed`);
+  /** `promise`, or `stopped()` as soon as the client is closed. */
+  const untilClosed = <T>(promise: Promise<T>, stopped: () => Error): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(stopped());
+      if (closing.signal.aborted) return onAbort();
+      closing.signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(resolve, reject).finally(() => closing.signal.removeEventListener('abort', onAbort));
+    });
   const ca = trustedCertificateAuthorities(options.ca);
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16, ...(ca ? { ca } : {}) });
   const stats: ClientStats = { requests: 0, retries: 0, throttled: 0, waitedMs: 0 };
@@ -133,22 +147,31 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   ): Promise<GraphResponse<T>> {
     const absolute = new URL(url, options.baseUrl).toString();
     const policy = opts.retry ?? (method === 'GET' || method === 'DELETE' ? 'idempotent' : 'throttled');
-    let forcedRefresh = false;
+    let refusedToken: string | undefined;
     let refreshed = false;
+    // Backoffs so far: the exponent grows only with failures that named no wait, so a reset after a
+    // few honoured Retry-Afters waits half a second, not half a minute.
+    let backoffs = 0;
     for (let attempt = 0; ; attempt++) {
+      if (closing.signal.aborted) throw closedError(method, absolute);
       stats.requests++;
       const started = performance.now();
       let status: number | undefined;
       let headers: GraphResponse['headers'] = {};
       let body: unknown;
       let failure: Error | undefined;
+      let token: string | undefined;
       try {
-        const token = await options.getToken(forcedRefresh ? { forceRefresh: true } : undefined);
+        token = await options.getToken(refusedToken !== undefined ? { forceRefresh: true } : undefined);
+        // A concurrent caller's acquisition may have answered with the refused token from the cache.
+        if (token === refusedToken) token = await options.getToken({ forceRefresh: true });
+        refusedToken = undefined;
         const response = await http(absolute, {
           method,
           headers: { authorization: `Bearer ${token}`, ...opts.headers },
           ...(opts.json !== undefined ? { json: opts.json } : {}),
           responseType: 'buffer',
+          signal: closing.signal,
         });
         status = response.statusCode;
         headers = response.headers;
@@ -166,6 +189,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
           }
         }
       } catch (e) {
+        if (closing.signal.aborted) throw closedError(method, absolute);
         if (e instanceof ToolError) throw e;
         const code = (e as NodeJS.ErrnoException).code;
         if (isTlsTrustError(e as NodeJS.ErrnoException))
@@ -174,7 +198,13 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
             `TLS certificate of ${new URL(absolute).host} is not trusted (${code}); trust its CA with NODE_EXTRA_CA_CERTS`,
             { cause: e },
           );
-        failure = e as Error;
+        failure =
+          e instanceof ReadError
+            ? // The headers came, the body was cut short: like a garbled body, an answer not to trust.
+              new ToolError('ERR_GRAPH_RESPONSE', `Graph's answer was cut short (${code ?? e.message})`, {
+                cause: e,
+              })
+            : (e as Error);
         if (!(e instanceof RequestError) && !TRANSIENT_CODES.has(code ?? '')) throw e;
       }
       const ms = performance.now() - started;
@@ -182,10 +212,10 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         `${method} ${printableUrl(absolute)} ${status ?? (failure as NodeJS.ErrnoException)?.code ?? 'error'} ${ms.toFixed(0)} ms`,
       );
 
-      forcedRefresh = false;
       if (status === 401 && !refreshed && graphErrorOf(body).code === 'InvalidAuthenticationToken') {
         // A token that expired in flight (or clocks that disagree): ask the token endpoint for a new one, once.
-        forcedRefresh = refreshed = true;
+        refreshed = true;
+        refusedToken = token;
         continue;
       }
       const transient =
@@ -206,19 +236,27 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
             url: printableUrl(absolute),
           });
         }
-        const wait = after ?? Math.min(30_000, backoff * 2 ** attempt) * (0.5 + Math.random() / 2);
+        const wait = after ?? Math.min(30_000, backoff * 2 ** backoffs++) * (0.5 + Math.random() / 2);
         if (status === 429) stats.throttled++;
         stats.retries++;
         stats.waitedMs += wait;
         log.verbose(`  retry ${attempt + 1}/${retries} in ${(wait / 1000).toFixed(1)} s`);
-        await delay(wait);
+        try {
+          await untilClosed(delay(wait), () => closedError(method, absolute));
+        } catch (e) {
+          if (closing.signal.aborted) throw closedError(method, absolute);
+          throw e;
+        }
         continue;
       }
       if (failure) {
-        const code = (failure as NodeJS.ErrnoException).code;
+        const why =
+          failure instanceof ToolError
+            ? failure.message
+            : ((failure as NodeJS.ErrnoException).code ?? failure.message);
         throw new ToolError(
           failure instanceof ToolError ? failure.code : 'ERR_GRAPH_NETWORK',
-          `${method} ${printableUrl(absolute)} failed${attempt ? ` after ${attempt + 1} attempts` : ''}: ${code ?? failure.message}`,
+          `${method} ${printableUrl(absolute)} failed${attempt ? ` after ${attempt + 1} attempts` : ''}: ${why}`,
           { cause: failure },
         );
       }
@@ -242,6 +280,9 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     get: (url, opts) => request('GET', url, opts),
     stats,
     baseUrl: options.baseUrl,
-    close: () => agent.destroy(),
+    close: () => {
+      closing.abort();
+      agent.destroy();
+    },
   };
 }
