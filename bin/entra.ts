@@ -4,9 +4,13 @@ import { hideBin } from 'yargs/helpers';
 import { emulate } from '../src/commands/emulate.js';
 import { exportCommand } from '../src/commands/export.js';
 import { fulfillCommand } from '../src/commands/fulfill.js';
+import { protectCommand } from '../src/commands/protect.js';
 import { runCommand } from '../src/commands/process-io.js';
 
-// yargs reads a lone '-' as a positional: glue it to the flags where it means stdout.
+// yargs-parser drops a lone '-': glue it to the flags where it means stdout, and carry it through
+// as STDIN where it names fulfill's input file (`entra fulfill changes.csv -`).
+const STDIN = '\u0000stdin';
+const fulfilling = hideBin(process.argv).find((a) => !a.startsWith('-')) === 'fulfill';
 const argv = hideBin(process.argv).flatMap((arg, i, all) =>
   arg === '-' && ['--output', '--results', '-o'].includes(all[i - 1] ?? '')
     ? []
@@ -14,7 +18,9 @@ const argv = hideBin(process.argv).flatMap((arg, i, all) =>
       ? all[i + 1] === '-'
         ? [`${arg}=-`]
         : [arg]
-      : [arg],
+      : arg === '-' && fulfilling
+        ? [STDIN]
+        : [arg],
 );
 
 const cli = yargs(argv)
@@ -95,17 +101,37 @@ const cli = yargs(argv)
           type: 'string',
           describe: 'Table written to stdout with --format csv (default directoryobjects)',
         })
-        .option('demo', { type: 'boolean', describe: 'Export the built-in emulated sample tenant' })
+        .option('demo', {
+          type: 'boolean',
+          describe: 'Export the built-in emulated sample tenant (no settings needed; cookies are not read)',
+        })
+        .option('ca', {
+          type: 'string',
+          describe: 'PEM CA file to trust besides the system roots (e.g. from entra emulate --ca-out)',
+        })
         .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' })
         .example('$0 export --demo', 'Export the emulated sample tenant to ./ExportOutput')
         .example(
           '$0 export --settings appsettings.agent.json --connection Contoso',
-          'Complete, then incremental, rounds',
+          'A complete round the first time, incremental rounds from the cookies after',
+        )
+        .example('$0 export --ignore-cookies', 'A complete round, whatever the cookies say')
+        .example(
+          '$0 export --entities user,group --select user=displayName,mail',
+          'Only users and groups; users with id, displayName and mail',
+        )
+        .example(
+          '$0 export --ca ca.pem',
+          'Against `entra emulate --ca-out ca.pem` (or NODE_EXTRA_CA_CERTS=ca.pem)',
         )
         .example('$0 export --output - --format csv --table members_group | wc -l', 'One table to stdout')
         .example(
           '$0 export --output - --format ndjson | jq -c \'select(.table=="directoryobjects")\'',
-          'Every row as NDJSON',
+          'Every row of every table as NDJSON',
+        )
+        .epilog(
+          'Exit codes: 0 done, 1 runtime failure (Graph, network, files), 2 usage or settings error (nothing written), 130 interrupted. ' +
+            'A failed or interrupted run leaves the previous CSVs and cookies as they were.',
         ),
     (args) => runCommand(() => exportCommand(args), args),
   )
@@ -156,8 +182,92 @@ const cli = yargs(argv)
           'Create users with generated passwords',
         )
         .example('cat links.csv | $0 fulfill - --navigation members', 'Link rows from stdin'),
-    (args) => runCommand(() => fulfillCommand(args), args),
+    (args) =>
+      runCommand(
+        () => fulfillCommand({ ...args, files: args.files?.map((f) => (f === STDIN ? '-' : f)) }),
+        args,
+      ),
   )
+  .command('protect', 'Encrypt settings values for the EncryptionCertificate, and decrypt them', (y) => {
+    const certificate = (c: typeof y) =>
+      c
+        .option('certificate', {
+          type: 'string',
+          describe: 'Certificate: PEM, or PFX (password in $ENTRA_CERTIFICATE_PASSWORD)',
+        })
+        .option('private-key', {
+          type: 'string',
+          describe: 'Separate PEM private key of --certificate (decrypt)',
+        })
+        .option('password', { type: 'string', describe: 'PFX password; prefer $ENTRA_CERTIFICATE_PASSWORD' })
+        .option('settings', {
+          type: 'string',
+          describe: 'Take the EncryptionCertificate section of this settings file',
+        })
+        .option('key', {
+          type: 'string',
+          describe: 'Setting key the value is bound to, e.g. Connections:Contoso:ApplicationKey',
+        });
+    return y
+      .command(
+        'value [values..]',
+        'Print one ciphertext per value (values from stdin, one per line, when none is given)',
+        (c) => certificate(c).positional('values', { type: 'string', array: true }),
+        (args) =>
+          runCommand(
+            // Values after `--` (a value starting with '-') land in `_`, after the two command names.
+            () =>
+              protectCommand({
+                ...args,
+                action: 'value',
+                values: [...(args.values ?? []), ...args._.slice(2).map(String)],
+              }),
+            args,
+          ),
+      )
+      .command(
+        'file <input> <output>',
+        'Write OUTPUT (mode 0600) with every string value of the settings file INPUT encrypted',
+        (c) =>
+          certificate(c)
+            .positional('input', { type: 'string', demandOption: true })
+            .positional('output', { type: 'string', demandOption: true })
+            .option('force', { type: 'boolean', describe: 'Replace an existing OUTPUT' }),
+        (args) => runCommand(() => protectCommand({ ...args, action: 'file' }), args),
+      )
+      .command(
+        'decrypt [values..]',
+        'Decrypt values (or stdin), or --file: an encrypted settings or password file (private key needed)',
+        (c) =>
+          certificate(c)
+            .positional('values', { type: 'string', array: true })
+            .option('file', { type: 'string', describe: 'Encrypted settings (JSON) or password (CSV) file' }),
+        (args) =>
+          runCommand(
+            // Values after `--` (a value starting with '-') land in `_`, after the two command names.
+            () =>
+              protectCommand({
+                ...args,
+                action: 'decrypt',
+                values: [...(args.values ?? []), ...args._.slice(2).map(String)],
+              }),
+            args,
+          ),
+      )
+      .example(
+        '$0 protect value --certificate enc.pem --key Connections:Contoso:ApplicationKey < secret.txt',
+        'Encrypt a secret read from stdin',
+      )
+      .example(
+        '$0 protect file appsettings.agent.json appsettings.encrypted.agent.json --settings appsettings.agent.json',
+        'Encrypt a settings file',
+      )
+      .example(
+        'ENTRA_CERTIFICATE_PASSWORD=... $0 protect decrypt --certificate enc.pfx --file passwords.csv',
+        'Read generated passwords',
+      )
+      .demandCommand(1, 'Name a protect command: value, file or decrypt');
+  })
   .demandCommand(1, 'Name a command: emulate, export or fulfill (see --help)')
   .strict()
   .fail((message, error, y) => {

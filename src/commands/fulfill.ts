@@ -1,7 +1,9 @@
-import { createWriteStream } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { EXIT, ToolError, UsageError } from '../errors.js';
+import type { GraphClient } from '../graph/client.js';
+import { registerSecret } from '../redact.js';
 import { BatchWriter, type WriteItem } from '../sinks/batch-writer.js';
 import { fingerprintFile, openJournal, type Journal } from '../sinks/journal.js';
 import { openPasswordFile, type PasswordSink } from '../sinks/password-file.js';
@@ -13,7 +15,6 @@ import type { ResultRow, ResultStatus } from '../types.js';
 import { connect, settingsLayers } from './connection.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
 import { Progress } from './progress.js';
-import type { GraphClient } from '../graph/client.js';
 
 export interface FulfillArgs extends CommonOptions {
   files?: string[];
@@ -33,6 +34,8 @@ export interface FulfillArgs extends CommonOptions {
 }
 
 const DEFAULT_GRAPH = 'https://graph.microsoft.com/v1.0/';
+/** Results held back waiting for an earlier row, at most: the reader waits beyond that. */
+const MAX_AHEAD = 10_000;
 
 function checkArgs(args: FulfillArgs): { files: string[]; budget: WriteBudget | null } {
   const files = args.files?.length ? args.files : ['-'];
@@ -43,6 +46,8 @@ function checkArgs(args: FulfillArgs): { files: string[]; budget: WriteBudget | 
       'ERR_USAGE',
       'no input: name one or more command CSV files, or pipe one into stdin (see entra fulfill --help)',
     );
+  if (new Set(files.map((f) => resolve(f))).size !== files.length)
+    throw new UsageError('ERR_USAGE', 'the same input file is named twice');
   if (args.journal && files.includes('-'))
     throw new UsageError(
       'ERR_USAGE',
@@ -67,6 +72,51 @@ function checkArgs(args: FulfillArgs): { files: string[]; budget: WriteBudget | 
   return { files, budget };
 }
 
+async function openResults(path: string | undefined): Promise<Writable> {
+  if (!path || path === '-') return process.stdout;
+  // Opened now, so that an unwritable results file fails the run before anything is sent.
+  const handle = await open(resolve(path), 'w').catch((e: unknown) => {
+    throw new UsageError(
+      'ERR_USAGE',
+      `--results: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  });
+  return handle.createWriteStream();
+}
+
+/** The Graph client of a run, or none for a dry run (which needs settings only for the Graph URL). */
+async function openGraph(
+  args: FulfillArgs,
+  env: NodeJS.ProcessEnv,
+  log: ReturnType<typeof stderrLogger>,
+): Promise<{ client?: GraphClient; graphBase: string }> {
+  let ca: string | undefined;
+  if (args.ca)
+    ca = await readFile(resolve(args.ca), 'utf8').catch((e: unknown) => {
+      throw new UsageError(
+        'ERR_USAGE',
+        `--ca: cannot read ${args.ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
+    });
+  try {
+    const { layers, file } = await settingsLayers(args, env);
+    const connection = connect(layers, {
+      ...(args.connection ? { connection: args.connection } : {}),
+      ...(ca ? { ca } : {}),
+      logger: log,
+      settingsFile: file,
+    });
+    if (!args.dryRun) return { client: connection.client, graphBase: connection.settings.graphUrl };
+    connection.client.close();
+    return { graphBase: connection.settings.graphUrl };
+  } catch (e) {
+    // A dry run plans without Graph: settings only set the Graph base URL of `@odata.id` references.
+    if (!args.dryRun || !(e instanceof UsageError) || !/not found|no such|ENOENT/i.test(e.message)) throw e;
+    log.info(`entra fulfill: --dry-run without settings: planning against ${DEFAULT_GRAPH}`);
+    return { graphBase: DEFAULT_GRAPH };
+  }
+}
+
 /**
  * `entra fulfill`: command CSVs → Graph writes, one result row per input row, in input order.
  * Every input is opened and checked before the first write; a bad row fails alone.
@@ -78,202 +128,226 @@ export async function fulfillCommand(
   const log = stderrLogger(args);
   const { files, budget } = checkArgs(args);
   const inputs: CommandCsv[] = [];
+  let client: GraphClient | undefined;
+  let journal: Journal | undefined;
+  let passwords: PasswordSink | undefined;
+  let out: Writable | undefined;
   try {
     for (const file of files)
       inputs.push(
-        await openCommandCsv({ input: file, ...(args.navigation ? { navigation: args.navigation } : {}) }),
+        await openCommandCsv({
+          input: file,
+          ...(file === '-' ? { stdin: process.stdin } : {}),
+          ...(args.navigation ? { navigation: args.navigation } : {}),
+        }),
       );
-  } catch (e) {
-    await Promise.all(inputs.map((i) => i.close()));
-    throw e;
-  }
-
-  let client: GraphClient | undefined;
-  let graphBase = DEFAULT_GRAPH;
-  let ca: string | undefined;
-  if (args.ca) {
-    const { readFile } = await import('node:fs/promises');
-    ca = await readFile(resolve(args.ca), 'utf8').catch((e: unknown) => {
-      throw new UsageError(
-        'ERR_USAGE',
-        `--ca: cannot read ${args.ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-      );
-    });
-  }
-  try {
-    const { layers, file } = await settingsLayers(args, env);
-    const connection = connect(layers, {
-      ...(args.connection ? { connection: args.connection } : {}),
-      ...(ca ? { ca } : {}),
-      logger: log,
-      settingsFile: file,
-    });
-    graphBase = connection.settings.graphUrl;
-    if (!args.dryRun) client = connection.client;
-    else connection.client.close();
-  } catch (e) {
-    // A dry run plans without Graph: settings only set the Graph base URL of `@odata.id` references.
-    if (!args.dryRun || !(e instanceof UsageError) || !/not found|no such|ENOENT/i.test(e.message)) throw e;
-    log.info(`entra fulfill: --dry-run without settings: planning against ${DEFAULT_GRAPH}`);
-  }
-
-  const journal: Journal | undefined = args.journal
-    ? await openJournal(
-        resolve(args.journal),
-        await Promise.all(files.map(async (f) => ({ file: f, fingerprint: await fingerprintFile(f) }))),
-      )
-    : undefined;
-  const passwords: PasswordSink | undefined = args.passwordFile
-    ? await openPasswordFile(resolve(args.passwordFile))
-    : undefined;
-  const out: Writable =
-    !args.results || args.results === '-' ? process.stdout : createWriteStream(resolve(args.results));
-  const results = createResultsWriter({ out, format: args.format ?? 'csv', endOut: out !== process.stdout });
-
-  const counts: Record<ResultStatus, number> = { ok: 0, skipped: 0, failed: 0, planned: 0 };
-  const pending = new Map<number, ResultRow>();
-  const generated = new Map<number, GeneratedPassword>();
-  let nextOut = 0;
-  let seq = 0;
-  let read = 0;
-  let groupsWithoutOwners = 0;
-  const started = performance.now();
-
-  /** Results leave in input order, whatever order Graph answers in. */
-  async function emit(at: number, result: ResultRow): Promise<void> {
-    pending.set(at, result);
-    counts[result.status]++;
-    while (pending.has(nextOut)) {
-      const row = pending.get(nextOut)!;
-      pending.delete(nextOut++);
-      await results.write(row);
-    }
-  }
-
-  const writer = client
-    ? new BatchWriter({
-        client,
-        concurrency: args.concurrency ?? 4,
-        writeBudget: budget,
-        logger: log,
-        beforeSend: async (items) => {
-          const creates = items.filter((i) => i.row.kind === 'object' && i.row.command === 'insert');
-          if (journal)
-            await Promise.all(
-              creates.map((i) =>
-                journal.recordStarted({ file: i.row.file, line: i.row.line, objectKey: i.request.objectKey }),
-              ),
-            );
-          const secrets = creates
-            .map((i) => generated.get(i.seq))
-            .filter((p): p is GeneratedPassword => p !== undefined);
-          if (secrets.length) await passwords?.prepare(secrets);
-        },
-        onResult: async (item: WriteItem, outcome: Outcome) => {
-          const result = resultFor(item.row, outcome);
-          const secret = generated.get(item.seq);
-          if (secret) {
-            generated.delete(item.seq);
-            if (outcome.status === 'ok' && outcome.newId) await passwords?.confirm(secret);
-            else await passwords?.discard(secret);
-          }
-          if (outcome.status !== 'failed' || outcome.errorCode !== 'ERR_INTERRUPTED')
-            await journal?.recordDone(result);
-          await emit(item.seq, result);
-        },
-      })
-    : undefined;
-
-  const progress = new Progress(
-    (s) =>
-      `entra fulfill: ${read} rows read, ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed` +
-      (writer
-        ? `; ${Math.round((counts.ok + counts.skipped + counts.failed) / Math.max(s, 0.001))} rows/s, ${writer.stats.batches} batches, ${writer.stats.throttled} throttled`
-        : ''),
-    { quiet: args.quiet ?? false, ...(args.progress ? { tty: process.stderr.isTTY === true } : {}) },
-  );
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  progress.start();
-  try {
-    for (const input of inputs) {
-      for await (const row of input.rows()) {
-        if (interrupted) break;
-        read++;
-        const at = seq++;
-        await handleRow(at, row);
-      }
-      if (interrupted) break;
-    }
-    await writer?.end();
+    const graph = await openGraph(args, env, log);
+    client = graph.client;
+    journal = args.journal
+      ? await openJournal(
+          resolve(args.journal),
+          await Promise.all(files.map(async (f) => ({ file: f, fingerprint: await fingerprintFile(f) }))),
+        )
+      : undefined;
+    passwords = args.passwordFile ? await openPasswordFile(resolve(args.passwordFile)) : undefined;
+    out = await openResults(args.results);
+    return await run(graph.graphBase, out);
   } finally {
+    await Promise.all(inputs.map((i) => i.close()));
+    client?.close();
+    await journal?.close();
+    await passwords?.close();
+    if (out && out !== process.stdout && !out.writableFinished) out.destroy();
+  }
+
+  async function run(graphBase: string, out: Writable): Promise<number> {
+    const results = createResultsWriter({
+      out,
+      format: args.format ?? 'csv',
+      endOut: out !== process.stdout,
+    });
+    const counts: Record<ResultStatus, number> = { ok: 0, skipped: 0, failed: 0, planned: 0 };
+    const ready = new Map<number, ResultRow>();
+    const generated = new Map<number, GeneratedPassword>();
+    /** Creates whose generated password the sink has recorded `pending`. */
+    const prepared = new Set<number>();
+    let nextOut = 0;
+    let flushed: Promise<void> = Promise.resolve();
+    let caughtUp: (() => void) | undefined;
+    let seq = 0;
+    let read = 0;
+    let groupsWithoutOwners = 0;
+    const started = performance.now();
+
+    /** Results leave in input order, whatever order Graph answers in, one write at a time. */
+    function emit(at: number, result: ResultRow): Promise<void> {
+      ready.set(at, result);
+      counts[result.status]++;
+      flushed = flushed.then(async () => {
+        while (ready.has(nextOut)) {
+          const row = ready.get(nextOut)!;
+          ready.delete(nextOut++);
+          await results.write(row);
+        }
+        caughtUp?.();
+      });
+      return flushed;
+    }
+
+    /**
+     * The password sink follows what became of a create with a generated password: `created` or
+     * `discarded` once known; left `pending` when the answer was lost (a rerun settles it).
+     */
+    async function settlePassword(item: WriteItem, outcome: Outcome): Promise<void> {
+      const secret = generated.get(item.seq);
+      if (!secret || !passwords) return;
+      generated.delete(item.seq);
+      const sent = prepared.delete(item.seq);
+      // A create an earlier run started was looked up before anything else: ours never went out.
+      if (outcome.earlierRun)
+        await passwords.settleEarlier(
+          secret.userPrincipalName,
+          outcome.earlierRun === 'found' ? 'created' : 'discarded',
+        );
+      if (!sent) return;
+      if (outcome.status === 'ok' && outcome.newId) await passwords.confirm(secret);
+      else if (!outcome.uncertain) await passwords.discard(secret);
+    }
+
+    const writer = client
+      ? new BatchWriter({
+          client,
+          concurrency: args.concurrency ?? 4,
+          writeBudget: budget,
+          logger: log,
+          beforeSend: async (items) => {
+            const creates = items.filter((i) => i.row.kind === 'object' && i.row.command === 'insert');
+            const secrets = creates
+              .map((i) => generated.get(i.seq))
+              .filter((p): p is GeneratedPassword => p !== undefined);
+            for (const i of creates) if (generated.has(i.seq)) prepared.add(i.seq);
+            await Promise.all([
+              ...creates.map((i) =>
+                journal?.recordStarted({
+                  file: i.row.file,
+                  line: i.row.line,
+                  objectKey: i.request.objectKey,
+                }),
+              ),
+              secrets.length ? passwords?.prepare(secrets) : undefined,
+            ]);
+          },
+          onResult: async (item: WriteItem, outcome: Outcome) => {
+            const result = resultFor(item.row, outcome);
+            if (item.request.warning && outcome.httpStatus === 201) groupsWithoutOwners++;
+            await settlePassword(item, outcome);
+            if (outcome.status !== 'failed' || outcome.errorCode !== 'ERR_INTERRUPTED')
+              await journal?.recordDone(result);
+            await emit(item.seq, result);
+          },
+        })
+      : undefined;
+
+    async function handleRow(at: number, row: CommandRow): Promise<void> {
+      if (row.kind === 'invalid') return emit(at, resultFor(row, { status: 'failed' }));
+      const done = journal?.isDone(row.file, row.line);
+      if (done)
+        return emit(at, {
+          ...done,
+          message: done.message ? `${done.message} (journal)` : 'done in an earlier run (journal)',
+        });
+      const plan = toRequest(row, {
+        graphBase,
+        passwordSink: passwords !== undefined || args.dryRun === true,
+      });
+      if (plan.kind === 'invalid')
+        return emit(
+          at,
+          resultFor(row, {
+            status: 'failed',
+            errorCode: 'ERR_ROW_INVALID',
+            message: plan.column ? `${plan.column}: ${plan.message}` : plan.message,
+          }),
+        );
+      if (plan.kind === 'noop') return emit(at, resultFor(row, { status: 'ok', message: plan.message }));
+      const profile = plan.request.body?.passwordProfile as { password?: unknown } | undefined;
+      if (typeof profile?.password === 'string') registerSecret(profile.password);
+      if (plan.request.warning) {
+        if (!writer) groupsWithoutOwners++;
+        log.verbose(`${row.file}:${row.line}: ${plan.request.warning}`);
+      }
+      if (!writer)
+        return emit(at, resultFor(row, { status: 'planned', message: describeRequest(plan.request) }));
+      if (plan.generatedPassword) generated.set(at, plan.generatedPassword);
+      // Graph refuses a second user with the same userPrincipalName, but creates a second security group
+      // with the same mailNickname: look groups up first, so that a replay never duplicates one.
+      const lookupFirst = journal?.wasStarted(row.file, row.line)
+        ? 'started'
+        : row.kind === 'object' && row.command === 'insert' && row.entity === 'group'
+          ? 'exists'
+          : undefined;
+      await writer.push({ seq: at, row, request: plan.request, ...(lookupFirst ? { lookupFirst } : {}) });
+    }
+
+    const progress = new Progress(
+      (s) =>
+        `entra fulfill: ${read} rows read, ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed` +
+        (writer
+          ? `; ${Math.round((counts.ok + counts.skipped + counts.failed) / Math.max(s, 0.001))} rows/s, ${writer.stats.batches} batches, ${writer.stats.throttled} throttled`
+          : ''),
+      { quiet: args.quiet ?? false, ...(args.progress ? { tty: process.stderr.isTTY === true } : {}) },
+    );
+    let interrupted = false;
+    const onSignal = () => {
+      if (interrupted) return;
+      interrupted = true;
+      log.warn('interrupted: finishing the requests in flight, sending nothing more');
+      void writer?.interrupt();
+      caughtUp?.();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    progress.start();
+    let failure: Error | undefined;
+    const fail = (e: unknown) => (failure ??= e instanceof Error ? e : new Error(String(e)));
+    try {
+      reading: for (const input of inputs)
+        for await (const row of input.rows()) {
+          while (seq - nextOut >= MAX_AHEAD && !interrupted)
+            await new Promise<void>((wake) => (caughtUp = wake));
+          if (interrupted) break reading;
+          read++;
+          await handleRow(seq++, row);
+        }
+    } catch (e) {
+      fail(e);
+    }
+    await writer?.end().catch(fail);
+    await flushed.catch(fail);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     progress.stop();
-    await Promise.all(inputs.map((i) => i.close()));
-    client?.close();
-    await results.end().catch(() => {});
-    await journal?.close();
-    await passwords?.close();
-  }
+    await results.end().catch(fail);
+    if (failure) throw failure;
 
-  async function handleRow(at: number, row: CommandRow): Promise<void> {
-    if (row.kind === 'invalid') return emit(at, resultFor(row, { status: 'failed' }));
-    const done = journal?.isDone(row.file, row.line);
-    if (done)
-      return emit(at, {
-        ...done,
-        message: done.message ? `${done.message} (journal)` : 'done in an earlier run (journal)',
-      });
-    const plan = toRequest(row, { graphBase, passwordSink: passwords !== undefined || args.dryRun === true });
-    if (plan.kind === 'invalid')
-      return emit(
-        at,
-        resultFor(row, {
-          status: 'failed',
-          errorCode: 'ERR_ROW_INVALID',
-          message: plan.column ? `${plan.column}: ${plan.message}` : plan.message,
-        }),
+    if (groupsWithoutOwners)
+      log.warn(
+        `${groupsWithoutOwners} group(s) ${args.dryRun ? 'would be' : 'were'} created without owners: Graph makes an app-created group without owners hard to manage; add owners with a *_owners_group.csv file`,
       );
-    if (plan.kind === 'noop') return emit(at, resultFor(row, { status: 'ok', message: plan.message }));
-    if (plan.request.warning) {
-      groupsWithoutOwners++;
-      log.verbose(`${row.file}:${row.line}: ${plan.request.warning}`);
-    }
-    if (!writer)
-      return emit(at, resultFor(row, { status: 'planned', message: describeRequest(plan.request) }));
-    if (plan.generatedPassword) generated.set(at, plan.generatedPassword);
-    // Graph refuses a second user with the same userPrincipalName, but creates a second security group
-    // with the same mailNickname: look groups up first, so that a replay never duplicates one.
-    const lookupFirst = journal?.wasStarted(row.file, row.line)
-      ? 'started'
-      : row.kind === 'object' && row.command === 'insert' && row.entity === 'group'
-        ? 'exists'
-        : undefined;
-    await writer.push({ seq: at, row, request: plan.request, ...(lookupFirst ? { lookupFirst } : {}) });
+    const seconds = (performance.now() - started) / 1000;
+    log.info(
+      `entra fulfill: ${read} rows: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed${counts.planned ? `, ${counts.planned} planned` : ''}` +
+        (writer
+          ? `; ${writer.stats.batches} batches, ${writer.stats.itemRetries + writer.stats.batchRetries} retries, ${writer.stats.throttled} throttled`
+          : '') +
+        `; ${seconds.toFixed(1)} s`,
+    );
+    if (interrupted)
+      throw new ToolError(
+        'ERR_INTERRUPTED',
+        `interrupted after ${read} rows; rows without a result, or failed with ERR_INTERRUPTED, were not sent: rerun with the same --journal to finish`,
+        { exitCode: EXIT.interrupted },
+      );
+    return counts.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
   }
-
-  if (groupsWithoutOwners)
-    log.warn(
-      `${groupsWithoutOwners} group(s) ${args.dryRun ? 'would be' : 'were'} created without owners: Graph makes an app-created group without owners hard to manage; add owners with a owners_group CSV`,
-    );
-  const seconds = (performance.now() - started) / 1000;
-  log.info(
-    `entra fulfill: ${read} rows: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed${counts.planned ? `, ${counts.planned} planned` : ''}` +
-      (writer
-        ? `; ${writer.stats.batches} batches, ${writer.stats.itemRetries + writer.stats.batchRetries} retries, ${writer.stats.throttled} throttled`
-        : '') +
-      `; ${seconds.toFixed(1)} s`,
-  );
-  if (interrupted)
-    throw new ToolError(
-      'ERR_INTERRUPTED',
-      `interrupted after ${read} rows; rows without a result were not sent: rerun with the same --journal to finish`,
-      { exitCode: EXIT.interrupted },
-    );
-  return counts.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ToolError } from '../errors.js';
 import { retryAfterMs, type GraphClient } from '../graph/client.js';
 import type { LinkRow, ObjectRow } from '../sources/command-csv.js';
 import { classifyOutcome, type PlannedRequest } from '../streams/to-request.js';
@@ -8,9 +9,9 @@ import { WritePacer, type WriteBudget } from './write-pacer.js';
 
 /**
  * The reverse stream's writer: JSON `$batch` calls of at most 20 requests, several in flight, rows
- * touching the same object kept in input order (never two of them in flight at once), 429/503/504
+ * touching the same object kept in input order (never two of them in flight at once), 429/5xx
  * retried per item and per batch after `Retry-After`, writes paced under Graph's write budget, and
- * creates that meet their own object (a replay, a crash) resolved by looking it up.
+ * creates that meet their own object (a replay, a crash, a lost answer) resolved by looking it up.
  */
 export interface WriteItem {
   /** Input order, for the caller's reordering. */
@@ -35,8 +36,10 @@ export interface BatchWriterOptions {
   writeBudget: WriteBudget | null;
   /** Attempts per item before it fails (default 10). */
   maxAttempts?: number;
+  /** How long a part-filled first batch waits for more items (default 10 ms). */
+  lingerMs?: number;
   logger?: Logger;
-  /** Called once per item with its final outcome. */
+  /** Called once per item with its final outcome; items of one answer are finished side by side. */
   onResult: (item: WriteItem, outcome: Outcome) => void | Promise<void>;
   /** Called before items are first sent, once per batch (the journal's `started`, the password sink's `pending`). */
   beforeSend?: (items: WriteItem[]) => Promise<void>;
@@ -54,34 +57,59 @@ interface Pending {
   item: WriteItem;
   attempts: number;
   notBefore: number;
+  queuedAt: number;
+  /** beforeSend has run: the request has gone out at least once. */
   sent: boolean;
+  /** An attempt may have been applied although no answer said so (lost answer, 5xx). */
+  uncertain: boolean;
+  /** What a `started` lookup found out about the earlier run. */
+  earlierRun?: 'found' | 'absent';
 }
 
-const RETRY_STATUS = new Set([429, 503, 504]);
+interface BatchResponse {
+  id: string;
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+// 429 and 424 mean "not done"; 5xx means "maybe done": a retry of a create looks it up first.
+const RETRY_STATUS = new Set([424, 429, 500, 502, 503, 504]);
 const CONFLICT = /another object with the same value for property (userPrincipalName|mailNickname)/i;
+// Errors of the $batch call itself after which the same call may be sent again; anything else
+// (credentials, TLS trust, settings) would fail every row alike, and ends the run.
+const TRANSIENT_CODES = new Set(['ERR_GRAPH_NETWORK', 'ERR_GRAPH_RESPONSE', 'ERR_GRAPH_LOOKUP']);
 
 function errorOf(body: unknown): { code?: string; message?: string } {
   const e = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
   return { ...(e?.code ? { code: e.code } : {}), ...(e?.message ? { message: e.message } : {}) };
 }
 
+const isCreate = (p: Pending) => p.item.row.kind === 'object' && p.item.row.command === 'insert';
+
 export class BatchWriter {
   readonly stats: WriterStats = { batches: 0, itemRetries: 0, batchRetries: 0, throttled: 0, lookups: 0 };
   private readonly queue: Pending[] = [];
-  private readonly inFlight = new Set<string>();
+  /** Keys held by requests in flight: objectKeys (exclusive) and sharedKeys (shared), with counts. */
+  private readonly exclusive = new Map<string, number>();
+  private readonly shared = new Map<string, number>();
   private running = 0;
   private readonly pacer: WritePacer;
-  private wake?: () => void;
-  private failure: Error | undefined;
+  private waiters: (() => void)[] = [];
+  /** Why the writer stopped taking work: a fatal error, or an interruption. */
+  private stop: { error: ToolError; fatal: boolean } | undefined;
   private readonly concurrency: number;
   private readonly batchSize: number;
+  private readonly lingerMs: number;
   private readonly log: Logger;
   private readonly loop: Promise<void>;
   private ended = false;
+  private warm = false;
 
   constructor(private readonly options: BatchWriterOptions) {
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.batchSize = Math.min(20, Math.max(1, options.batchSize ?? 20));
+    this.lingerMs = options.lingerMs ?? 10;
     this.pacer = new WritePacer(options.writeBudget);
     this.log = options.logger ?? silentLogger;
     this.loop = this.run();
@@ -89,97 +117,161 @@ export class BatchWriter {
 
   /** Queues an item; resolves when there is room for more (backpressure). */
   async push(item: WriteItem): Promise<void> {
-    if (this.failure) throw this.failure;
-    this.queue.push({ item, attempts: 0, notBefore: 0, sent: false });
+    const p: Pending = {
+      item,
+      attempts: 0,
+      notBefore: 0,
+      queuedAt: performance.now(),
+      sent: false,
+      uncertain: false,
+    };
+    if (this.stop) {
+      if (this.stop.fatal) throw this.stop.error;
+      return this.drop(p);
+    }
+    this.queue.push(p);
     this.kick();
-    while (this.queue.length >= this.batchSize * this.concurrency * 4 && !this.failure) await this.idle();
+    while (this.queue.length >= this.batchSize * this.concurrency * 4 && !this.stop) await this.idle();
   }
 
-  /** Waits until every queued item has its outcome. */
+  /** Waits until every queued item has its outcome; rethrows a fatal error. */
   async end(): Promise<void> {
     this.ended = true;
     this.kick();
     await this.loop;
-    if (this.failure) throw this.failure;
+    if (this.stop?.fatal) throw this.stop.error;
   }
 
-  private idle(): Promise<void> {
-    return new Promise((resolve) => {
-      const previous = this.wake;
-      this.wake = () => {
-        previous?.();
-        resolve();
-      };
+  /**
+   * Stops sending (SIGINT): queued items fail at once with `ERR_INTERRUPTED` ("not sent"); batches in
+   * flight finish, and those of their items that would be retried fail the same way.
+   */
+  async interrupt(): Promise<void> {
+    if (this.stop) return;
+    this.stop = {
+      error: new ToolError('ERR_INTERRUPTED', 'interrupted'),
+      fatal: false,
+    };
+    await this.dropQueue();
+  }
+
+  private async dropQueue(): Promise<void> {
+    const dropped = this.queue.splice(0);
+    this.kick();
+    await Promise.all(dropped.map((p) => this.drop(p)));
+  }
+
+  /** The outcome of an item that will not be sent (again) because the writer stopped. */
+  private drop(p: Pending): Promise<void> {
+    const { error, fatal } = this.stop!;
+    const what = fatal ? error.message : 'interrupted';
+    return this.finish(p, {
+      status: 'failed',
+      errorCode: error.code,
+      message: p.uncertain
+        ? `${what} before Graph confirmed it: it may have been applied; rerun with the same --journal`
+        : `not sent: ${what}`,
+      ...(p.uncertain ? { uncertain: true } : {}),
     });
   }
 
+  private async abort(e: unknown): Promise<void> {
+    const error =
+      e instanceof ToolError
+        ? e
+        : new ToolError('ERR_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
+    if (this.stop?.fatal) return;
+    this.stop = { error, fatal: true };
+    await this.dropQueue();
+  }
+
+  private idle(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
   private kick(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
   }
 
   private async run(): Promise<void> {
     for (;;) {
-      if (this.failure) return;
-      if (this.ended && this.queue.length === 0 && this.running === 0) return;
+      if (this.queue.length === 0 && this.running === 0 && (this.ended || this.stop)) return;
       const now = performance.now();
       let waitMs: number | undefined;
-      if (this.running < this.concurrency) {
-        const batch = this.pick(now);
-        if (batch.length) {
+      // Until the first $batch is answered (token, connection), one at a time: see WritePacer.resync.
+      if (this.running < (this.warm ? this.concurrency : 1) && !this.stop) {
+        const { batch, wake } = this.pick(now);
+        const first = batch[0];
+        const linger =
+          first && !this.ended && batch.length < this.batchSize && this.queue.length < this.batchSize
+            ? first.queuedAt + this.lingerMs - now
+            : 0;
+        if (linger > 0) waitMs = linger;
+        else if (batch.length) {
           const wait = this.pacer.reserve(batch.length);
           if (wait > 0) waitMs = wait;
           else {
             this.take(batch);
             this.running++;
             void this.send(batch)
-              .catch((e: unknown) => {
-                this.failure ??= e instanceof Error ? e : new Error(String(e));
-              })
+              // The error ends the run (end() rethrows it); reporting the queued rows must not add another.
+              .catch((e: unknown) => this.abort(e).catch(() => undefined))
               .finally(() => {
                 this.running--;
                 this.kick();
               });
             continue;
           }
-        } else {
-          const next = Math.min(
-            ...this.queue.filter((p) => !this.inFlight.has(p.item.request.objectKey)).map((p) => p.notBefore),
-          );
-          if (Number.isFinite(next) && next > now) waitMs = next - now;
-        }
+        } else if (Number.isFinite(wake)) waitMs = Math.max(1, wake - now);
       }
       await (waitMs !== undefined ? Promise.race([sleep(waitMs), this.idle()]) : this.idle());
     }
   }
 
   /**
-   * The next batch (not yet taken off the queue): queue order, one item per object, none whose
-   * object has an earlier item waiting.
+   * The next batch (not yet taken off the queue), in queue order: items whose keys clash with no
+   * request in flight, no earlier queued item, and no other item of the batch. Also says when the
+   * first item held back only by its retry delay becomes due.
    */
-  private pick(now: number): Pending[] {
+  private pick(now: number): { batch: Pending[]; wake: number } {
     const batch: Pending[] = [];
-    const blocked = new Set<string>();
-    for (let i = 0; i < this.queue.length && batch.length < this.batchSize; i++) {
-      const p = this.queue[i]!;
-      const key = p.item.request.objectKey;
-      if (blocked.has(key) || this.inFlight.has(key)) {
-        blocked.add(key);
-        continue;
-      }
-      blocked.add(key);
-      if (p.notBefore > now) continue;
-      batch.push(p);
+    const exclusive = new Set(this.exclusive.keys());
+    const shared = new Set(this.shared.keys());
+    let wake = Infinity;
+    for (const p of this.queue) {
+      if (batch.length >= this.batchSize) break;
+      const { objectKey, sharedKeys = [] } = p.item.request;
+      const blocked =
+        exclusive.has(objectKey) || shared.has(objectKey) || sharedKeys.some((k) => exclusive.has(k));
+      exclusive.add(objectKey);
+      for (const k of sharedKeys) shared.add(k);
+      if (blocked) continue;
+      if (p.notBefore > now) wake = Math.min(wake, p.notBefore);
+      else batch.push(p);
     }
-    return batch;
+    return { batch, wake };
   }
 
   private take(batch: Pending[]): void {
     for (const p of batch) {
       this.queue.splice(this.queue.indexOf(p), 1);
-      this.inFlight.add(p.item.request.objectKey);
+      const { objectKey, sharedKeys = [] } = p.item.request;
+      this.exclusive.set(objectKey, (this.exclusive.get(objectKey) ?? 0) + 1);
+      for (const k of sharedKeys) this.shared.set(k, (this.shared.get(k) ?? 0) + 1);
     }
+  }
+
+  private release(p: Pending): void {
+    const { objectKey, sharedKeys = [] } = p.item.request;
+    const down = (map: Map<string, number>, key: string) => {
+      const n = (map.get(key) ?? 0) - 1;
+      if (n > 0) map.set(key, n);
+      else map.delete(key);
+    };
+    down(this.exclusive, objectKey);
+    for (const k of sharedKeys) down(this.shared, k);
   }
 
   private requeue(p: Pending, delayMs: number): void {
@@ -188,29 +280,76 @@ export class BatchWriter {
     const at = this.queue.findIndex((q) => q.item.seq > p.item.seq);
     if (at < 0) this.queue.push(p);
     else this.queue.splice(at, 0, p);
+    this.kick();
   }
 
   private async finish(p: Pending, outcome: Outcome): Promise<void> {
-    await this.options.onResult(p.item, outcome);
+    await this.options.onResult(p.item, {
+      ...outcome,
+      ...(p.earlierRun ? { earlierRun: p.earlierRun } : {}),
+    });
   }
 
-  private async send(batch: Pending[]): Promise<void> {
-    const ready: Pending[] = [];
-    for (const p of batch) {
-      if (p.item.lookupFirst && !p.sent) {
-        const found = await this.lookup(p.item.request);
-        if (found) {
-          await this.finish(p, {
+  /** Finishes an item that was taken off the queue: its keys go back. */
+  private settled(p: Pending, outcome: Outcome): Promise<void> {
+    this.release(p);
+    return this.finish(p, outcome);
+  }
+
+  /**
+   * Looks a create up when it has to be: first sends of `lookupFirst` items, and any resend after an
+   * attempt that may have been applied. Returns false when the item is done (found, or requeued).
+   */
+  private async lookupBeforeSend(p: Pending): Promise<boolean> {
+    const mode = !p.sent ? p.item.lookupFirst : p.uncertain && isCreate(p) ? 'lost' : undefined;
+    if (!mode) return true;
+    let found: string | undefined;
+    try {
+      found = await this.lookup(p.item.request);
+    } catch (error) {
+      if (!this.isTransient(error)) throw error;
+      await this.again(p, undefined, undefined, { message: (error as Error).message });
+      return false;
+    }
+    if (!found) {
+      if (mode === 'started') p.earlierRun = 'absent';
+      return true;
+    }
+    if (mode === 'started') p.earlierRun = 'found';
+    const unique = p.item.request.url === '/users' ? 'userPrincipalName' : 'mailNickname';
+    await this.settled(
+      p,
+      mode === 'exists'
+        ? {
+            status: 'skipped',
+            httpStatus: 200,
+            newId: found,
+            message: `already exists: found by its ${unique}`,
+          }
+        : {
             status: 'ok',
             httpStatus: 200,
             newId: found,
-            message: 'created by an earlier run (found by its unique name)',
-          });
-          this.inFlight.delete(p.item.request.objectKey);
-          continue;
-        }
-      }
-      ready.push(p);
+            message:
+              mode === 'started'
+                ? `created by an earlier run (found by its ${unique})`
+                : `created (the answer to an earlier attempt was lost; found by its ${unique})`,
+          },
+    );
+    return false;
+  }
+
+  private isTransient(error: unknown): boolean {
+    return !(error instanceof ToolError) || TRANSIENT_CODES.has(error.code);
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    const go = await Promise.all(batch.map((p) => this.lookupBeforeSend(p)));
+    const ready = batch.filter((_, i) => go[i]);
+    if (this.stop) {
+      // Interrupted while looking up: what has not gone out stays unsent.
+      await Promise.all(ready.map((p) => (this.release(p), this.drop(p))));
+      return;
     }
     const first = ready.filter((p) => !p.sent);
     if (first.length) await this.options.beforeSend?.(first.map((p) => p.item));
@@ -235,100 +374,124 @@ export class BatchWriter {
         retry: 'never',
         throwHttpErrors: false,
       });
+      this.warmedUp();
     } catch (error) {
+      this.warmedUp();
+      if (!this.isTransient(error)) {
+        // Nothing went out (no token, an untrusted certificate): these rows fail with the run.
+        for (const p of ready) this.release(p);
+        await this.abort(error);
+        await Promise.all(ready.map((p) => this.drop(p)));
+        return;
+      }
       // The network ate the batch: whether Graph applied it is unknown; replaying is safe in effect.
       this.log.verbose(
         `$batch failed (${(error as Error).message}); sending its ${ready.length} requests again`,
       );
-      return this.retryAll(ready, undefined, error);
+      return this.retryAll(ready, undefined, undefined, { message: (error as Error).message }, true);
     }
-    if (response.status !== 200 || !Array.isArray((response.body as { responses?: unknown })?.responses)) {
+    const responses = (response.body as { responses?: BatchResponse[] } | undefined)?.responses;
+    if (response.status !== 200 || !Array.isArray(responses)) {
+      const e = errorOf(response.body);
       if (RETRY_STATUS.has(response.status) || response.status === 200)
         return this.retryAll(
           ready,
           retryAfterMs(response.headers['retry-after']),
-          undefined,
           response.status,
+          e,
+          response.status >= 500 || response.status === 200,
         );
-      const e = errorOf(response.body);
-      for (const p of ready) {
-        this.inFlight.delete(p.item.request.objectKey);
-        await this.finish(p, {
-          status: 'failed',
-          httpStatus: response.status,
-          errorCode: e.code ?? 'ERR_GRAPH_HTTP',
-          message: e.message ?? `$batch answered ${response.status}`,
-        });
-      }
+      await Promise.all(
+        ready.map((p) =>
+          this.settled(p, {
+            status: 'failed',
+            httpStatus: response.status,
+            errorCode: e.code ?? 'ERR_GRAPH_HTTP',
+            message: e.message ?? `$batch answered ${response.status}`,
+            ...(p.uncertain ? { uncertain: true } : {}),
+          }),
+        ),
+      );
       return;
     }
-    const byId = new Map<string, { status: number; headers?: Record<string, string>; body?: unknown }>();
-    for (const r of (
-      response.body as {
-        responses: { id: string; status: number; headers?: Record<string, string>; body?: unknown }[];
-      }
-    ).responses)
-      byId.set(String(r.id), r);
-    for (const [i, p] of ready.entries()) {
-      const r = byId.get(String(i + 1));
-      if (!r) {
-        await this.again(p, 1000);
-        continue;
-      }
-      if (RETRY_STATUS.has(r.status) || r.status === 424) {
-        const headers = Object.fromEntries(
-          Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
-        );
-        const after = retryAfterMs(headers['retry-after']);
-        if (r.status === 429) {
-          this.stats.throttled++;
-          this.pacer.pause(after ?? 1000);
+    const byId = new Map(responses.map((r) => [String(r.id), r]));
+    await Promise.all(
+      ready.map(async (p, i) => {
+        const r = byId.get(String(i + 1));
+        if (!r) {
+          p.uncertain = true;
+          return this.again(p, 1000, undefined, {
+            message: 'no answer for this request in the $batch response',
+          });
         }
-        await this.again(p, after, r.status, errorOf(r.body));
-        continue;
-      }
-      this.inFlight.delete(p.item.request.objectKey);
-      await this.settle(p, r.status, r.body);
-    }
+        if (RETRY_STATUS.has(r.status)) {
+          const headers = Object.fromEntries(
+            Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+          );
+          const after = retryAfterMs(headers['retry-after']);
+          if (r.status === 429) {
+            this.stats.throttled++;
+            this.pacer.pause(after ?? 1000);
+          }
+          if (r.status >= 500) p.uncertain = true;
+          return this.again(p, after, r.status, errorOf(r.body));
+        }
+        return this.settle(p, r.status, r.body);
+      }),
+    );
   }
 
-  /** Requeues an item for another attempt; false (and a failed outcome) when it has had them all. */
+  private warmedUp(): void {
+    if (this.warm) return;
+    this.warm = true;
+    this.pacer.resync();
+    this.kick();
+  }
+
+  /** Requeues an item for another attempt, or fails it when it has had them all or the writer stopped. */
   private async again(
     p: Pending,
     afterMs?: number,
     status?: number,
     error?: { code?: string; message?: string },
-  ): Promise<boolean> {
+  ): Promise<void> {
     p.attempts++;
-    this.inFlight.delete(p.item.request.objectKey);
+    this.release(p);
+    if (this.stop) return this.drop(p);
     if (p.attempts >= (this.options.maxAttempts ?? 10)) {
-      await this.finish(p, {
+      return this.finish(p, {
         status: 'failed',
         httpStatus: status ?? '',
         errorCode: error?.code ?? 'ERR_RETRIES_EXHAUSTED',
-        message: `gave up after ${p.attempts} attempts${error?.message ? `: ${error.message}` : ''}`,
+        message:
+          `gave up after ${p.attempts} attempts${error?.message ? `: ${error.message}` : ''}` +
+          (p.uncertain ? '; it may have been applied: rerun with the same --journal' : ''),
+        ...(p.uncertain ? { uncertain: true } : {}),
       });
-      return false;
     }
     this.stats.itemRetries++;
     const backoff = Math.min(30_000, 500 * 2 ** p.attempts) * (0.5 + Math.random() / 2);
     this.requeue(p, afterMs ?? backoff);
-    return true;
   }
 
   private async retryAll(
     ready: Pending[],
     afterMs: number | undefined,
-    error?: unknown,
-    status?: number,
+    status: number | undefined,
+    error: { code?: string; message?: string },
+    uncertain: boolean,
   ): Promise<void> {
     this.stats.batchRetries++;
     if (status === 429) {
       this.stats.throttled++;
       this.pacer.pause(afterMs ?? 1000);
     }
-    for (const p of ready)
-      await this.again(p, afterMs, status, error ? { message: (error as Error).message } : undefined);
+    await Promise.all(
+      ready.map((p) => {
+        if (uncertain) p.uncertain = true;
+        return this.again(p, afterMs, status, error);
+      }),
+    );
   }
 
   private async settle(p: Pending, status: number, body: unknown): Promise<void> {
@@ -336,7 +499,7 @@ export class BatchWriter {
     const e = errorOf(body);
     if (status >= 200 && status < 300) {
       const id = (body as { id?: string } | undefined)?.id;
-      return this.finish(p, {
+      return this.settled(p, {
         status: 'ok',
         httpStatus: status,
         ...(row.command === 'insert' && row.kind === 'object' && id ? { newId: id } : {}),
@@ -348,18 +511,33 @@ export class BatchWriter {
       status === 400 &&
       CONFLICT.test(e.message ?? '')
     ) {
-      const found = await this.lookup(request);
+      let found: string | undefined;
+      try {
+        found = await this.lookup(request);
+      } catch (error) {
+        if (!this.isTransient(error)) throw error;
+      }
       if (found)
-        return this.finish(p, {
-          status: 'skipped',
-          httpStatus: status,
-          errorCode: e.code ?? '',
-          message: `already exists (${e.message ?? ''})`,
-          newId: found,
-        });
+        return this.settled(
+          p,
+          p.uncertain
+            ? {
+                status: 'ok',
+                httpStatus: status,
+                newId: found,
+                message: 'created (the answer to an earlier attempt was lost; found by its unique name)',
+              }
+            : {
+                status: 'skipped',
+                httpStatus: status,
+                errorCode: e.code ?? '',
+                message: `already exists (${e.message ?? ''})`,
+                newId: found,
+              },
+        );
     }
     const verdict = classifyOutcome(row, status, e.code, e.message);
-    return this.finish(p, {
+    return this.settled(p, {
       status: verdict,
       httpStatus: status,
       errorCode: e.code ?? '',
@@ -375,22 +553,27 @@ export class BatchWriter {
     this.stats.lookups++;
     const body = request.body ?? {};
     const client = this.options.client;
+    // Only "found" and "surely absent" are answers: a lookup that could not tell must not lead to a
+    // create, which for a group would make a duplicate.
+    const unsure = (status: number) =>
+      new ToolError('ERR_GRAPH_LOOKUP', `looking the object up first failed: Graph answered ${status}`);
     if (request.url === '/users' && typeof body.userPrincipalName === 'string') {
       const r = await client.get<{ id?: string }>(
         `users/${encodeURIComponent(body.userPrincipalName)}?$select=id`,
         { throwHttpErrors: false },
       );
-      return r.status === 200 ? r.body.id : undefined;
+      if (r.status === 404) return undefined;
+      if (r.status !== 200 || typeof r.body?.id !== 'string') throw unsure(r.status);
+      return r.body.id;
     }
     if (request.url === '/groups' && typeof body.mailNickname === 'string') {
       const nick = body.mailNickname.replace(/'/g, "''");
       const r = await client.get<{ value?: { id: string }[] }>(
         `groups?$filter=${encodeURIComponent(`mailNickname eq '${nick}'`)}&$select=id`,
-        {
-          throwHttpErrors: false,
-        },
+        { throwHttpErrors: false },
       );
-      return r.status === 200 ? r.body.value?.[0]?.id : undefined;
+      if (r.status !== 200 || !Array.isArray(r.body?.value)) throw unsure(r.status);
+      return r.body.value[0]?.id;
     }
     return undefined;
   }

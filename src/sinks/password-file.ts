@@ -1,4 +1,5 @@
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
@@ -8,34 +9,82 @@ import type { GeneratedPassword } from '../streams/to-request.js';
  * A protected sink for the initial passwords of created users. A password is recorded `pending`
  * (and synced to disk) before its create is sent, then `created` or `discarded`: a crash between
  * Graph creating the user and us hearing about it never loses the password of a user that exists.
+ * A password whose fate stays unknown (the answer was lost) stays `pending`; a rerun with the
+ * journal settles it once it has looked the user up.
  */
 export interface PasswordSink {
   /** Durably records passwords about to be sent. */
   prepare(entries: GeneratedPassword[]): Promise<void>;
+  /** The user was created with this password. */
   confirm(entry: GeneratedPassword): Promise<void>;
+  /** This password was never set on a user (not sent, refused, or the user already existed). */
   discard(entry: GeneratedPassword): Promise<void>;
+  /**
+   * Settles the password an earlier run left `pending` for this user: `created` when a lookup found
+   * the user, `discarded` when it did not. False when the sink holds no such password (a sink that
+   * keeps nothing between runs has nothing to settle).
+   */
+  settleEarlier(userPrincipalName: string, state: 'created' | 'discarded'): Promise<boolean>;
   close(): Promise<void>;
 }
 
 const HEADER = 'userPrincipalName,password,state,file,line\n';
 
+type Entry = [upn: string, password: string, state: string, file: string, line: string];
+
+/** Passwords still `pending` in an existing file, by lower-cased userPrincipalName (the latest wins). */
+function pendingIn(text: string, path: string): Map<string, Entry> {
+  const pending = new Map<string, Entry>();
+  if (text === '') return pending;
+  if (!text.startsWith(HEADER))
+    throw new UsageError(
+      'ERR_PASSWORD_FILE',
+      `${path} is not a password file (its first line is not ${HEADER.trim()}): name a new file`,
+    );
+  let rows: string[][];
+  try {
+    // A crash can tear the last line: keep what parses.
+    const parsed: unknown = parse(text, { from_line: 2, relax_column_count: true, skip_empty_lines: true });
+    rows = parsed as string[][];
+  } catch {
+    rows = [];
+  }
+  for (const row of rows) {
+    if (row.length !== 5) continue;
+    const [upn, password, state] = row as Entry;
+    registerSecret(password);
+    const key = upn.toLowerCase();
+    if (state === 'pending') pending.set(key, row as Entry);
+    else if (pending.get(key)?.[1] === password) pending.delete(key);
+  }
+  return pending;
+}
+
 /**
  * Opens (or creates, mode 0600) a password CSV file `userPrincipalName,password,state,file,line`.
- * An existing file readable by other users is refused: the passwords would not be protected.
+ * An existing file readable by other users, or one that is not a password file, is refused.
  */
 export async function openPasswordFile(path: string): Promise<PasswordSink> {
-  let exists = false;
+  let text = '';
   try {
     const s = await stat(path);
-    exists = true;
     if ((s.mode & 0o077) !== 0)
       throw new UsageError(
         'ERR_PASSWORD_FILE',
         `password file ${path} is readable by other users (mode ${(s.mode & 0o777).toString(8)}); run chmod 600 ${path}, or name a new file`,
       );
+    if (s.isFile()) text = await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(
+        'ERR_PASSWORD_FILE',
+        `cannot read password file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        { cause: e },
+      );
+    }
   }
+  const earlier = pendingIn(text, path);
   let handle: FileHandle;
   try {
     handle = await open(path, 'a', 0o600);
@@ -46,23 +95,35 @@ export async function openPasswordFile(path: string): Promise<PasswordSink> {
       { cause: e },
     );
   }
-  if (!exists || (await handle.stat()).size === 0) await handle.appendFile(HEADER);
-  const write = async (entries: GeneratedPassword[], state: string) => {
-    if (!entries.length) return;
-    const text = stringify(
-      entries.map((e) => [e.userPrincipalName, e.password, state, e.file, String(e.line)]),
-      { record_delimiter: '\n' },
-    );
-    await handle.appendFile(text);
+  if (text === '') await handle.appendFile(HEADER);
+  else if (!text.endsWith('\n')) await handle.appendFile('\n');
+  const append = async (rows: Entry[]) => {
+    if (!rows.length) return;
+    await handle.appendFile(stringify(rows, { record_delimiter: '\n' }));
     await handle.datasync();
   };
+  const entry = (e: GeneratedPassword, state: string): Entry => [
+    e.userPrincipalName,
+    e.password,
+    state,
+    e.file,
+    String(e.line),
+  ];
   return {
     prepare: (entries) => {
       for (const e of entries) registerSecret(e.password);
-      return write(entries, 'pending');
+      return append(entries.map((e) => entry(e, 'pending')));
     },
-    confirm: (e) => write([e], 'created'),
-    discard: (e) => write([e], 'discarded'),
+    confirm: (e) => append([entry(e, 'created')]),
+    discard: (e) => append([entry(e, 'discarded')]),
+    async settleEarlier(upn, state) {
+      const found = earlier.get(upn.toLowerCase());
+      if (!found) return false;
+      earlier.delete(upn.toLowerCase());
+      const [u, password, , file, line] = found;
+      await append([[u, password, state, file, line]]);
+      return true;
+    },
     close: () => handle.close(),
   };
 }

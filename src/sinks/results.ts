@@ -47,6 +47,10 @@ export interface Outcome {
   errorCode?: string;
   message?: string;
   newId?: string;
+  /** Not written out: the request may have been applied although no answer said so. */
+  uncertain?: boolean;
+  /** Not written out: whether a create started by an earlier run was found (`started` lookups). */
+  earlierRun?: 'found' | 'absent';
 }
 
 // Last line of defence: result messages quote Graph and our own errors, and neither may carry a password.

@@ -33,24 +33,39 @@ export class WritePacer {
     this.last = now();
   }
 
-  /** Ms to wait before `n` writes may be sent; 0 when they may go now (and then they are charged). */
+  /**
+   * Ms to wait before `n` writes may be sent; 0 when they may go now (and then they are charged). A
+   * batch larger than the whole budget goes once the bucket is full, and leaves it in debt.
+   */
   reserve(n: number): number {
     const now = this.now();
-    if (now < this.pausedUntil) return this.pausedUntil - now;
+    if (now < this.pausedUntil) return Math.ceil(this.pausedUntil - now);
     if (!this.budget) return 0;
     const rate = this.budget.writes / this.budget.windowMs;
     this.tokens = Math.min(this.budget.writes, this.tokens + (now - this.last) * rate);
     this.last = now;
-    if (this.tokens >= n) {
+    const need = Math.min(n, this.budget.writes);
+    if (this.tokens >= need) {
       this.tokens -= n;
       return 0;
     }
-    return Math.ceil((n - this.tokens) / rate);
+    return Math.max(1, Math.ceil((need - this.tokens) / rate));
+  }
+
+  /**
+   * Takes no credit for the time since the last charge. Called when the first answer comes back: its
+   * writes reached Graph only after the token and the connection were ready, and Graph's bucket started
+   * counting then, not when ours did; the time in between would otherwise let a burst through.
+   */
+  resync(): void {
+    this.last = Math.max(this.last, this.now());
   }
 
   /** Graph said 429: nothing goes out before `ms` have passed, and the bucket is empty. */
   pause(ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, this.now() + ms);
-    this.tokens = 0;
+    // Empty when the pause ends, not refilled by it: after a 429 writes resume at the budget's rate.
+    this.tokens = Math.min(this.tokens, 0);
+    this.last = Math.max(this.last, this.pausedUntil);
   }
 }

@@ -17,10 +17,16 @@ export interface PlannedRequest {
   /**
    * Opaque key of the object whose state the request changes; requests with equal keys keep input order.
    * `users/<id>` for existing objects, `users/userPrincipalName=<upn>` / `groups/mailNickname=<nick>` for
-   * creates, the owner's key for links. An update cannot refer to an object created earlier in the same
-   * run (its id is not known yet): put the attributes in the insert row instead.
+   * creates, `groups/<owner>/members/<id>` for a member link, `groups/<owner>/owners` for every owner link
+   * of a group (the last owner cannot be removed, so their order matters). An update cannot refer to an
+   * object created earlier in the same run (its id is not known yet): put the attributes in the insert row.
    */
   objectKey: string;
+  /**
+   * Keys of objects the request needs but does not change alone: a link's owner and linked object. Such
+   * requests may run side by side, but never beside a request whose objectKey is one of them.
+   */
+  sharedKeys?: string[];
   /** Dotted body paths that must never be printed (`passwordProfile.password`). */
   secretFields?: string[];
   /** Something the command should warn about, e.g. a group created without owners. */
@@ -52,6 +58,8 @@ export interface ToRequestOptions {
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 const PASSWORD_PATH = 'passwordProfile.password';
+// Collections a linked object may be in (its id does not say which): ordered against all of them.
+const LINK_TARGETS = ['users', 'groups', 'servicePrincipals'];
 // group-post-groups.md: mailNickname is ASCII 0-127 without @ ( ) \ [ ] " ; : < > , and space, at most 64.
 const NOT_IN_NICKNAME = /[^\x21-\x7e]|[@()\\[\]";:<>,]/g;
 
@@ -182,7 +190,12 @@ function objectRequest(row: ObjectRow, options: ToRequestOptions): RequestPlan {
 function linkRequest(row: LinkRow, graphBase: string): RequestPlan {
   const { collection } = entityInfo(row.entity);
   const owner = `/${collection}/${encodeURIComponent(row.ownerId)}/${row.navigation}`;
-  const objectKey = `${collection}/${row.ownerId.toLowerCase()}`;
+  const ownerKey = `${collection}/${row.ownerId.toLowerCase()}`;
+  const target = row.targetId.toLowerCase();
+  // Adding and removing different members commute; owner changes do not (the last owner stays).
+  const objectKey =
+    row.navigation === 'owners' ? `${ownerKey}/owners` : `${ownerKey}/${row.navigation}/${target}`;
+  const sharedKeys = [ownerKey, ...LINK_TARGETS.map((c) => `${c}/${target}`)];
   const request: PlannedRequest =
     row.command === 'insert'
       ? {
@@ -191,8 +204,14 @@ function linkRequest(row: LinkRow, graphBase: string): RequestPlan {
           body: { '@odata.id': `${graphBase}directoryObjects/${row.targetId}` },
           headers: { ...JSON_HEADERS },
           objectKey,
+          sharedKeys,
         }
-      : { method: 'DELETE', url: `${owner}/${encodeURIComponent(row.targetId)}/$ref`, objectKey };
+      : {
+          method: 'DELETE',
+          url: `${owner}/${encodeURIComponent(row.targetId)}/$ref`,
+          objectKey,
+          sharedKeys,
+        };
   // Without /$ref a DELETE removes the member object itself (group-delete-members.md): never let one out.
   if (!request.url.endsWith('/$ref')) throw new Error(`link request without /$ref: ${request.url}`);
   return { kind: 'request', request };

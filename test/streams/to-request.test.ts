@@ -205,7 +205,9 @@ ToRequest('toRequest(link insert) posts a $ref to the directory object', () => {
         url: `/${collection}/${G1}/${navigation}/$ref`,
         body: { '@odata.id': `${BASE}directoryObjects/${G2}` },
         headers: { 'Content-Type': 'application/json' },
-        objectKey: `${collection}/${G1}`,
+        objectKey:
+          navigation === 'owners' ? `${collection}/${G1}/owners` : `${collection}/${G1}/${navigation}/${G2}`,
+        sharedKeys: [`${collection}/${G1}`, `users/${G2}`, `groups/${G2}`, `servicePrincipals/${G2}`],
       },
     });
   }
