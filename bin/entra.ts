@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { emulate } from '../src/commands/emulate.js';
+import { doctorCommand } from '../src/commands/doctor.js';
 import { exportCommand } from '../src/commands/export.js';
 import { fulfillCommand } from '../src/commands/fulfill.js';
 import { protectCommand } from '../src/commands/protect.js';
@@ -71,6 +72,12 @@ const cli = yargs(argv)
     (y) =>
       y
         .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
+        .option('setting', {
+          type: 'string',
+          array: true,
+          describe:
+            'Override one setting, KEY=VALUE (e.g. Connections:Contoso:TenantId=...); keep secrets out of command lines',
+        })
         .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' })
         .option('output', {
           type: 'string',
@@ -142,6 +149,12 @@ const cli = yargs(argv)
       y
         .positional('files', { type: 'string', array: true, describe: "Command CSV files, or '-' for stdin" })
         .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
+        .option('setting', {
+          type: 'string',
+          array: true,
+          describe:
+            'Override one setting, KEY=VALUE (e.g. Connections:Contoso:TenantId=...); keep secrets out of command lines',
+        })
         .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' })
         .option('results', { type: 'string', describe: "Results file, or '-' for stdout", default: '-' })
         .option('format', {
@@ -187,6 +200,34 @@ const cli = yargs(argv)
         () => fulfillCommand({ ...args, files: args.files?.map((f) => (f === STDIN ? '-' : f)) }),
         args,
       ),
+  )
+  .command(
+    'doctor',
+    'Check a connection end to end without changing anything: settings, token, permissions, one delta page per entity',
+    (y) =>
+      y
+        .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
+        .option('setting', {
+          type: 'string',
+          array: true,
+          describe:
+            'Override one setting, KEY=VALUE (e.g. Connections:Contoso:TenantId=...); keep secrets out of command lines',
+        })
+        .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' })
+        .option('ca', {
+          type: 'string',
+          describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",
+        })
+        .option('entities', {
+          type: 'string',
+          array: true,
+          describe: 'Entities to check, e.g. user,group (default: all four)',
+        })
+        .example(
+          '$0 doctor --settings appsettings.agent.json',
+          'One verdict line per check; exit 1 if any fails',
+        ),
+    (args) => runCommand(() => doctorCommand(args), args),
   )
   .command('protect', 'Encrypt settings values for the EncryptionCertificate, and decrypt them', (y) => {
     const certificate = (c: typeof y) =>
@@ -268,7 +309,7 @@ const cli = yargs(argv)
       )
       .demandCommand(1, 'Name a protect command: value, file or decrypt');
   })
-  .demandCommand(1, 'Name a command: emulate, export or fulfill (see --help)')
+  .demandCommand(1, 'Name a command: export, fulfill, emulate, doctor or protect (see --help)')
   .strict()
   .fail((message, error, y) => {
     if (error) throw error;

@@ -86,6 +86,7 @@ CLI.before(async (context) => {
   await writeFile(
     join(context.dir, 'appsettings.agent.json'),
     JSON.stringify(context.emu.settings('Contoso'), null, 2),
+    { mode: 0o600 },
   );
   context.env = { ...process.env, NODE_EXTRA_CA_CERTS: join(context.dir, 'ca.pem') };
   delete context.env.NODE_OPTIONS;

@@ -1,8 +1,16 @@
-import { resolve } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { loadEncryptionCertificate, readCertificateFile } from '../credentials/encryption-certificate.js';
 import { UsageError } from '../errors.js';
 import { createGraphClient, type GraphClient } from '../graph/client.js';
+import { createManagedIdentityTokenProvider } from '../graph/managed-identity-token.js';
 import { createTokenProvider, type TokenCredential, type TokenProvider } from '../graph/token.js';
 import { registerSecret } from '../redact.js';
+import { readCyberArkLayer } from '../settings/cyberark-layer.js';
+import { readEncryptedSettings } from '../settings/encrypted-layer.js';
+import { readKeyVaultLayer } from '../settings/key-vault-layer.js';
+import { warnIfExposed } from '../settings/permissions-check.js';
 import {
   environmentLayer,
   readSettingsFile,
@@ -10,11 +18,13 @@ import {
   type ConnectionSettings,
   type SettingsLayer,
 } from '../settings/settings.js';
-import type { Logger } from '../types.js';
+import { silentLogger, type Logger } from '../types.js';
 
 export interface ConnectionArgs {
   settings?: string;
   connection?: string;
+  /** `--setting KEY=VALUE`, the command-line layer (e.g. `Connections:Contoso:TenantId=...`). */
+  setting?: string[];
 }
 
 export interface OpenConnection {
@@ -26,45 +36,157 @@ export interface OpenConnection {
   settingsFile: string;
 }
 
-/** The settings layers of a run, in precedence order (later wins): the file, then the environment. */
+/** `KEY=VALUE` flags → the command-line layer (keys ':'-joined or '__'-joined, as in the environment). */
+export function commandLineLayer(settings: string[] | undefined): SettingsLayer | undefined {
+  if (!settings?.length) return undefined;
+  const values = new Map<string, string>();
+  for (const item of settings) {
+    const eq = item.indexOf('=');
+    if (eq <= 0)
+      throw new UsageError(
+        'ERR_USAGE',
+        `--setting expects KEY=VALUE (e.g. Connections:Contoso:TenantId=...), got '${item.split('=')[0]}'`,
+      );
+    values.set(item.slice(0, eq).replace(/__/g, ':'), item.slice(eq + 1));
+  }
+  return { origin: 'command line', values };
+}
+
+/**
+ * The settings layers of a run, in precedence order (later wins, key by key): the plain file, its
+ * encrypted sibling, Azure Key Vault, CyberArk, the environment, the command line.
+ */
 export async function settingsLayers(
   args: ConnectionArgs,
   env: NodeJS.ProcessEnv,
+  options: { ca?: string; logger?: Logger } = {},
 ): Promise<{ layers: SettingsLayer[]; file: string }> {
+  const log = options.logger ?? silentLogger;
   const file = resolve(args.settings ?? 'appsettings.agent.json');
-  const layers = [await readSettingsFile(file), environmentLayer(env)];
+  const plain = await readSettingsFile(file);
+  await warnIfExposed(file, plain, log);
+  const environment = environmentLayer(env);
+  const cli = commandLineLayer(args.setting);
+  const certificate = await loadEncryptionCertificate([plain, environment], { baseDir: dirname(file) });
+  const encrypted = await readEncryptedSettings(file, certificate);
+  const fileLayers = encrypted ? [plain, encrypted] : [plain];
+  const keyVault = await readKeyVaultLayer([...fileLayers, environment], {
+    env,
+    logger: log,
+    ...(options.ca ? { ca: options.ca } : {}),
+  });
+  const vaults = keyVault ? [...fileLayers, keyVault] : fileLayers;
+  const cyberArk = await readCyberArkLayer([...vaults, environment], file, {
+    logger: log,
+    ...(options.ca ? { ca: options.ca } : {}),
+  });
+  const layers = [...vaults, ...(cyberArk ? [cyberArk] : []), environment, ...(cli ? [cli] : [])];
   return { layers, file };
 }
 
-/** The credential msal-node gets for a connection: exactly one kind. */
-export function credentialOf(settings: ConnectionSettings): TokenCredential {
-  if (settings.applicationKey) return { kind: 'secret', secret: settings.applicationKey };
-  throw new UsageError(
-    'ERR_SETTINGS',
-    `connection "${settings.name}": certificate credentials are not supported yet; set ApplicationKey`,
-  );
+/** The connection's certificate credential: PEM or PFX, checked against CertificateThumbprint when given. */
+async function certificateCredential(
+  settings: ConnectionSettings,
+  baseDir: string,
+): Promise<TokenCredential> {
+  const path = resolve(baseDir, settings.certificatePath!);
+  const cert = await readCertificateFile(path, {
+    requirePrivateKey: true,
+    ...(settings.certificatePassword ? { password: settings.certificatePassword } : {}),
+    from: `connection "${settings.name}" CertificatePath`,
+  });
+  if (settings.certificateThumbprint) {
+    const x509 = new X509Certificate(cert.certificatePem);
+    const thumbs = [x509.fingerprint, x509.fingerprint256].map((t) => t.replace(/:/g, '').toUpperCase());
+    if (!thumbs.includes(settings.certificateThumbprint))
+      throw new UsageError(
+        'ERR_SETTINGS',
+        `connection "${settings.name}": the certificate in ${path} does not have CertificateThumbprint ${settings.certificateThumbprint} (it has ${thumbs[0]})`,
+      );
+  }
+  return {
+    kind: 'certificate',
+    certificatePem: cert.certificatePem,
+    privateKeyPem: cert.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+}
+
+/** A federated client assertion (workload identity): the file is read at each token request, as it rotates. */
+function assertionCredential(settings: ConnectionSettings, baseDir: string): TokenCredential {
+  const path = resolve(baseDir, settings.clientAssertionFile!);
+  return {
+    kind: 'assertion',
+    getAssertion: async () => {
+      try {
+        const assertion = (await readFile(path, 'utf8')).trim();
+        registerSecret(assertion);
+        return assertion;
+      } catch (e) {
+        throw new UsageError(
+          'ERR_SETTINGS',
+          `connection "${settings.name}": cannot read ClientAssertionFile ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        );
+      }
+    },
+  };
 }
 
 /**
  * Resolves the connection and builds its token provider and Graph client. Everything that can be
- * checked without calling Graph is checked here, so bad settings fail before anything is written.
+ * checked without calling Graph is checked here or at the first token, before anything is written.
  */
 export function connect(
   layers: SettingsLayer[],
-  options: { connection?: string; ca?: string; logger: Logger; settingsFile: string; timeoutMs?: number },
+  options: {
+    connection?: string;
+    ca?: string;
+    logger: Logger;
+    settingsFile: string;
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+  },
 ): OpenConnection {
   const settings = resolveConnection(layers, options.connection);
   registerSecret(settings.applicationKey);
   registerSecret(settings.certificatePassword);
-  const tokens = createTokenProvider({
-    authority: settings.authority,
-    clientId: settings.applicationId,
-    credential: credentialOf(settings),
+  const baseDir = options.settingsFile.includes('/') ? dirname(options.settingsFile) : process.cwd();
+  const common = {
     scope: settings.scope,
     connection: settings.name,
     logger: options.logger,
     ...(options.ca ? { ca: options.ca } : {}),
-  });
+  };
+  let tokens: TokenProvider;
+  if (settings.managedIdentity) {
+    tokens = createManagedIdentityTokenProvider({
+      ...common,
+      credential: {
+        kind: 'managedIdentity',
+        env: options.env ?? {},
+        ...(settings.managedIdentityClientId ? { clientId: settings.managedIdentityClientId } : {}),
+      },
+    });
+  } else {
+    const build = async (): Promise<TokenProvider> =>
+      createTokenProvider({
+        ...common,
+        authority: settings.authority,
+        clientId: settings.applicationId,
+        credential: settings.certificatePath
+          ? await certificateCredential(settings, baseDir)
+          : settings.clientAssertionFile
+            ? assertionCredential(settings, baseDir)
+            : { kind: 'secret', secret: settings.applicationKey! },
+      });
+    // Built at the first token: reading a certificate is asynchronous, and its errors surface there.
+    let inner: Promise<TokenProvider> | undefined;
+    tokens = {
+      getToken: async (o) => {
+        inner ??= build();
+        return (await inner).getToken(o);
+      },
+    };
+  }
   const client = createGraphClient({
     baseUrl: settings.graphUrl,
     getToken: (o) => tokens.getToken(o),

@@ -8,7 +8,8 @@ import type { GraphClient } from '../graph/client.js';
 import { entityInfo, type EntityName } from '../graph/schema.js';
 import type { Mapping } from '../settings/mapping.js';
 import type { ConnectionSettings } from '../settings/settings.js';
-import { writeCookies } from '../sinks/cookie-file.js';
+import { stageCookies } from '../sinks/cookie-file.js';
+import { commitManifestPath, commitStaged, type StagedFile } from '../sinks/commit.js';
 import { createCsvStdoutWriter, createNdjsonWriter, createTableWriter, pipeRows } from '../sinks/csv-file.js';
 import { graphDelta, type SourceMsg } from '../sources/graph-delta.js';
 import { createRouter, exportTables, type RoundMode } from '../streams/route-by-type.js';
@@ -166,6 +167,8 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
   const signals = watchSignals();
   progress.start();
   let written: string[] = [];
+  let staged: StagedFile[] = [];
+  const manifestPath = commitManifestPath(cookieDir, settings.name);
   try {
     if ('stream' in o.output) {
       const { stream, format, table } = o.output;
@@ -194,7 +197,8 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
         ]);
         endOfRounds();
         signals.commit();
-        written = await writer.commit();
+        staged = await writer.stage();
+        written = staged.map((f) => f.final);
       } catch (error) {
         await writer.abort();
         throw error;
@@ -207,19 +211,23 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
       );
     else {
       const createdAt = new Date();
-      await writeCookies(
-        cookieDir,
-        settings.name,
-        [...runs.values()].map((r) => ({
-          entity: r.entity,
-          deltaLink: r.deltaLink!,
-          select: r.select,
-          tenantId: settings.tenantId,
-          graphUrl: settings.graphUrl,
-          createdAt,
-        })),
+      staged.push(
+        ...(await stageCookies(
+          cookieDir,
+          settings.name,
+          [...runs.values()].map((r) => ({
+            entity: r.entity,
+            deltaLink: r.deltaLink!,
+            select: r.select,
+            tenantId: settings.tenantId,
+            graphUrl: settings.graphUrl,
+            createdAt,
+          })),
+        )),
       );
     }
+    // CSVs and cookies move into place together, at the very end.
+    if (staged.length) await commitStaged(manifestPath, staged);
   } finally {
     signals.off();
     progress.stop();

@@ -10,6 +10,7 @@ import { readMappingFile, resolveMapping, selectQuery, type Mapping } from '../s
 import { readCookie } from '../sinks/cookie-file.js';
 import { exportTables } from '../streams/route-by-type.js';
 import { connect, settingsLayers } from './connection.js';
+import { commitManifestPath, recoverCommit } from '../sinks/commit.js';
 import { startDemo } from './demo.js';
 import { runRounds, type EntityRun } from './export-run.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
@@ -17,6 +18,7 @@ import type { ProgressStream } from './progress.js';
 
 export interface ExportArgs extends CommonOptions {
   settings?: string;
+  setting?: string[];
   connection?: string;
   output?: string;
   cookies?: string;
@@ -111,17 +113,25 @@ export async function exportCommand(
     demo = await startDemo(log);
     layers = [flattenJson(demo.settings('Contoso'), 'demo tenant')];
     settingsFile = 'demo tenant';
-  } else ({ layers, file: settingsFile } = await settingsLayers(args, env));
+  } else
+    ({ layers, file: settingsFile } = await settingsLayers(args, env, {
+      logger: log,
+      ...(ca ? { ca } : {}),
+    }));
   try {
     const { settings, client, tokens } = connect(layers, {
       ...(args.connection ? { connection: args.connection } : {}),
       ...((demo?.caPem ?? ca) ? { ca: demo?.caPem ?? ca } : {}),
       logger: log,
       settingsFile,
+      env,
     });
     try {
       const outDir = resolve(args.output && !toStdout ? args.output : 'ExportOutput');
       const cookieDir = resolve(args.cookies ?? 'ExportCookies');
+      // A run killed while moving its files into place is finished first, before cookies are read.
+      if (await recoverCommit(commitManifestPath(cookieDir, settings.name)))
+        log.info('entra export: finished moving the files of an interrupted run into place');
       const runs = new Map<EntityName, EntityRun>();
       for (const m of mapping.entities) {
         const run: EntityRun = {

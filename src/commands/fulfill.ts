@@ -1,22 +1,26 @@
 import { open, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { EXIT, ToolError, UsageError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import { registerSecret } from '../redact.js';
 import { BatchWriter, type WriteItem } from '../sinks/batch-writer.js';
 import { fingerprintFile, openJournal, type Journal } from '../sinks/journal.js';
-import { openPasswordFile, type PasswordSink } from '../sinks/password-file.js';
+import type { PasswordSink } from '../sinks/password-file.js';
+import { readMailSettings } from '../sinks/password-mail.js';
+import type { SettingsLayer } from '../settings/settings.js';
 import { createResultsWriter, resultFor, type Outcome } from '../sinks/results.js';
 import { GRAPH_WRITE_BUDGET, parseWriteBudget, type WriteBudget } from '../sinks/write-pacer.js';
 import { openCommandCsv, type CommandCsv, type CommandRow } from '../sources/command-csv.js';
 import { describeRequest, toRequest, type GeneratedPassword } from '../streams/to-request.js';
 import type { ResultRow, ResultStatus } from '../types.js';
 import { connect, settingsLayers } from './connection.js';
+import { openPasswordSinks } from './password-sinks.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
 import { Progress } from './progress.js';
 
 export interface FulfillArgs extends CommonOptions {
+  setting?: string[];
   files?: string[];
   settings?: string;
   connection?: string;
@@ -89,7 +93,7 @@ async function openGraph(
   args: FulfillArgs,
   env: NodeJS.ProcessEnv,
   log: ReturnType<typeof stderrLogger>,
-): Promise<{ client?: GraphClient; graphBase: string }> {
+): Promise<{ client?: GraphClient; graphBase: string; layers?: SettingsLayer[]; file?: string }> {
   let ca: string | undefined;
   if (args.ca)
     ca = await readFile(resolve(args.ca), 'utf8').catch((e: unknown) => {
@@ -99,16 +103,18 @@ async function openGraph(
       );
     });
   try {
-    const { layers, file } = await settingsLayers(args, env);
+    const { layers, file } = await settingsLayers(args, env, { logger: log, ...(ca ? { ca } : {}) });
     const connection = connect(layers, {
       ...(args.connection ? { connection: args.connection } : {}),
       ...(ca ? { ca } : {}),
       logger: log,
       settingsFile: file,
+      env,
     });
-    if (!args.dryRun) return { client: connection.client, graphBase: connection.settings.graphUrl };
+    if (!args.dryRun)
+      return { client: connection.client, graphBase: connection.settings.graphUrl, layers, file };
     connection.client.close();
-    return { graphBase: connection.settings.graphUrl };
+    return { graphBase: connection.settings.graphUrl, layers, file };
   } catch (e) {
     // A dry run plans without Graph: settings only set the Graph base URL of `@odata.id` references.
     if (!args.dryRun || !(e instanceof UsageError) || !/not found|no such|ENOENT/i.test(e.message)) throw e;
@@ -132,24 +138,38 @@ export async function fulfillCommand(
   let journal: Journal | undefined;
   let passwords: PasswordSink | undefined;
   let out: Writable | undefined;
+  let recipientColumn: string | undefined;
   try {
+    const graph = await openGraph(args, env, log);
+    client = graph.client;
+    // Mail delivery may take each recipient from a column of the input (MailSettings:ToColumn).
+    const mailColumn = graph.layers
+      ? readMailSettings(graph.layers, { ...(graph.file ? { baseDir: dirname(graph.file) } : {}) })?.toColumn
+      : undefined;
     for (const file of files)
       inputs.push(
         await openCommandCsv({
           input: file,
           ...(file === '-' ? { stdin: process.stdin } : {}),
           ...(args.navigation ? { navigation: args.navigation } : {}),
+          ...(mailColumn ? { passThrough: [mailColumn] } : {}),
         }),
       );
-    const graph = await openGraph(args, env, log);
-    client = graph.client;
     journal = args.journal
       ? await openJournal(
           resolve(args.journal),
           await Promise.all(files.map(async (f) => ({ file: f, fingerprint: await fingerprintFile(f) }))),
         )
       : undefined;
-    passwords = args.passwordFile ? await openPasswordFile(resolve(args.passwordFile)) : undefined;
+    const sinks = await openPasswordSinks({
+      ...(args.passwordFile ? { passwordFile: args.passwordFile } : {}),
+      ...(graph.layers ? { layers: graph.layers } : {}),
+      ...(graph.file ? { settingsFile: graph.file } : {}),
+      dryRun: args.dryRun === true,
+      logger: log,
+    });
+    passwords = sinks.sink;
+    recipientColumn = sinks.recipientColumn;
     out = await openResults(args.results);
     return await run(graph.graphBase, out);
   } finally {
@@ -259,6 +279,7 @@ export async function fulfillCommand(
       const plan = toRequest(row, {
         graphBase,
         passwordSink: passwords !== undefined || args.dryRun === true,
+        ...(recipientColumn ? { recipientColumn } : {}),
       });
       if (plan.kind === 'invalid')
         return emit(

@@ -124,7 +124,9 @@ export function parseFaultSpec(spec: string): FaultRule[] {
     rules.push(rule as FaultRule);
   }
   for (const r of rules)
-    if (r.kind === 'status' && (r.status === 429 || r.status === 503))
-      r.retryAfter ??= retryAfter ?? (r.status === 429 ? 1 : undefined);
+    if (r.kind === 'status' && (r.status === 429 || r.status === 503)) {
+      const seconds = r.retryAfter ?? retryAfter ?? (r.status === 429 ? 1 : undefined);
+      if (seconds !== undefined) r.retryAfter = seconds;
+    }
   return rules;
 }

@@ -166,50 +166,86 @@ export function generateTenant(store: DirectoryStore, options: GenerateOptions):
   const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)]!;
   const domain = store.domains[0]!;
   const extension = `extension_${'b7d8e648520f41d3b9c0fdeb91768a0a'}_employeeNumber`;
-  const userIds: string[] = new Array<string>(options.users);
+  const userObjects: StoredObject[] = new Array<StoredObject>(options.users);
+
+  // Strings many users share are made once: a million users would otherwise hold a million copies.
+  const firstAscii = FIRST.map(ascii);
+  const lastAscii = LAST.map(ascii);
+  const displayNames = FIRST.map((f) => LAST.map((l) => `${f} ${l}`));
+  const offices = new Map<number, string>();
+  const phones = new Map<number, string>();
 
   for (let i = 0; i < options.users; i++) {
-    const first = pick(FIRST);
-    const last = pick(LAST);
-    const nick = `${first}.${last}${i}`.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+    const f = Math.floor(random() * FIRST.length);
+    const l = Math.floor(random() * LAST.length);
+    const first = FIRST[f]!;
+    const last = LAST[l]!;
+    const nick = `${firstAscii[f]}.${lastAscii[l]}${i}`;
     const guest = random() < 0.03;
     const upn = guest ? `${nick.toLowerCase()}_fabrikam.com#EXT#@${domain}` : `${nick}@${domain}`;
-    const data: Record<string, unknown> = {
-      accountEnabled: random() >= 0.05,
-      businessPhones: random() < 0.7 ? [`+1 425 555 ${String(i % 10000).padStart(4, '0')}`] : [],
-      city: pick(CITIES),
-      companyName: guest ? 'Fabrikam' : 'Contoso',
-      createdDateTime: '2024-01-15T08:30:00Z',
-      department: pick(DEPARTMENTS),
-      displayName: `${first} ${last}`,
-      employeeId: guest ? undefined : String(100000 + i),
-      givenName: first,
-      jobTitle: pick(TITLES),
-      mail: guest ? `${nick.toLowerCase()}@fabrikam.com` : `${nick}@${domain}`,
-      mailNickname: guest ? `${nick.toLowerCase()}_fabrikam.com#EXT#` : nick,
-      officeLocation: `${1 + (i % 40)}/${1000 + (i % 997)}`,
-      surname: last,
-      usageLocation: 'US',
-      userPrincipalName: upn,
-      userType: guest ? 'Guest' : 'Member',
-    };
-    if (guest) {
-      data.creationType = 'Invitation';
-      data.externalUserState = 'Accepted';
-    } else if (random() < 0.2) data[extension] = String(500000 + i);
-    if (data.employeeId === undefined) delete data.employeeId;
+    const accountEnabled = random() >= 0.05;
+    let businessPhones: string[] = [];
+    if (random() < 0.7) {
+      let phone = phones.get(i % 10000);
+      if (!phone) phones.set(i % 10000, (phone = `+1 425 555 ${String(i % 10000).padStart(4, '0')}`));
+      businessPhones = [phone];
+    }
+    const city = pick(CITIES);
+    const department = pick(DEPARTMENTS);
+    const jobTitle = pick(TITLES);
+    let officeLocation = offices.get(i % 39880);
+    if (!officeLocation) offices.set(i % 39880, (officeLocation = `${1 + (i % 40)}/${1000 + (i % 997)}`));
+    // Two literal shapes (members have an employeeId, guests do not): no deleted keys, no slow objects.
+    const data: Record<string, unknown> = guest
+      ? {
+          accountEnabled,
+          businessPhones,
+          city,
+          companyName: 'Fabrikam',
+          createdDateTime: '2024-01-15T08:30:00Z',
+          department,
+          displayName: displayNames[f]![l]!,
+          givenName: first,
+          jobTitle,
+          mail: `${nick.toLowerCase()}@fabrikam.com`,
+          mailNickname: `${nick.toLowerCase()}_fabrikam.com#EXT#`,
+          officeLocation,
+          surname: last,
+          usageLocation: 'US',
+          userPrincipalName: upn,
+          userType: 'Guest',
+          creationType: 'Invitation',
+          externalUserState: 'Accepted',
+        }
+      : {
+          accountEnabled,
+          businessPhones,
+          city,
+          companyName: 'Contoso',
+          createdDateTime: '2024-01-15T08:30:00Z',
+          department,
+          displayName: displayNames[f]![l]!,
+          employeeId: String(100000 + i),
+          givenName: first,
+          jobTitle,
+          mail: upn,
+          mailNickname: nick,
+          officeLocation,
+          surname: last,
+          usageLocation: 'US',
+          userPrincipalName: upn,
+          userType: 'Member',
+        };
+    if (!guest && random() < 0.2) data[extension] = String(500000 + i);
     const id = guidFrom(random);
-    userIds[i] = id;
-    store.create('user', data, { id, log: false, adopt: true });
+    userObjects[i] = store.create('user', data, { id, log: false, adopt: true, unique: true });
   }
 
-  const groupIds: string[] = new Array<string>(options.groups);
   const groups: StoredObject[] = new Array<StoredObject>(options.groups);
   for (let g = 0; g < options.groups; g++) {
     const unified = random() < 0.3;
     const nick = `${pick(DEPARTMENTS).replace(/\s/g, '')}-team-${g}`;
     const id = guidFrom(random);
-    groupIds[g] = id;
     const data: Record<string, unknown> = {
       createdDateTime: '2024-02-01T10:00:00Z',
       description: `Generated group ${g}`,
@@ -223,7 +259,7 @@ export function generateTenant(store: DirectoryStore, options: GenerateOptions):
       data.mail = `${nick}@${domain}`;
       data.visibility = 'Private';
     }
-    groups[g] = store.create('group', data, { id, log: false, adopt: true });
+    groups[g] = store.create('group', data, { id, log: false, adopt: true, unique: true });
   }
 
   // Memberships: a few very large groups, then a long tail (log-normal sizes) for the rest.
@@ -247,16 +283,22 @@ export function generateTenant(store: DirectoryStore, options: GenerateOptions):
     if (users > 0) {
       const start = Math.floor(random() * users);
       const step = size > users / 2 ? 1 : 1 + Math.floor(random() * 7);
+      // Without wrapping around, the stride never meets a user twice: no checks needed.
+      const distinct = (size - 1) * step < users;
       for (let k = 0, at = start; k < size; k++, at = (at + step) % users)
-        store.addLink(group, 'members', userIds[at]!, { log: false });
+        if (distinct) store.loadLink(group, 'members', userObjects[at]!);
+        else store.addLink(group, 'members', userObjects[at]!.id, { log: false });
     }
     // Nested groups: security groups only (Microsoft 365 groups hold users only).
     if (!unified && g > large && random() < 0.05)
-      store.addLink(group, 'members', groupIds[Math.floor(random() * g)]!, { log: false });
+      store.loadLink(group, 'members', groups[Math.floor(random() * g)]!);
     if (users > 0 && random() < 0.9) {
-      store.addLink(group, 'owners', userIds[Math.floor(random() * users)]!, { log: false });
-      if (random() < 0.3)
-        store.addLink(group, 'owners', userIds[Math.floor(random() * users)]!, { log: false });
+      const first = userObjects[Math.floor(random() * users)]!;
+      store.loadLink(group, 'owners', first);
+      if (random() < 0.3) {
+        const second = userObjects[Math.floor(random() * users)]!;
+        if (second !== first) store.loadLink(group, 'owners', second);
+      }
     }
   }
 
@@ -269,7 +311,7 @@ export function generateTenant(store: DirectoryStore, options: GenerateOptions):
     );
     const count = Math.min(users, 1 + Math.floor(random() * 5));
     for (let k = 0; k < count; k++)
-      store.addLink(id, 'members', userIds[Math.floor(random() * users)]!, { log: false });
+      store.addLink(id, 'members', userObjects[Math.floor(random() * users)]!.id, { log: false });
   }
 
   const apps: [string, string][] = [
@@ -294,6 +336,11 @@ export function generateTenant(store: DirectoryStore, options: GenerateOptions):
       },
       { id: guidFrom(random), log: false },
     );
+}
+
+/** A name without its accents, for mail addresses: Zoë → Zoe. */
+function ascii(name: string): string {
+  return name.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
 }
 
 /** A standard normal sample (Box-Muller). */

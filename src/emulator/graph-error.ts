@@ -63,3 +63,22 @@ export const errors = {
       'Specified HTTP method is not allowed for the request target.',
     ),
 };
+
+/** The JSON object body of a write, or Graph's answer to an unreadable one. */
+export function parseBody(req: EmuRequest): { body: Record<string, unknown> } | { response: EmuResponse } {
+  try {
+    const body: unknown = JSON.parse(req.body.toString('utf8') || 'null');
+    if (body && typeof body === 'object' && !Array.isArray(body))
+      return { body: body as Record<string, unknown> };
+  } catch {
+    // fall through
+  }
+  return {
+    response: graphError(
+      req,
+      400,
+      'BadRequest',
+      'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+    ),
+  };
+}

@@ -1,8 +1,9 @@
-import { entityFromCollection, type EntityName } from '../graph/schema.js';
+import { entityFromCollection, entityFromOdataType, type EntityName } from '../graph/schema.js';
 import {
   handleCount,
   handleGet,
   handleList,
+  handleNavigationCount,
   handleNavigationList,
   lookup,
   type CollectionContext,
@@ -67,7 +68,12 @@ function linkWrite(entity: EntityName, nav: string): string[] {
  * emulator's https origin, used for absolute nextLink/deltaLink URLs as Graph builds them.
  */
 export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx: GraphContext): EmuResponse {
-  const segments = req.url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let segments: string[];
+  try {
+    segments = req.url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return errors.badRoute(req);
+  }
   const version = segments.shift()!;
   const root = `${origin}/${version}`;
   const allow = (needed: string[]) => needed.some((r) => roles.includes(r));
@@ -75,7 +81,7 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
   if (first === undefined) return errors.badRoute(req);
 
   if (first === 'directory' && second === 'deletedItems') {
-    const { response, entity } = handleDeletedItems(req, segments.slice(2), root, ctx.store);
+    const { response, entity } = handleDeletedItems(req, segments.slice(2), root, ctx);
     if (entity) {
       const needed = req.method === 'GET' ? READ[entity] : DELETE[entity];
       if (!allow(needed)) return errors.forbidden(req);
@@ -144,11 +150,17 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
   if (!linkNavigations(entity).includes(third)) return errors.badRoute(req);
   const owner = lookup(ctx.store, entity, key);
   if (!owner) return errors.notFound(req, key);
-  if (fourth === undefined) {
+  // members, members/$count, members/microsoft.graph.user, members/microsoft.graph.user/$count
+  const cast = fourth === undefined ? undefined : entityFromOdataType(fourth);
+  if (fourth === undefined || fourth === '$count' || cast) {
+    const counting = fourth === '$count' || (cast !== undefined && fifth === '$count');
+    if ((fourth === '$count' && fifth !== undefined) || (cast && fifth !== undefined && fifth !== '$count'))
+      return errors.badRoute(req);
     if (m !== 'GET') return errors.methodNotAllowed(req);
-    return allow(READ[entity])
-      ? handleNavigationList(req, owner, third, collectionUrl, ctx)
-      : errors.forbidden(req);
+    if (!allow(READ[entity])) return errors.forbidden(req);
+    return counting
+      ? handleNavigationCount(req, owner, third, ctx, cast)
+      : handleNavigationList(req, owner, third, collectionUrl, ctx, cast);
   }
   if (fourth === '$ref' && fifth === undefined) {
     if (m !== 'POST') return errors.methodNotAllowed(req);

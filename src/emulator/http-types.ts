@@ -12,7 +12,22 @@ export interface EmuRequest {
   clientCertificate?: { fingerprint256: string; subject: string; raw: Buffer };
 }
 
-/** A handler's answer. A non-Buffer, non-string body is sent as JSON. */
+/**
+ * A JSON body already serialized, as UTF-8 bytes (hot paths write their pages directly). Anything that
+ * serializes a response again, such as a `$batch` envelope, gets the value back through `toJSON`.
+ */
+export class JsonText {
+  /** `release`, when given, is called once the bytes have been sent (their buffer is reused). */
+  constructor(
+    readonly bytes: Buffer,
+    readonly release?: () => void,
+  ) {}
+  toJSON(): unknown {
+    return JSON.parse(this.bytes.toString('utf8'));
+  }
+}
+
+/** A handler's answer. A non-Buffer, non-string body is sent as JSON (a `JsonText` as it is). */
 export interface EmuResponse {
   status: number;
   headers?: Record<string, string>;

@@ -27,6 +27,20 @@ export interface AppRegistration {
   certificates?: string[];
   /** Application permissions granted (admin-consented), e.g. `User.Read.All`. */
   roles: string[];
+  /**
+   * Federated identity credentials (workload identity federation): an external issuer's token, with
+   * this subject and audience, signed by the issuer's key, stands for the app.
+   */
+  federatedCredentials?: FederatedCredential[];
+}
+
+export interface FederatedCredential {
+  issuer: string;
+  subject: string;
+  /** Default `api://AzureADTokenExchange`. */
+  audiences?: string[];
+  /** The issuer's signing key or certificate (PEM): Entra would fetch it from the issuer's JWKS. */
+  publicKeyPem: string;
 }
 
 export interface IdentityPlatformOptions {
@@ -94,6 +108,29 @@ const keysHelp = (appId: string) =>
 const STS = {
   50027: [400, 'invalid_request', () => 'JWT token is invalid or malformed.'],
   50048: [401, 'invalid_client', () => 'Subject must match Issuer claim in the client assertion.'],
+  50013: [
+    401,
+    'invalid_client',
+    (reason: string) => `Assertion failed signature validation. [Reason - ${reason}]`,
+  ],
+  700211: [
+    400,
+    'invalid_client',
+    (issuer: string) =>
+      `No matching federated identity record found for presented assertion issuer '${issuer}'.`,
+  ],
+  700212: [
+    400,
+    'invalid_client',
+    (audience: string) =>
+      `No matching federated identity record found for presented assertion audience '${audience}'.`,
+  ],
+  700213: [
+    400,
+    'invalid_client',
+    (subject: string) =>
+      `No matching federated identity record found for presented assertion subject '${subject}'.`,
+  ],
   70003: [
     400,
     'unsupported_grant_type',
@@ -361,9 +398,37 @@ export function createIdentityPlatform(options: IdentityPlatformOptions): Identi
     return new Set([...urls, `${origin()}/${tenantId}/oauth2/v2.0/token`]);
   }
 
+  /** Checks a federated assertion (an external issuer's token) against the app's federated credentials. */
+  function checkFederated(ctx: StsContext, app: RegisteredApp, jwt: DecodedJwt): EmuResponse | undefined {
+    const { payload } = jwt;
+    const byIssuer = (app.federatedCredentials ?? []).filter((f) => f.issuer === payload.iss);
+    if (!byIssuer.length) return stsError(ctx, 700211, String(payload.iss));
+    const bySubject = byIssuer.filter((f) => f.subject === payload.sub);
+    if (!bySubject.length) return stsError(ctx, 700213, String(payload.sub));
+    const audiences = Array.isArray(payload.aud) ? payload.aud.map(String) : [String(payload.aud)];
+    const match = bySubject.find((f) =>
+      (f.audiences ?? ['api://AzureADTokenExchange']).some((a) => audiences.includes(a)),
+    );
+    if (!match) return stsError(ctx, 700212, audiences.join(', '));
+    if (!verifyJwtSignature(jwt, match.publicKeyPem)) return stsError(ctx, 50013, 'The key was not found.');
+    if (typeof payload.exp !== 'number') return stsError(ctx, 50027);
+    const nbfMs = (typeof payload.nbf === 'number' ? payload.nbf : 0) * 1000;
+    const expMs = payload.exp * 1000;
+    if (now() > expMs + skewMs || nbfMs > now() + skewMs)
+      return stsError(ctx, 700024, stsTime(now()), stsTime(nbfMs), stsTime(expMs));
+    return undefined;
+  }
+
   /** Checks a client assertion; returns an error response, or undefined when it proves `app`. */
   function checkAssertion(ctx: StsContext, app: RegisteredApp, jwt: DecodedJwt): EmuResponse | undefined {
     const { header, payload } = jwt;
+    // An assertion not issued by the app itself is a federated one (workload identity federation).
+    if (
+      typeof payload.iss === 'string' &&
+      payload.iss.toLowerCase() !== app.clientId.toLowerCase() &&
+      app.federatedCredentials?.length
+    )
+      return checkFederated(ctx, app, jwt);
     if (header.alg !== 'RS256' && header.alg !== 'PS256') return stsError(ctx, 5002738, String(header.alg));
     // x5t#S256 is what msal-node sends today; x5t (SHA-1) is the legacy form, still accepted.
     const byS256 = typeof header['x5t#S256'] === 'string';

@@ -1,12 +1,12 @@
 import { entityInfo, type EntityName } from '../graph/schema.js';
-import { errors, graphError } from './graph-error.js';
+import { errors, graphError, parseBody } from './graph-error.js';
 import type { EmuRequest, EmuResponse } from './http-types.js';
 import { renderObject, resolveSelect } from './render.js';
-import type { DirectoryStore, StoredObject } from './store.js';
-import { parseBody } from './writes.js';
+import type { CollectionContext } from './collections.js';
+import { StoreError, type DirectoryStore, type StoredObject } from './store.js';
 
 /** Member types each owner accepts (group-post-members.md, group-post-owners.md). */
-function acceptsTarget(owner: StoredObject, nav: string, target: StoredObject): boolean {
+export function acceptsTarget(owner: StoredObject, nav: string, target: StoredObject): boolean {
   if (nav === 'owners') return target.entity === 'user' || target.entity === 'servicePrincipal';
   if (owner.entity === 'directoryRole') return ['user', 'group', 'servicePrincipal'].includes(target.entity);
   const unified = Array.isArray(owner.data.groupTypes) && owner.data.groupTypes.includes('Unified');
@@ -28,7 +28,11 @@ export function handleAddRef(
   if ('response' in parsed) return parsed.response;
   const ref = parsed.body['@odata.id'];
   const id = typeof ref === 'string' ? /\/([0-9a-fA-F-]{36})\/?$/.exec(ref)?.[1] : undefined;
-  if (!id) return errors.badRequest(req, `Invalid object identifier '${typeof ref === 'string' ? ref : JSON.stringify(ref ?? '')}'.`);
+  if (!id)
+    return errors.badRequest(
+      req,
+      `Invalid object identifier '${typeof ref === 'string' ? ref : JSON.stringify(ref ?? '')}'.`,
+    );
   const target = store.get(id);
   if (!target) return errors.notFound(req, id);
   if (!acceptsTarget(owner, nav, target))
@@ -77,8 +81,9 @@ export function handleDeletedItems(
   req: EmuRequest,
   segments: string[],
   graphRoot: string,
-  store: DirectoryStore,
+  ctx: CollectionContext,
 ): { response: EmuResponse; entity?: EntityName } {
+  const { store } = ctx;
   const [first, action] = segments;
   if (first === undefined)
     return {
@@ -90,25 +95,7 @@ export function handleDeletedItems(
   const cast = DELETED_TYPES[first.toLowerCase()];
   if (cast) {
     if (req.method !== 'GET') return { response: errors.methodNotAllowed(req) };
-    const sel = resolveSelect(cast, req.url.searchParams.get('$select'), false);
-    if (!sel.ok) return { response: graphError(req, sel.status, sel.code, sel.message) };
-    const value: Record<string, unknown>[] = [];
-    for (const o of store.entityStore(cast).slots)
-      if (o?.deletedAt)
-        value.push(
-          renderObject(
-            o,
-            ['deletedDateTime', ...sel.selection.props.filter((p) => p !== 'deletedDateTime')],
-            { nulls: true },
-          ),
-        );
-    return {
-      entity: cast,
-      response: {
-        status: 200,
-        body: { '@odata.context': `${graphRoot}/$metadata#directoryObjects/${first}`, value },
-      },
-    };
+    return { entity: cast, response: listDeleted(req, cast, first, graphRoot, ctx) };
   }
   const object = store.get(first, { includeDeleted: true });
   if (!object?.deletedAt) return { response: errors.notFound(req, first) };
@@ -138,10 +125,73 @@ export function handleDeletedItems(
           ),
         };
     }
-    store.restore(object.id);
+    try {
+      store.restore(object.id);
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      return { entity: object.entity, response: errors.badRequest(req, e.message) };
+    }
     return { entity: object.entity, response: { status: 200, body: render() } };
   }
   return { entity: object.entity, response: errors.methodNotAllowed(req) };
+}
+
+interface DeletedListState {
+  n: string;
+  e: EntityName;
+  s: string | null;
+  c: number;
+  o: number;
+}
+
+/**
+ * `GET /directory/deletedItems/microsoft.graph.{type}`: 100 per page, up to 999 with `$top`, with
+ * `deletedDateTime` (directory-deleteditems-list.md).
+ */
+function listDeleted(
+  req: EmuRequest,
+  entity: EntityName,
+  cast: string,
+  graphRoot: string,
+  ctx: CollectionContext,
+): EmuResponse {
+  const q = req.url.searchParams;
+  let state: DeletedListState;
+  const skip = q.get('$skiptoken');
+  if (skip !== null) {
+    const decoded = ctx.codec.decode<DeletedListState>(skip);
+    if (!decoded || decoded.e !== entity || decoded.n !== ctx.instance)
+      return errors.badRequest(req, 'The skip token is malformed or expired.');
+    state = decoded;
+  } else {
+    const top = q.has('$top') ? Number(q.get('$top')) : 100;
+    if (!Number.isInteger(top) || top < 1 || top > 999)
+      return errors.badRequest(
+        req,
+        `Invalid page size specified: '${q.get('$top')}'. Must be between 1 and 999 inclusive.`,
+      );
+    state = { n: ctx.instance, e: entity, s: q.get('$select'), c: top, o: 0 };
+  }
+  const sel = resolveSelect(entity, state.s, false);
+  if (!sel.ok) return graphError(req, sel.status, sel.code, sel.message);
+  const props = state.s
+    ? sel.selection.props
+    : ['deletedDateTime', ...sel.selection.props.filter((p) => p !== 'deletedDateTime')];
+  // Deleted items are few: walk the store's set of them rather than every object.
+  const deleted: StoredObject[] = [];
+  for (const id of ctx.store.softDeleted) {
+    const o = ctx.store.get(id, { includeDeleted: true });
+    if (o?.entity === entity) deleted.push(o);
+  }
+  const value = deleted.slice(state.o, state.o + state.c).map((o) => renderObject(o, props, { nulls: true }));
+  const body: Record<string, unknown> = {
+    '@odata.context': `${graphRoot}/$metadata#directory/deletedItems/${cast}${state.s ? `(${state.s})` : ''}`,
+  };
+  if (state.o + state.c < deleted.length)
+    body['@odata.nextLink'] =
+      `${graphRoot}/directory/deletedItems/${cast}?$skiptoken=${ctx.codec.encode({ ...state, o: state.o + state.c })}`;
+  body.value = value;
+  return { status: 200, body };
 }
 
 /** The navigations an entity exposes for `$ref` writes. */

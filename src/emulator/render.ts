@@ -3,7 +3,7 @@ import type { StoredObject } from './store.js';
 
 /**
  * Properties Graph v1.0 returns without `$select` (users.md "default properties"; for other types the
- * list responses of the docs' examples).
+ * list and get responses of the docs' examples: test/fixtures/graph-docs).
  */
 export const DEFAULT_PROPERTIES: Record<EntityName, string[]> = {
   user: [
@@ -24,7 +24,6 @@ export const DEFAULT_PROPERTIES: Record<EntityName, string[]> = {
     'deletedDateTime',
     'classification',
     'createdDateTime',
-    'creationOptions',
     'description',
     'displayName',
     'expirationDateTime',
@@ -81,6 +80,16 @@ export const DEFAULT_PROPERTIES: Record<EntityName, string[]> = {
     'tags',
     'appRoles',
     'oauth2PermissionScopes',
+    'addIns',
+    'disabledByMicrosoftStatus',
+    'info',
+    'keyCredentials',
+    'passwordCredentials',
+    'preferredTokenSigningKeyThumbprint',
+    'resourceSpecificApplicationPermissions',
+    'samlSingleSignOnSettings',
+    'tokenEncryptionKeyId',
+    'verifiedPublisher',
   ],
   directoryRole: ['id', 'deletedDateTime', 'description', 'displayName', 'roleTemplateId'],
   orgContact: [
@@ -97,18 +106,42 @@ export const DEFAULT_PROPERTIES: Record<EntityName, string[]> = {
     'addresses',
     'phones',
     'proxyAddresses',
+    'onPremisesLastSyncDateTime',
+    'onPremisesSyncEnabled',
+    'onPremisesProvisioningErrors',
+    'serviceProvisioningErrors',
   ],
   device: [
     'id',
     'deletedDateTime',
     'accountEnabled',
+    'alternativeSecurityIds',
     'approximateLastSignInDateTime',
+    'complianceExpirationDateTime',
+    'deviceCategory',
     'deviceId',
+    'deviceMetadata',
+    'deviceOwnership',
+    'deviceVersion',
     'displayName',
+    'enrollmentProfileName',
+    'enrollmentType',
     'isCompliant',
     'isManaged',
+    'isRooted',
+    'managementType',
+    'manufacturer',
+    'mdmAppId',
+    'model',
+    'onPremisesLastSyncDateTime',
+    'onPremisesSecurityIdentifier',
+    'onPremisesSyncEnabled',
     'operatingSystem',
     'operatingSystemVersion',
+    'physicalIds',
+    'profileType',
+    'registrationDateTime',
+    'systemLabels',
     'trustType',
   ],
 };
@@ -120,7 +153,7 @@ const DEFAULT_DELTA_NAVIGATIONS: Partial<Record<EntityName, string[]>> = {
 };
 
 export interface Selection {
-  /** Structural properties to return, in order (`id` included). */
+  /** Structural properties to return, in order (`id` included for delta). */
   props: string[];
   /** Navigations to return as `<nav>@delta`. */
   navs: string[];
@@ -175,8 +208,27 @@ export function resolveSelect(entity: EntityName, select: string | null, forDelt
       if (!navs.includes(name)) navs.push(name);
     } else if (!props.includes(name)) props.push(name);
   }
-  if (!props.includes('id')) props.push('id');
+  // Delta always returns id; a list or GET returns just what was selected (user-get.md example 3).
+  if (forDelta && !props.includes('id')) props.push('id');
   return { ok: true, selection: { props, navs, explicit: true } };
+}
+
+/** Properties whose changes delta does not report, though they can be selected (user-delta.md). */
+const NOT_TRACKED: Partial<Record<EntityName, string[]>> = { user: ['licenseAssignmentStates'] };
+const UNTRACKED = new Map<EntityName, Set<string>>();
+
+/**
+ * Properties whose changes never put an object in a delta page: those stored outside the main
+ * directory store, and the few Graph documents as not tracked (delta-query-overview.md).
+ */
+export function untrackedProperties(entity: EntityName): Set<string> {
+  let set = UNTRACKED.get(entity);
+  if (!set) {
+    set = new Set(NOT_TRACKED[entity] ?? []);
+    for (const p of entityInfo(entity).properties.values()) if (p.getOnly) set.add(p.name);
+    UNTRACKED.set(entity, set);
+  }
+  return set;
 }
 
 const COLLECTIONS = new Map<EntityName, Set<string>>();

@@ -4,18 +4,30 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { handleBatch } from './batch.js';
-import { createCertificateAuthority } from './ca.js';
+import { createCertificateAuthority, type CertificateAndKey } from './ca.js';
 import type { DeltaLimits } from './delta.js';
 import { Faults, parseFaultSpec, type FaultRule, type Latency } from './faults.js';
 import { generateTenant, type GenerateOptions } from './generate.js';
 import { graphError } from './graph-error.js';
 import { routeGraph, type GraphContext } from './graph-router.js';
-import type { EmuHandler, EmuRequest, EmuResponse } from './http-types.js';
-import { createIdentityPlatform, type AppRegistration, type IdentityPlatform } from './identity.js';
+import { JsonText, type EmuHandler, type EmuRequest, type EmuResponse } from './http-types.js';
+import {
+  createIdentityPlatform,
+  type AppRegistration,
+  type AuthResult,
+  type IdentityPlatform,
+} from './identity.js';
 import { TokenCodec } from './state-token.js';
 import { DirectoryStore } from './store.js';
 import { loadTenant, TenantApi, type TenantData } from './tenant.js';
 import { requestCost, Throttle, type ThrottleOptions } from './throttle.js';
+import { startCyberArk, type CyberArkEmulator, type CyberArkOptions } from './cyberark.js';
+import { createKeyVault, type KeyVaultEmulator, type KeyVaultOptions } from './key-vault.js';
+import {
+  startManagedIdentity,
+  type ManagedIdentityEndpoint,
+  type ManagedIdentityOptions,
+} from './managed-identity.js';
 
 /** Every application permission the emulator knows; the default app gets them all. */
 export const ALL_ROLES = [
@@ -67,6 +79,17 @@ export interface EmulatorOptions {
   requestClientCertificate?: boolean;
   /** Entries kept in `requests` (default 100,000). */
   requestLogLimit?: number;
+  /**
+   * Keys and certificates to use instead of fresh ones (RSA keys take a while to make: tests share
+   * one set): the CA, the server certificate it signed, and the token-signing certificate.
+   */
+  tls?: { caPem: string; server: CertificateAndKey; signingKey?: CertificateAndKey };
+  /** Azure Key Vault secrets, always served under `/keyvault/<vault>/`: vaults to create at start. */
+  keyVault?: KeyVaultOptions;
+  /** A CyberArk CCP on its own mutual-TLS listener (certificate from this emulator's CA), when given. */
+  cyberArk?: Omit<CyberArkOptions, 'tls'>;
+  /** An App Service style managed-identity endpoint on its own HTTP listener, when given (all roles). */
+  managedIdentity?: ManagedIdentityOptions;
 }
 
 export interface RequestLogEntry {
@@ -101,6 +124,12 @@ export interface Emulator {
   clock: { now(): number; advance(ms: number): void };
   /** An `appsettings.agent.json` object pointing a connection at this emulator. */
   settings(connection?: string): Record<string, unknown>;
+  /** Key Vault on this origin: `keyVault.url('<vault>')`, `setSecret`, `allow`. */
+  keyVault: KeyVaultEmulator;
+  /** The CyberArk CCP, when `options.cyberArk` was given. */
+  cyberArk?: CyberArkEmulator;
+  /** The managed-identity endpoint (`endpoint`, `header`, `clientId`, `env`), when asked for. */
+  managedIdentity?: ManagedIdentityEndpoint;
   close(): Promise<void>;
 }
 
@@ -120,8 +149,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   if (options.generate) generateTenant(store, { ...options.generate, clientId });
   else if (options.tenant) loadTenant(store, options.tenant);
 
-  const ca = createCertificateAuthority();
-  const serverCert = ca.issueServerCertificate({ hosts: ['127.0.0.1', 'localhost'] });
+  const ca = options.tls ? undefined : createCertificateAuthority();
+  const caPem = options.tls?.caPem ?? ca!.caPem;
+  const serverCert = options.tls?.server ?? ca!.issueServerCertificate({ hosts: ['127.0.0.1', 'localhost'] });
   let origin = '';
   const identity = createIdentityPlatform({
     tenantId,
@@ -138,6 +168,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     now: clock.now,
     origin: () => origin,
     ...(options.tokenLifetimeSeconds ? { tokenLifetimeSeconds: options.tokenLifetimeSeconds } : {}),
+    ...(options.tls?.signingKey ? { signingKey: options.tls.signingKey } : {}),
+  });
+  const keyVault = createKeyVault({
+    ...options.keyVault,
+    identity,
+    tenantId,
+    origin: () => origin,
+    now: clock.now,
   });
   const faults = new Faults(options.seed ?? 1);
   if (options.latency)
@@ -173,7 +211,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const target = `${req.method} ${req.url.pathname}${req.url.search}`;
     const fault = inBatch ? faults.pick(target, 'graph', { inBatch }) : undefined;
     if (fault?.kind === 'status') return { response: statusFault(req, fault), fault: String(fault.status) };
-    const auth = identity.authenticate(req.headers.authorization, undefined, req.requestId);
+    const auth = authenticate(req);
     if (!auth.ok) return { response: auth.response };
     const version = req.url.pathname.split('/')[1]!;
     if (req.url.pathname === `/${version}/$batch` && !inBatch) {
@@ -219,18 +257,39 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (requests.length > logLimit * 2) requests.splice(0, requests.length - logLimit);
   }
 
+  /**
+   * A client sends the same token with every request, and checking its RSA signature is the costliest
+   * step of a delta page: remember tokens that passed until they expire. Failures are never cached.
+   */
+  const verified = new Map<string, { auth: AuthResult & { ok: true }; until: number }>();
+  function authenticate(req: EmuRequest): AuthResult {
+    const header = req.headers.authorization;
+    const hit = header === undefined ? undefined : verified.get(header);
+    if (hit && clock.now() < hit.until) return hit.auth;
+    const auth = identity.authenticate(header, undefined, req.requestId);
+    if (auth.ok && header !== undefined && typeof auth.claims.exp === 'number') {
+      if (verified.size >= 1000) verified.clear();
+      verified.set(header, { auth, until: auth.claims.exp * 1000 });
+    }
+    return auth;
+  }
+
   async function serve(incoming: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of incoming as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        res.writeHead(413).end();
-        return;
+    // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3).
+    const hasBody =
+      incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
+    if (hasBody)
+      for await (const chunk of incoming as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_BODY) {
+          res.writeHead(413).end();
+          return;
+        }
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
-    }
     const socket = incoming.socket as TLSSocket;
     const peer = options.requestClientCertificate ? socket.getPeerCertificate?.() : undefined;
     const req: EmuRequest = {
@@ -275,7 +334,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     else if (isGraph) answer = await graph(req, false);
     else {
       let response = identity.handle(req);
-      for (const h of options.handlers ?? []) response ??= await h(req);
+      for (const h of [...(options.handlers ?? []), keyVault.handler]) response ??= await h(req);
       answer = {
         response:
           response ?? graphError(req, 404, 'NotFound', `No route for ${req.method} ${req.url.pathname}.`),
@@ -293,9 +352,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ...response.headers,
     };
     let body: Buffer | undefined;
+    let sent: (() => void) | undefined;
     if (fault?.kind === 'garbage') {
       body = Buffer.from('{"value":[{"id":"<html><body>upstream error');
       headers['content-type'] = JSON_TYPE;
+    } else if (response.body instanceof JsonText) {
+      body = response.body.bytes;
+      sent = response.body.release;
+      headers['content-type'] ??= JSON_TYPE;
     } else if (Buffer.isBuffer(response.body)) body = response.body;
     else if (typeof response.body === 'string') body = Buffer.from(response.body);
     else if (response.body !== undefined) {
@@ -315,7 +379,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       res.write(body.subarray(0, Math.floor(body.length / 2)), () => socket.destroy());
       return;
     }
-    res.end(body);
+    res.end(body, sent);
   }
 
   const server: Server = createServer(
@@ -344,6 +408,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   origin = `https://127.0.0.1:${port}`;
+  const cyberArk = options.cyberArk
+    ? await startCyberArk({ ...options.cyberArk, tls: { caPem, server: serverCert } })
+    : undefined;
+  const managedIdentity = options.managedIdentity
+    ? await startManagedIdentity({ roles: ALL_ROLES, ...options.managedIdentity, identity })
+    : undefined;
 
   return {
     url: origin,
@@ -352,7 +422,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     tenantId,
     clientId,
     clientSecret,
-    caPem: ca.caPem,
+    caPem,
     tenant: new TenantApi(store),
     requests,
     faults,
@@ -370,11 +440,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         },
       },
     }),
-    close: () =>
-      new Promise<void>((resolve) => {
+    keyVault,
+    ...(cyberArk ? { cyberArk } : {}),
+    ...(managedIdentity ? { managedIdentity } : {}),
+    close: async () => {
+      await Promise.all([cyberArk?.close(), managedIdentity?.close()]);
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }
 

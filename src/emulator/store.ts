@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { entityInfo, type EntityName } from '../graph/schema.js';
 import { LinkSet } from './link-set.js';
 
+const SAFE_ID = /^[0-9a-z._~-]{1,128}$/;
+
 /** Entities the emulated directory holds, in the order they are listed. */
 export const STORED_ENTITIES: EntityName[] = [
   'user',
@@ -19,7 +21,10 @@ export interface StoredObject {
   data: Record<string, unknown>;
   /** Set while the object sits in `directory/deletedItems`. */
   deletedAt?: string;
-  links?: Partial<Record<string, LinkSet>>;
+  /** Position in its entity's slots (stable: list and delta cursors are slot positions). */
+  slot: number;
+  /** Linked object ids per navigation, each with the linked object's entity. */
+  links?: Partial<Record<string, LinkSet<EntityName>>>;
 }
 
 /**
@@ -34,8 +39,9 @@ export type ChangeEntry =
 /** Objects of one entity type: stable slots for paging, plus the type's change log. */
 export class EntityStore {
   readonly slots: (StoredObject | null)[] = [];
-  readonly index = new Map<string, number>();
   readonly log: ChangeEntry[] = [];
+  /** Number of live objects. */
+  liveCount = 0;
   constructor(readonly entity: EntityName) {}
 
   /** Index in `log` of the first entry with a sequence number above `seq` (binary search). */
@@ -86,7 +92,10 @@ export class DirectoryStore {
   generation = 1;
   private readonly stores = new Map<EntityName, EntityStore>();
   private readonly byId = new Map<string, StoredObject>();
+  /** userPrincipalName (lower case) → id, of live users: a soft-deleted user's name may be taken again. */
   private readonly upns = new Map<string, string>();
+  /** Ids of soft-deleted objects (there are few): lets link readers skip them without a lookup. */
+  readonly softDeleted = new Set<string>();
   private readonly tombstones = new Map<string, EntityName>();
   private readonly now: () => number;
 
@@ -113,7 +122,7 @@ export class DirectoryStore {
     return this.byId.get(id)?.entity ?? this.tombstones.get(id);
   }
 
-  /** A user by userPrincipalName (case-insensitive), soft-deleted ones included. */
+  /** A live user by userPrincipalName (case-insensitive). */
   userByPrincipalName(upn: string): StoredObject | undefined {
     const id = this.upns.get(upn.toLowerCase());
     return id === undefined ? undefined : this.byId.get(id);
@@ -121,41 +130,50 @@ export class DirectoryStore {
 
   /** Number of live objects of an entity. */
   count(entity: EntityName): number {
-    let n = 0;
-    for (const _ of this.entityStore(entity).live()) n++;
-    return n;
+    return this.entityStore(entity).liveCount;
   }
 
   /**
    * Adds an object. `log: false` is for loading a tenant: the objects exist before any delta round.
+   * `adopt` takes `data` as it is instead of a copy; `unique` skips the checks for a taken id or name.
    */
   create(
     entity: EntityName,
     data: Record<string, unknown>,
-    options: { id?: string; log?: boolean; adopt?: boolean } = {},
+    options: { id?: string; log?: boolean; adopt?: boolean; unique?: boolean } = {},
   ): StoredObject {
     const id = (options.id ?? randomUUID()).toLowerCase();
-    if (this.byId.has(id)) throw new StoreError('conflict', `An object with id '${id}' already exists.`);
+    // Ids go into pages unescaped (page-writer.ts): keep them to the characters of GUIDs and the like.
+    if (!SAFE_ID.test(id)) throw new StoreError('invalid', `Invalid object identifier '${id}'.`);
+    // `unique`: the caller (the tenant generator) vouches for new ids and names; a million lookups saved.
+    if (!options.unique && this.byId.has(id))
+      throw new StoreError('conflict', `An object with id '${id}' already exists.`);
     if (entity === 'user') {
       const upn = data.userPrincipalName;
       if (typeof upn !== 'string') throw new StoreError('invalid', 'A user needs a userPrincipalName.');
-      if (this.upns.has(upn.toLowerCase()))
+      const key = upn.toLowerCase();
+      if (!options.unique && this.upns.has(key))
         throw new StoreError(
           'conflict',
           'Another object with the same value for property userPrincipalName already exists.',
         );
-      this.upns.set(upn.toLowerCase(), id);
+      this.upns.set(key, id);
     }
     // `adopt`: the caller hands over a fresh object (bulk loading); otherwise keep a copy of our own.
-    const object: StoredObject = { id, entity, data: options.adopt ? data : { ...data } };
+    const store = this.entityStore(entity);
+    const object: StoredObject = {
+      id,
+      entity,
+      data: options.adopt ? data : { ...data },
+      slot: store.slots.length,
+    };
     const linkNavs = entityInfo(entity).linkNavigations;
     if (linkNavs.length) {
       object.links = {};
       for (const nav of linkNavs) object.links[nav] = new LinkSet();
     }
-    const store = this.entityStore(entity);
-    store.index.set(id, store.slots.length);
     store.slots.push(object);
+    store.liveCount++;
     this.byId.set(id, object);
     if (options.log !== false) this.append(store, { id, kind: 'upsert', props: null });
     return object;
@@ -196,16 +214,40 @@ export class DirectoryStore {
   /** Moves an object to deleted items (users, Microsoft 365 groups, service principals). */
   softDelete(id: string): StoredObject {
     const object = this.require(id);
-    object.deletedAt = new Date(this.now()).toISOString();
+    this.markDeleted(object, new Date(this.now()).toISOString());
     this.append(this.entityStore(object.entity), { id: object.id, kind: 'delete', reason: 'changed' });
     return object;
   }
 
-  /** Brings a soft-deleted object back, with its links. */
+  /** Puts an object in deleted items without a change-log entry (loading a tenant). */
+  markDeleted(object: StoredObject, deletedAt: string): void {
+    if (!object.deletedAt) {
+      this.entityStore(object.entity).liveCount--;
+      this.softDeleted.add(object.id);
+      this.releaseName(object);
+    }
+    object.deletedAt = deletedAt;
+  }
+
+  /**
+   * Brings a soft-deleted object back, with its links. A user whose userPrincipalName another user
+   * took meanwhile cannot come back (a conflict).
+   */
   restore(id: string): StoredObject {
     const object = this.byId.get(id.toLowerCase());
     if (!object?.deletedAt) throw new StoreError('notFound', `Resource '${id}' does not exist.`);
+    if (object.entity === 'user') {
+      const upn = String(object.data.userPrincipalName).toLowerCase();
+      if (this.upns.has(upn))
+        throw new StoreError(
+          'conflict',
+          'Another object with the same value for property userPrincipalName already exists.',
+        );
+      this.upns.set(upn, object.id);
+    }
     delete object.deletedAt;
+    this.softDeleted.delete(object.id);
+    this.entityStore(object.entity).liveCount++;
     this.append(this.entityStore(object.entity), { id: object.id, kind: 'upsert', props: null });
     return object;
   }
@@ -215,12 +257,12 @@ export class DirectoryStore {
     const object = this.byId.get(id.toLowerCase());
     if (!object) throw new StoreError('notFound', `Resource '${id}' does not exist.`);
     const store = this.entityStore(object.entity);
-    const slot = store.index.get(object.id)!;
-    store.slots[slot] = null;
-    store.index.delete(object.id);
+    store.slots[object.slot] = null;
+    if (object.deletedAt) this.softDeleted.delete(object.id);
+    else store.liveCount--;
     this.byId.delete(object.id);
     this.tombstones.set(object.id, object.entity);
-    if (object.entity === 'user') this.upns.delete(String(object.data.userPrincipalName).toLowerCase());
+    this.releaseName(object);
     this.append(store, { id: object.id, kind: 'delete', reason: 'deleted' });
     // A permanently deleted object leaves every group and role it was linked from.
     for (const owner of [...this.entityStore('group').slots, ...this.entityStore('directoryRole').slots]) {
@@ -241,9 +283,17 @@ export class DirectoryStore {
     const set = owner.links?.[nav];
     if (!set) throw new StoreError('invalid', `${owner.entity} has no navigation '${nav}'.`);
     const target = this.require(targetId);
-    if (!set.add(target.id)) return false;
+    if (!set.add(target.id, target.entity)) return false;
     if (options.log !== false) this.appendLink(owner, nav, target.id, false);
     return true;
+  }
+
+  /**
+   * Bulk loading: links `target` from `owner` without lookups, checks or a change-log entry. The
+   * caller (the tenant generator) guarantees both exist and the link is new.
+   */
+  loadLink(owner: StoredObject, nav: string, target: StoredObject): void {
+    owner.links![nav]!.load(target.id, target.entity);
   }
 
   /** Removes a link; false when there was none. */
@@ -265,6 +315,13 @@ export class DirectoryStore {
       const o = this.byId.get(id);
       if (o && !o.deletedAt) yield o;
     }
+  }
+
+  /** Frees a user's userPrincipalName, if it is still this user's. */
+  private releaseName(object: StoredObject): void {
+    if (object.entity !== 'user') return;
+    const upn = String(object.data.userPrincipalName).toLowerCase();
+    if (this.upns.get(upn) === object.id) this.upns.delete(upn);
   }
 
   private require(id: string): StoredObject {

@@ -37,7 +37,7 @@ export function loadTenant(store: DirectoryStore, data: TenantData): void {
     for (const item of list) {
       const { id, members, owners, deletedDateTime, ...props } = item;
       const object = store.create(entity, props, { id, log: false });
-      if (typeof deletedDateTime === 'string') object.deletedAt = deletedDateTime;
+      if (typeof deletedDateTime === 'string') store.markDeleted(object, deletedDateTime);
       if (members) deferred.push([object, 'members', members]);
       if (owners) deferred.push([object, 'owners', owners]);
     }

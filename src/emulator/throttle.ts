@@ -49,8 +49,8 @@ class Bucket {
     return this.tokens >= cost ? 0 : ((cost - this.tokens) * this.windowMs) / this.capacity;
   }
 
-  take(cost: number): void {
-    this.tokens -= cost;
+  take(cost: number, floor = 0): void {
+    this.tokens = Math.max(floor, this.tokens - cost);
   }
 
   /** Fraction of the limit in use, as in `x-ms-throttle-limit-percentage`. */
@@ -99,10 +99,14 @@ export class Throttle {
     );
     ru.refill(now);
     writes.refill(now);
-    const waitRu = ru.waitFor(cost.ru);
+    let waitRu = ru.waitFor(cost.ru);
     const waitWrite = cost.write ? writes.waitFor(1) : 0;
     if (waitRu > 0 || waitWrite > 0) {
       const write = waitWrite >= waitRu;
+      // Usage keeps being counted while an app is throttled (throttling.md): retrying at once only
+      // pushes the moment it may retry further out. The debt is capped at one window.
+      ru.take(cost.ru, -ru.capacity);
+      waitRu = ru.waitFor(cost.ru);
       return {
         ok: false,
         retryAfter: Math.max(1, Math.ceil(Math.max(waitRu, waitWrite) / 1000)),
@@ -111,6 +115,10 @@ export class Throttle {
           ...headers,
           'x-ms-throttle-scope': `Tenant_Application/${write ? 'Write' : 'ReadWrite'}/${appId}/${tenantId}`,
           'x-ms-throttle-information': write ? 'WriteLimitExceeded' : 'ResourceUnitLimitExceeded',
+          'x-ms-throttle-limit-percentage': Math.min(
+            1.8,
+            Math.max(1, write ? writes.usage() : ru.usage()),
+          ).toFixed(1),
         },
       };
     }

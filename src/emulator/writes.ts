@@ -1,7 +1,8 @@
 import { entityInfo, type EntityName } from '../graph/schema.js';
 import { lookup } from './collections.js';
-import { errors, graphError } from './graph-error.js';
+import { errors, graphError, parseBody } from './graph-error.js';
 import type { EmuRequest, EmuResponse } from './http-types.js';
+import { acceptsTarget } from './links.js';
 import { renderObject, resolveSelect } from './render.js';
 import { StoreError, type DirectoryStore, type StoredObject } from './store.js';
 import {
@@ -19,25 +20,6 @@ const MAX_BINDS = 20;
 export interface WriteContext {
   store: DirectoryStore;
   now: () => number;
-}
-
-/** The JSON object body of a write, or Graph's answer to an unreadable one. */
-export function parseBody(req: EmuRequest): { body: Record<string, unknown> } | { response: EmuResponse } {
-  try {
-    const body: unknown = JSON.parse(req.body.toString('utf8') || 'null');
-    if (body && typeof body === 'object' && !Array.isArray(body))
-      return { body: body as Record<string, unknown> };
-  } catch {
-    // fall through
-  }
-  return {
-    response: graphError(
-      req,
-      400,
-      'BadRequest',
-      'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
-    ),
-  };
 }
 
 function storeErrorResponse(req: EmuRequest, e: unknown): EmuResponse {
@@ -66,10 +48,10 @@ function checkBody(
         );
       const ids: string[] = [];
       for (const ref of value) {
-        const id = typeof ref === 'string' ? /\/([0-9a-fA-F-]{36})$/.exec(ref)?.[1] : undefined;
+        const id = typeof ref === 'string' ? /\/([0-9a-fA-F-]{36})\/?$/.exec(ref)?.[1] : undefined;
         if (!id) return errors.badRequest(req, `Invalid object identifier '${String(ref)}'.`);
         if (!ctx.store.get(id)) return errors.notFound(req, id);
-        ids.push(id);
+        ids.push(id.toLowerCase());
       }
       bindCount += ids.length;
       binds.set(nav, ids);
@@ -96,11 +78,54 @@ function checkBody(
   return { props, binds };
 }
 
-function groupNicknameTaken(store: DirectoryStore, nick: string, except?: string): boolean {
+function isUnified(o: { data: Record<string, unknown> }): boolean {
+  return Array.isArray(o.data.groupTypes) && o.data.groupTypes.includes('Unified');
+}
+
+/**
+ * Whether a Microsoft 365 group already uses this mail nickname: it becomes the group's address, so it
+ * is unique among them (directoryobject-validateproperties.md). Security groups may share one.
+ * Writes are rare next to reads: a scan of the groups is fine here.
+ */
+function unifiedNicknameTaken(store: DirectoryStore, nick: string, except?: string): boolean {
   const lower = nick.toLowerCase();
   for (const g of store.entityStore('group').slots)
-    if (g && g.id !== except && typeof g.data.mailNickname === 'string' && g.data.mailNickname.toLowerCase() === lower) return true;
+    if (
+      g &&
+      g.id !== except &&
+      isUnified(g) &&
+      typeof g.data.mailNickname === 'string' &&
+      g.data.mailNickname.toLowerCase() === lower
+    )
+      return true;
   return false;
+}
+
+/**
+ * Checks `<nav>@odata.bind` lists against the owner: member types it accepts and links it already has.
+ * Graph adds all or none (group-post-members.md).
+ */
+function checkBinds(
+  req: EmuRequest,
+  owner: StoredObject,
+  binds: Map<string, string[]>,
+  store: DirectoryStore,
+): EmuResponse | undefined {
+  for (const [nav, ids] of binds)
+    for (const id of ids) {
+      const target = store.get(id)!;
+      if (!acceptsTarget(owner, nav, target))
+        return errors.badRequest(
+          req,
+          `An object of type '${target.entity}' cannot be added to '${nav}' of this ${owner.entity}.`,
+        );
+      if (owner.links?.[nav]?.has(target.id) || ids.indexOf(id) !== ids.lastIndexOf(id))
+        return errors.badRequest(
+          req,
+          `One or more added object references already exist for the following modified properties: '${nav}'.`,
+        );
+    }
+  return undefined;
 }
 
 /** `POST /users`, `POST /groups`. */
@@ -135,7 +160,6 @@ export function handleCreate(
     props.passwordProfile = rest;
     props.createdDateTime = created;
     props.userType ??= upn.includes('#EXT#') ? 'Guest' : 'Member';
-    props.creationType ??= null;
   } else {
     const unified = Array.isArray(props.groupTypes) && props.groupTypes.includes('Unified');
     if (props.mailEnabled === true && !unified)
@@ -145,7 +169,7 @@ export function handleCreate(
       );
     if (props.mailEnabled !== true && unified)
       return errors.badRequest(req, invalidValue('group', 'mailEnabled'));
-    if (groupNicknameTaken(ctx.store, String(props.mailNickname)))
+    if (unified && unifiedNicknameTaken(ctx.store, String(props.mailNickname)))
       return errors.badRequest(
         req,
         'Another object with the same value for property mailNickname already exists.',
@@ -160,6 +184,8 @@ export function handleCreate(
       props.visibility ??= 'Public';
     }
   }
+  const bindProblem = checkBinds(req, { id: '', entity, data: props, links: {}, slot: -1 }, binds, ctx.store);
+  if (bindProblem) return bindProblem;
   let object: StoredObject;
   try {
     object = ctx.store.create(entity, props);
@@ -191,7 +217,7 @@ export function handleUpdate(
   if (entity !== 'user' && entity !== 'group' && entity !== 'servicePrincipal')
     return errors.methodNotAllowed(req);
   const object = lookup(ctx.store, entity, key);
-  if (!object) return errors.notFound(req, decodeURIComponent(key));
+  if (!object) return errors.notFound(req, key);
   const parsed = parseBody(req);
   if ('response' in parsed) return parsed.response;
   const checked = checkBody(req, entity, parsed.body, ctx);
@@ -212,22 +238,19 @@ export function handleUpdate(
   }
   if (
     entity === 'group' &&
+    isUnified(object) &&
     typeof props.mailNickname === 'string' &&
-    groupNicknameTaken(ctx.store, props.mailNickname, object.id)
+    unifiedNicknameTaken(ctx.store, props.mailNickname, object.id)
   )
     return errors.badRequest(
       req,
       'Another object with the same value for property mailNickname already exists.',
     );
+  const bindProblem = checkBinds(req, object, binds, ctx.store);
+  if (bindProblem) return bindProblem;
   try {
-    ctx.store.update(object.id, props);
-    for (const [nav, ids] of binds)
-      for (const id of ids)
-        if (!ctx.store.addLink(object.id, nav, id))
-          return errors.badRequest(
-            req,
-            `One or more added object references already exist for the following modified properties: '${nav}'.`,
-          );
+    if (Object.keys(props).length > 0 || binds.size === 0) ctx.store.update(object.id, props);
+    for (const [nav, ids] of binds) for (const id of ids) ctx.store.addLink(object.id, nav, id);
   } catch (e) {
     return storeErrorResponse(req, e);
   }
@@ -244,9 +267,8 @@ export function handleDelete(
   if (entity !== 'user' && entity !== 'group' && entity !== 'servicePrincipal')
     return errors.methodNotAllowed(req);
   const object = lookup(ctx.store, entity, key);
-  if (!object) return errors.notFound(req, decodeURIComponent(key));
-  const unified = Array.isArray(object.data.groupTypes) && object.data.groupTypes.includes('Unified');
-  if (entity === 'group' && !unified) ctx.store.hardDelete(object.id);
+  if (!object) return errors.notFound(req, key);
+  if (entity === 'group' && !isUnified(object)) ctx.store.hardDelete(object.id);
   else ctx.store.softDelete(object.id);
   return { status: 204 };
 }

@@ -21,6 +21,11 @@ export interface ConnectionSettings {
   certificatePath?: string;
   certificatePassword?: string;
   certificateThumbprint?: string;
+  /** A file holding a federated client assertion (workload identity), read at each token request. */
+  clientAssertionFile?: string;
+  /** Use the host's managed identity (App Service style endpoint) instead of an app credential. */
+  managedIdentity?: boolean;
+  managedIdentityClientId?: string;
   tenantId: string;
   /** `MicrosoftAuthorityPath` with the tenant filled in, without a trailing slash. */
   authority: string;
@@ -39,6 +44,9 @@ const KEYS = [
   'CertificatePath',
   'CertificatePassword',
   'CertificateThumbprint',
+  'ClientAssertionFile',
+  'ManagedIdentity',
+  'ManagedIdentityClientId',
   'TenantId',
   'MicrosoftAuthorityPath',
   'MicrosoftGraphPath',
@@ -54,7 +62,7 @@ const DEFAULTS: Partial<Record<Key, string>> = {
   ResponseUri: 'http://localhost',
 };
 /** Sections the environment layer picks up; later issues add theirs here. */
-const ENV_SECTIONS = ['connections'];
+const ENV_SECTIONS = ['connections', 'encryptioncertificate', 'mailsettings', 'azurekeyvault', 'cyberark'];
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i;
@@ -238,17 +246,28 @@ function validate(name: string, merged: Map<string, Found>, where: string): Conn
   const certificatePath = value('CertificatePath');
   const certificatePassword = value('CertificatePassword');
   let certificateThumbprint = value('CertificateThumbprint');
-  if (applicationKey && certificatePath)
-    fail(
-      `both ApplicationKey ${from('ApplicationKey')} and CertificatePath ${from('CertificatePath')} are set: keep one credential`,
-    );
+  const clientAssertionFile = value('ClientAssertionFile');
+  const managedIdentityValue = value('ManagedIdentity');
+  if (managedIdentityValue !== undefined && !/^(true|false)$/i.test(managedIdentityValue))
+    fail(`ManagedIdentity ${from('ManagedIdentity')} must be true or false`);
+  const managedIdentity = /^true$/i.test(managedIdentityValue ?? '');
+  const managedIdentityClientId = value('ManagedIdentityClientId');
+  if (managedIdentityClientId && !GUID.test(managedIdentityClientId))
+    fail(`ManagedIdentityClientId ${from('ManagedIdentityClientId')} is not a GUID`);
+  const kinds = [
+    applicationKey ? `ApplicationKey ${from('ApplicationKey')}` : '',
+    certificatePath ? `CertificatePath ${from('CertificatePath')}` : '',
+    clientAssertionFile ? `ClientAssertionFile ${from('ClientAssertionFile')}` : '',
+    managedIdentity ? `ManagedIdentity ${from('ManagedIdentity')}` : '',
+  ].filter(Boolean);
+  if (kinds.length > 1) fail(`${kinds.join(' and ')} are set: keep exactly one credential`);
   if (!certificatePath && (certificatePassword || certificateThumbprint))
     fail(
       `${certificateThumbprint ? 'CertificateThumbprint' : 'CertificatePassword'} is set but CertificatePath is not: the certificate is read from a PEM or PFX file`,
     );
-  if (!applicationKey && !certificatePath)
+  if (kinds.length === 0)
     fail(
-      `no credential: set ApplicationKey (client secret) or CertificatePath (PEM or PFX) in ${where}${hint}`,
+      `no credential: set ApplicationKey (client secret), CertificatePath (PEM or PFX), ClientAssertionFile (federated token) or ManagedIdentity=true in ${where}${hint}`,
     );
   if (certificateThumbprint) {
     certificateThumbprint = certificateThumbprint.replace(/[\s:]/g, '').toUpperCase();
@@ -279,6 +298,9 @@ function validate(name: string, merged: Map<string, Found>, where: string): Conn
   if (certificatePath) settings.certificatePath = certificatePath;
   if (certificatePassword) settings.certificatePassword = certificatePassword;
   if (certificateThumbprint) settings.certificateThumbprint = certificateThumbprint;
+  if (clientAssertionFile) settings.clientAssertionFile = clientAssertionFile;
+  if (managedIdentity) settings.managedIdentity = true;
+  if (managedIdentityClientId) settings.managedIdentityClientId = managedIdentityClientId;
   return redactSecrets(settings);
 }
 

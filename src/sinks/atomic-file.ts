@@ -107,7 +107,7 @@ async function removeQuietly(path: string): Promise<void> {
 
 // Without it a power cut can lose the rename itself. Directories cannot be opened for fsync on Windows:
 // there the rename is already as durable as the platform allows.
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   try {
     const handle = await open(dir, 'r');
     try {

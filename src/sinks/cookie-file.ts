@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntityName } from '../graph/schema.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { tempPathFor } from './atomic-file.js';
 
 /** Graph keeps directory delta tokens for 7 days (graph-protocol.md §1.8). */
 export const COOKIE_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
@@ -110,7 +110,20 @@ export async function readCookie(options: {
  * as unusable (complete round, with a warning) rather than replaying a link under the wrong `$select`.
  */
 export async function writeCookies(dir: string, connection: string, cookies: CookieToWrite[]): Promise<void> {
+  for (const f of await stageCookies(dir, connection, cookies)) await rename(f.temp, f.final);
+}
+
+/**
+ * Writes the cookies of a finished run under temp names (synced), for {@link commitStaged} to rename
+ * into place together with the CSVs: per entity the `.bin` first, then the sidecar naming its SHA-256.
+ */
+export async function stageCookies(
+  dir: string,
+  connection: string,
+  cookies: CookieToWrite[],
+): Promise<{ temp: string; final: string }[]> {
   await mkdir(dir, { recursive: true });
+  const staged: { temp: string; final: string }[] = [];
   for (const c of cookies) {
     const { bin, sidecar } = cookiePaths(dir, connection, c.entity);
     const meta: CookieSidecar = {
@@ -122,7 +135,20 @@ export async function writeCookies(dir: string, connection: string, cookies: Coo
       graphUrl: c.graphUrl,
       deltaLinkSha256: sha256(c.deltaLink.trim()),
     };
-    await writeFileAtomic(bin, c.deltaLink);
-    await writeFileAtomic(sidecar, `${JSON.stringify(meta, null, 2)}\n`);
+    staged.push({ temp: await writeTemp(bin, c.deltaLink), final: bin });
+    staged.push({ temp: await writeTemp(sidecar, `${JSON.stringify(meta, null, 2)}\n`), final: sidecar });
   }
+  return staged;
+}
+
+async function writeTemp(path: string, data: string): Promise<string> {
+  const temp = tempPathFor(path);
+  const handle = await open(temp, 'wx');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return temp;
 }

@@ -19,6 +19,8 @@ export interface TableWriter {
   writable: Writable;
   /** Once every table is flushed, renames them all into place; resolves with the final paths. */
   commit(): Promise<string[]>;
+  /** Flushes and syncs every table under its temp name, for a caller that renames them with other files. */
+  stage(): Promise<{ temp: string; final: string }[]>;
   /** Stops writing and deletes the temp files; the previous CSVs stay as they were. */
   abort(): Promise<void>;
 }
@@ -119,6 +121,12 @@ export function createTableWriter(options: {
   let committed = false;
   return {
     writable,
+    async stage() {
+      if (!writable.writableEnded) writable.end();
+      await finishedOrFailed(writable);
+      committed = true;
+      return [...open.values()].map((t) => ({ temp: t.file.tempPath, final: t.file.path }));
+    },
     async commit() {
       if (!writable.writableEnded) writable.end();
       await finishedOrFailed(writable);

@@ -26,6 +26,8 @@ export interface ObjectRow {
   id?: string;
   /** Decoded non-empty cells; `null` clears. Always empty for `delete`. */
   values: Record<string, unknown>;
+  /** Cells of the pass-through columns, as they are. */
+  extra?: Record<string, string>;
 }
 
 export interface LinkRow {
@@ -59,6 +61,11 @@ export interface CommandCsvOptions {
   /** A path, or `-` for `stdin`. */
   input: string;
   stdin?: Readable;
+  /**
+   * Columns that carry data for the command, not for Graph (e.g. the column named by
+   * `MailSettings:ToColumn`): not validated against the schema, not sent, read into `ObjectRow.extra`.
+   */
+  passThrough?: string[];
   /** Navigation of a link file when its name does not say it (`*_<nav>_<entity>.csv`). */
   navigation?: Navigation;
   /** Largest record in bytes; default 1 MiB. */
@@ -240,6 +247,7 @@ type Header =
       columns: string[];
       at: Record<'command' | 'type' | 'id', number>;
       attributes: [name: string, index: number][];
+      passThrough: [name: string, index: number][];
     }
   | {
       kind: 'link';
@@ -249,7 +257,12 @@ type Header =
       navigation: Navigation;
     };
 
-function parseHeader(cells: string[], file: string, option: Navigation | undefined): Header {
+function parseHeader(
+  cells: string[],
+  file: string,
+  option: Navigation | undefined,
+  passThroughNames: string[] = [],
+): Header {
   const columns = cells.map((c) => c.trim());
   const fail = (detail: string, column?: string) => new CsvInputError(file, 1, column, detail);
   const at = new Map<string, number>();
@@ -302,7 +315,10 @@ function parseHeader(cells: string[], file: string, option: Navigation | undefin
     'e.g. #microsoft.graph.user; a link file has Command,<entity>Id,id instead',
   );
   const id = need('id', 'the object id');
-  const attributes = [...at].filter(([c]) => c !== 'Command' && c !== '@odata.type' && c !== 'id');
+  const passThrough = [...at].filter(([c]) => passThroughNames.includes(c));
+  const attributes = [...at].filter(
+    ([c]) => c !== 'Command' && c !== '@odata.type' && c !== 'id' && !passThroughNames.includes(c),
+  );
   // Rows of one file may mix entity types, so a column is refused here only when no entity we write can
   // take it (unknown, read-only, Get-only or navigation on all of user, group and servicePrincipal). A column
   // that fits some types fails only the rows of another type that put a value in it (decodeObjectRow).
@@ -318,7 +334,7 @@ function parseHeader(cells: string[], file: string, option: Navigation | undefin
       );
     }
   }
-  return { kind: 'object', columns, at: { command, type, id }, attributes };
+  return { kind: 'object', columns, at: { command, type, id }, attributes, passThrough };
 }
 
 function refusal(entity: EntityName, command: Command): string | undefined {
@@ -392,6 +408,8 @@ function toCommandRow(header: Header, cells: string[], file: string, line: numbe
     values: {},
   };
   if (id) row.id = id;
+  if (header.passThrough.length)
+    row.extra = Object.fromEntries(header.passThrough.map(([name, i]) => [name, cells[i] ?? '']));
   // A delete needs only the id: a stale attribute value must not keep an object from being deleted.
   if (command === 'delete') return row;
   const decoded = decodeObjectRow(
@@ -438,7 +456,7 @@ export async function openCommandCsv(options: CommandCsvOptions): Promise<Comman
   try {
     const first = await it.next();
     if (first.done) throw new CsvInputError(input, undefined, undefined, 'empty file: no header line');
-    header = parseHeader(first.value.cells, input, navigation);
+    header = parseHeader(first.value.cells, input, navigation, options.passThrough);
     if ((options.prescan ?? true) && input !== '-')
       for await (const _ of records(openSource(options), input, maxRecordSize)) {
         // Syntax only: the rows are read again below.

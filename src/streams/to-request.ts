@@ -39,6 +39,8 @@ export interface GeneratedPassword {
   line: number;
   userPrincipalName: string;
   password: string;
+  /** Where a mailed password goes, from the row's `MailSettings:ToColumn` cell. */
+  recipient?: string;
 }
 
 export type RequestPlan =
@@ -54,6 +56,8 @@ export interface ToRequestOptions {
   passwordSink: boolean;
   /** Injectable for tests; generatePassword() by default. */
   generatePassword?: () => string;
+  /** The pass-through column holding each new user's password recipient (mail delivery). */
+  recipientColumn?: string;
 }
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
@@ -108,6 +112,17 @@ function insertUser(row: ObjectRow, options: ToRequestOptions): RequestPlan {
     const password = (options.generatePassword ?? generatePassword)();
     body.passwordProfile = { forceChangePasswordNextSignIn: true, ...profile, password };
     generatedPassword = { file: row.file, line: row.line, userPrincipalName: upn, password };
+    if (options.recipientColumn) {
+      // Mailed passwords go to the address in this row's column (e.g. the manager's): without one, no user.
+      const recipient = row.extra?.[options.recipientColumn]?.trim();
+      if (!recipient)
+        return {
+          kind: 'invalid',
+          column: options.recipientColumn,
+          message: `no recipient for the generated password of ${upn}: column ${options.recipientColumn} is empty`,
+        };
+      generatedPassword.recipient = recipient;
+    }
   }
   const request: PlannedRequest = {
     method: 'POST',

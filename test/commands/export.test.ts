@@ -569,14 +569,17 @@ for (const [name, args, message] of BAD)
       await writeFile(
         join(h.dir, 'nokey.json'),
         JSON.stringify({ Connections: connection(h.emu, 'Contoso', { ApplicationKey: '' }) }),
+        { mode: 0o600 },
       );
       await writeFile(
         join(h.dir, 'badname.json'),
         JSON.stringify({ Connections: connection(h.emu, 'Con_toso') }),
+        { mode: 0o600 },
       );
       await writeFile(
         join(h.dir, 'two.json'),
         JSON.stringify({ Connections: { ...connection(h.emu, 'A'), ...connection(h.emu, 'B') } }),
+        { mode: 0o600 },
       );
       await writeFile(
         join(h.dir, 'bad.xml'),

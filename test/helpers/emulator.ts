@@ -1,12 +1,18 @@
 import { request } from 'node:https';
+import { fileURLToPath } from 'node:url';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
+import { readTenantFile, type TenantData } from '../../src/emulator/tenant.js';
+import { testTls } from './identity-server.js';
 
-/** Starts an emulator for the duration of `fn`, and always closes it. */
+/**
+ * Starts an emulator for the duration of `fn`, and always closes it. Throttling is off unless asked
+ * for, and the emulator uses the process's shared test keys (fresh RSA keys take a while to make).
+ */
 export async function withEmulator<T>(
   options: EmulatorOptions,
   fn: (emu: Emulator) => Promise<T>,
 ): Promise<T> {
-  const emu = await startEmulator({ throttle: false, ...options });
+  const emu = await startEmulator({ throttle: false, tls: testTls(), ...options });
   try {
     return await fn(emu);
   } finally {
@@ -84,4 +90,20 @@ export async function deltaRound(
     next = r.json['@odata.nextLink'];
     if (!next) throw new Error('page without nextLink or deltaLink');
   }
+}
+
+let sample: TenantData | undefined;
+
+/** A fresh copy of samples/tenant.json (15 users, 7 groups, 3 service principals, 2 directory roles). */
+export async function sampleTenant(): Promise<TenantData> {
+  sample ??= await readTenantFile(fileURLToPath(new URL('../../samples/tenant.json', import.meta.url)));
+  return structuredClone(sample);
+}
+
+/** Delta page limits small enough to force paging, split groups and empty pages on small tenants. */
+export const SMALL_LIMITS = { objects: 5, links: 7, scan: 50 };
+
+/** Asserts nothing; returns Graph's error envelope parts of an answer, for terse checks. */
+export function graphErrorOf(r: HttpAnswer): { status: number; code: string; message: string } {
+  return { status: r.status, code: r.json?.error?.code, message: r.json?.error?.message };
 }

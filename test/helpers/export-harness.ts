@@ -76,7 +76,7 @@ export async function openHarness(options: EmulatorOptions): Promise<Harness & {
     dir = await mkdtemp(join(tmpdir(), 'entra-export-'));
     const settingsFile = join(dir, 'appsettings.agent.json');
     const caFile = join(dir, 'ca.pem');
-    await writeFile(settingsFile, JSON.stringify(emu.settings('Contoso'), null, 2));
+    await writeFile(settingsFile, JSON.stringify(emu.settings('Contoso'), null, 2), { mode: 0o600 });
     await writeFile(caFile, emu.caPem);
     const out = join(dir, 'out');
     const cookies = join(dir, 'cookies');

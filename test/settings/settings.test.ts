@@ -268,7 +268,21 @@ Resolve('resolveConnection(layers) requires exactly one kind of credential', () 
   const { ApplicationKey: _, ...none } = base;
   assert.match(failure(() => resolveConnection([layer('f.json', 'C', none)])).message, 'no credential');
   const both = { ...base, CertificatePath: 'c.pem' };
-  assert.match(failure(() => resolveConnection([layer('f.json', 'C', both)])).message, 'keep one credential');
+  assert.match(failure(() => resolveConnection([layer('f.json', 'C', both)])).message, 'keep exactly one credential');
+  const federatedAndMi = { ...none, ClientAssertionFile: '/var/run/token', ManagedIdentity: 'true' };
+  assert.match(
+    failure(() => resolveConnection([layer('f.json', 'C', federatedAndMi)])).message,
+    'ClientAssertionFile (from f.json) and ManagedIdentity (from f.json)',
+  );
+  assert.is(resolveConnection([layer('f.json', 'C', { ...none, ManagedIdentity: 'TRUE' })]).managedIdentity, true);
+  assert.is(
+    resolveConnection([layer('f.json', 'C', { ...none, ClientAssertionFile: '/t' })]).clientAssertionFile,
+    '/t',
+  );
+  assert.match(
+    failure(() => resolveConnection([layer('f.json', 'C', { ...none, ManagedIdentity: 'yes' })])).message,
+    'true or false',
+  );
   const thumbOnly = { ...none, CertificateThumbprint: 'AB'.repeat(20) };
   assert.match(
     failure(() => resolveConnection([layer('f.json', 'C', thumbOnly)])).message,

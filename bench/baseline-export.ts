@@ -1,0 +1,111 @@
+/**
+ * The benchmark's baseline export: the same job written the way a competent user would write it
+ * with the official Microsoft Graph JavaScript SDK: a PageIterator per entity over its delta query,
+ * one entity after the other, rows written with csv-stringify. It produces the same files as
+ * `entra export` (same tables, columns, cell encoding), so that the outputs can be compared.
+ *
+ *   node --import tsx bench/baseline-export.ts SETTINGS_JSON OUTPUT_DIR
+ * Trusts the emulator's CA through NODE_EXTRA_CA_CERTS, like any Node program would.
+ */
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, PageIterator, type PageCollection } from '@microsoft/microsoft-graph-client';
+import { ConfidentialClientApplication } from '@azure/msal-node';
+import { stringify } from 'csv-stringify';
+
+const [settingsPath, outDir] = process.argv.slice(2);
+if (!settingsPath || !outDir) throw new Error('usage: baseline-export.ts SETTINGS_JSON OUTPUT_DIR');
+const connections = JSON.parse(readFileSync(settingsPath, 'utf8')).Connections as Record<
+  string,
+  Record<string, string>
+>;
+const [name, c] = Object.entries(connections)[0]!;
+const authority = c.MicrosoftAuthorityPath!.replace('{0}', c.TenantId!);
+const msal = new ConfidentialClientApplication({
+  auth: {
+    clientId: c.ApplicationId!,
+    clientSecret: c.ApplicationKey!,
+    authority,
+    knownAuthorities: [new URL(authority).host],
+  },
+});
+const graphBase = c.MicrosoftGraphPathApi!.replace(/\/$/, '');
+const client = Client.init({
+  baseUrl: graphBase.replace(/\/v1\.0$/, ''),
+  defaultVersion: 'v1.0',
+  authProvider: (done) => {
+    msal.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] }).then(
+      (r) => done(null, r?.accessToken ?? null),
+      (e: unknown) => done(e as Error, null),
+    );
+  },
+});
+
+// The default attribute sets of `entra export` (src/settings/mapping.ts), so the files match.
+const { DEFAULT_ATTRIBUTES } = await import('../src/settings/mapping.js');
+const entities: [string, string, string[], string[]][] = [
+  ['user', 'users', [...DEFAULT_ATTRIBUTES.user], []],
+  ['group', 'groups', [...DEFAULT_ATTRIBUTES.group], ['members', 'owners']],
+  ['directoryRole', 'directoryRoles', [...DEFAULT_ATTRIBUTES.directoryRole], ['members']],
+  ['servicePrincipal', 'servicePrincipals', [...DEFAULT_ATTRIBUTES.servicePrincipal], []],
+];
+const columns = [...new Set(['id', ...entities.flatMap((e) => e[2])])].sort((a, b) => {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+});
+
+mkdirSync(outDir, { recursive: true });
+const files: Promise<unknown>[] = [];
+const open = (table: string, header: string[]) => {
+  const s = stringify({ header: true, columns: header, record_delimiter: '\n' });
+  const file = createWriteStream(join(outDir, `${name}_${table}.csv`));
+  files.push(new Promise<void>((r) => file.on('finish', () => r())));
+  s.pipe(file);
+  return s;
+};
+const cell = (v: unknown): string =>
+  v === null || v === undefined
+    ? ''
+    : typeof v === 'string'
+      ? v
+      : JSON.stringify(v);
+const objects = open('directoryobjects', ['Command', '@odata.type', ...columns]);
+const links = new Map<string, ReturnType<typeof open>>();
+for (const [entity, , , navs] of entities)
+  for (const nav of navs)
+    links.set(`${nav}_${entity}`, open(`${nav}_${entity}`, ['Command', `${entity}Id`, 'id']));
+
+let rows = 0;
+const seen = new Set<string>();
+for (const [entity, collection, attributes, navs] of entities) {
+  const response = (await client
+    .api(`/${collection}/delta`)
+    .select([...attributes, ...navs])
+    .get()) as PageCollection;
+  const iterator = new PageIterator(client, response, (item: Record<string, any>) => {
+    const command = item['@removed'] ? 'delete' : seen.has(item.id) ? 'update' : 'insert';
+    seen.add(item.id);
+    const row: Record<string, string> = {
+      Command: command,
+      '@odata.type': item['@odata.type'] ?? `#microsoft.graph.${entity}`,
+    };
+    if (command === 'delete') row.id = item.id;
+    else
+      for (const col of columns) row[col] = attributes.includes(col) || col === 'id' ? cell(item[col]) : '';
+    objects.write(row);
+    rows++;
+    for (const nav of navs)
+      for (const link of (item[`${nav}@delta`] ?? []) as Record<string, unknown>[]) {
+        links
+          .get(`${nav}_${entity}`)!
+          .write({ Command: link['@removed'] ? 'delete' : 'insert', [`${entity}Id`]: item.id, id: link.id });
+        rows++;
+      }
+    return true;
+  });
+  await iterator.iterate();
+}
+for (const s of [objects, ...links.values()]) s.end();
+await Promise.all(files);
+process.stdout.write(`${JSON.stringify({ rows })}\n`);

@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { EXIT, ToolError, UsageError } from '../errors.js';
+import { READ_ROLES, tokenRoles, WRITE_ROLES } from '../graph/permissions.js';
+import { entityInfo } from '../graph/schema.js';
+import { redact } from '../redact.js';
+import { resolveMapping, selectQuery } from '../settings/mapping.js';
+import { connect, settingsLayers } from './connection.js';
+import { stderrLogger, type CommonOptions } from './process-io.js';
+
+export interface DoctorArgs extends CommonOptions {
+  settings?: string;
+  setting?: string[];
+  connection?: string;
+  ca?: string;
+  entities?: string[];
+}
+
+type Verdict = 'OK' | 'WARN' | 'FAIL';
+
+const SECRET_KEYS = new Set(['ApplicationKey', 'CertificatePassword']);
+
+/**
+ * `entra doctor`: checks a connection end to end without changing anything: settings (with where
+ * each value came from, secrets masked), a token, the token's app roles against what export and
+ * fulfill need, and one delta page per entity. One verdict line per check on stdout.
+ */
+export async function doctorCommand(
+  args: DoctorArgs,
+  env: NodeJS.ProcessEnv = process.env,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const log = stderrLogger({ ...args, quiet: true });
+  let failed = false;
+  const line = (verdict: Verdict, check: string, detail: string) => {
+    if (verdict === 'FAIL') failed = true;
+    out.write(`${redact(`${verdict.padEnd(4)} ${check}: ${detail}`)}\n`);
+  };
+  const ca = args.ca
+    ? await readFile(resolve(args.ca), 'utf8').catch((e: unknown) => {
+        throw new UsageError(
+          'ERR_USAGE',
+          `--ca: cannot read ${args.ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        );
+      })
+    : undefined;
+  const mapping = resolveMapping(args.entities?.length ? { entities: args.entities } : {});
+
+  let connection;
+  try {
+    const { layers, file } = await settingsLayers(args, env, { logger: log, ...(ca ? { ca } : {}) });
+    connection = connect(layers, {
+      ...(args.connection ? { connection: args.connection } : {}),
+      ...(ca ? { ca } : {}),
+      logger: log,
+      settingsFile: file,
+      env,
+    });
+  } catch (e) {
+    if (!(e instanceof ToolError)) throw e;
+    line('FAIL', 'settings', e.message);
+    return e.exitCode;
+  }
+  const { settings, client, tokens } = connection;
+  try {
+    line('OK', 'settings', `connection "${settings.name}" from ${connection.settingsFile}`);
+    const shown: [string, string | undefined][] = [
+      ['ApplicationId', settings.applicationId],
+      ['TenantId', settings.tenantId],
+      ['ApplicationKey', settings.applicationKey],
+      ['CertificatePath', settings.certificatePath],
+      ['CertificatePassword', settings.certificatePassword],
+      ['CertificateThumbprint', settings.certificateThumbprint],
+      ['ClientAssertionFile', settings.clientAssertionFile],
+      ['ManagedIdentity', settings.managedIdentity ? 'true' : undefined],
+      ['MicrosoftAuthorityPath', settings.authority],
+      ['MicrosoftGraphPath', settings.scope],
+      ['MicrosoftGraphPathApi', settings.graphUrl],
+    ];
+    for (const [key, value] of shown)
+      if (value !== undefined)
+        out.write(
+          `       ${key} = ${SECRET_KEYS.has(key) ? '*** (set)' : value}  [${settings.origins[key] ?? 'default'}]\n`,
+        );
+
+    let token: string;
+    const started = performance.now();
+    try {
+      token = await tokens.getToken();
+    } catch (e) {
+      line('FAIL', 'token', e instanceof Error ? e.message : String(e));
+      return EXIT.failure;
+    }
+    const { roles, claims } = tokenRoles(token);
+    const expires = typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString() : 'unknown';
+    line(
+      'OK',
+      'token',
+      `obtained from ${settings.authority} in ${Math.round(performance.now() - started)} ms, expires ${expires}`,
+    );
+    line(
+      roles.length ? 'OK' : 'WARN',
+      'app roles',
+      roles.length ? roles.join(', ') : 'the token carries no application permissions',
+    );
+
+    for (const m of mapping.entities) {
+      const allowed = READ_ROLES[m.entity];
+      const held = allowed.filter((r) => roles.includes(r));
+      line(
+        held.length ? 'OK' : 'FAIL',
+        `export ${m.entity}`,
+        held.length ? `allowed by ${held[0]}` : `needs one of ${allowed.join(', ')}`,
+      );
+    }
+    for (const w of WRITE_ROLES) {
+      const held = w.roles.filter((r) => roles.includes(r));
+      line(
+        held.length ? 'OK' : 'WARN',
+        `fulfill: ${w.what}`,
+        held.length
+          ? `allowed by ${held[0]}`
+          : `needs one of ${w.roles.join(', ')} (only if you fulfill such rows)`,
+      );
+    }
+
+    for (const m of mapping.entities) {
+      const url = `${entityInfo(m.entity).collection}/delta?$select=${selectQuery(m)}`;
+      const t0 = performance.now();
+      try {
+        const page = await client.get<{ value?: unknown[] }>(url);
+        line(
+          'OK',
+          `delta ${m.entity}`,
+          `first page: ${page.body.value?.length ?? 0} objects in ${Math.round(performance.now() - t0)} ms`,
+        );
+      } catch (e) {
+        line('FAIL', `delta ${m.entity}`, e instanceof Error ? e.message : String(e));
+      }
+    }
+  } finally {
+    client.close();
+  }
+  out.write(failed ? 'verdict: problems found (see FAIL lines)\n' : 'verdict: ready\n');
+  return failed ? EXIT.failure : EXIT.ok;
+}
