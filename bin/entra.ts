@@ -108,6 +108,10 @@ const cli = yargs(argv)
           type: 'string',
           describe: 'Table written to stdout with --format csv (default directoryobjects)',
         })
+        .option('parallel', {
+          type: 'number',
+          describe: 'Complete rounds of users and groups in N parallel partitions (see README, Performance)',
+        })
         .option('demo', {
           type: 'boolean',
           describe: 'Export the built-in emulated sample tenant (no settings needed; cookies are not read)',

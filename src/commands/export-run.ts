@@ -12,6 +12,7 @@ import { stageCookies } from '../sinks/cookie-file.js';
 import { commitManifestPath, commitStaged, type StagedFile } from '../sinks/commit.js';
 import { createCsvStdoutWriter, createNdjsonWriter, createTableWriter, pipeRows } from '../sinks/csv-file.js';
 import { graphDelta, type SourceMsg } from '../sources/graph-delta.js';
+import { graphParallel, partitionProperty } from '../sources/graph-parallel.js';
 import { createRouter, exportTables, type RoundMode } from '../streams/route-by-type.js';
 import type { Logger, TableRow } from '../types.js';
 import { Progress, type ProgressStream } from './progress.js';
@@ -38,6 +39,8 @@ export interface RoundsOptions {
   cookieDir: string;
   log: Logger;
   progress: { stream: ProgressStream; enabled: boolean; intervalMs?: number };
+  /** `--parallel N`: complete rounds of users and groups listed in N-way parallel partitions. */
+  parallel?: number;
 }
 
 /**
@@ -132,16 +135,25 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
     }
     return rows;
   };
-  const readables = [...runs.values()].map((run) =>
-    Readable.from(
+  const readables = [...runs.values()].map((run) => {
+    const sequential = () =>
       graphDelta({
         client,
         entity: run.entity,
         initialUrl: `${settings.graphUrl}${entityInfo(run.entity).collection}/delta?$select=${run.select}`,
         ...(run.cookie ? { cookie: run.cookie } : {}),
-      }),
-    ),
-  );
+      });
+    const m = o.mapping.entities.find((e) => e.entity === run.entity)!;
+    const parallel = o.parallel ?? 1;
+    return Readable.from(
+      parallel > 1 && run.mode === 'complete' && partitionProperty(run.entity)
+        ? graphParallel(
+            { client, entity: run.entity, attributes: m.attributes, navigations: m.navigations, parallel, logger: log },
+            sequential,
+          )
+        : sequential(),
+    );
+  });
   // A source stopped early may still fail in the background (its client is closed): nobody listens then.
   for (const r of readables) r.on('error', () => {});
   const rows = _(readables.map((r) => _<SourceMsg>(r)))

@@ -32,6 +32,8 @@ export interface ExportArgs extends CommonOptions {
   progress?: boolean;
   /** A PEM CA file to trust besides the system roots (e.g. `entra emulate --ca-out`). */
   ca?: string;
+  /** Complete rounds of users and groups listed in N parallel partitions (1 = the sequential delta round). */
+  parallel?: number;
 }
 
 /** The process streams of a run; tests pass their own. */
@@ -48,6 +50,8 @@ function checkArgs(args: ExportArgs): void {
   if (args.output === '') throw new UsageError('ERR_USAGE', "--output needs a folder, or '-' for stdout");
   if (args.format === 'ndjson' && !toStdout)
     throw new UsageError('ERR_USAGE', '--format ndjson writes to stdout: add --output -');
+  if (args.parallel !== undefined && !(Number.isInteger(args.parallel) && args.parallel >= 1 && args.parallel <= 64))
+    throw new UsageError('ERR_USAGE', `--parallel must be an integer from 1 to 64, got ${args.parallel}`);
   if (args.table !== undefined && !(toStdout && (args.format ?? 'csv') === 'csv'))
     throw new UsageError(
       'ERR_USAGE',
@@ -170,6 +174,7 @@ export async function exportCommand(
         output: toStdout ? { stream: stdout, format, table } : { dir: outDir },
         cookieDir,
         log,
+        ...(args.parallel ? { parallel: args.parallel } : {}),
         progress: {
           stream: stderr,
           enabled: !args.quiet && (args.progress === true || stderr.isTTY === true),

@@ -184,7 +184,8 @@ export function generateTenant(store: DirectoryStore, options: GenerateOptions):
     const guest = random() < 0.03;
     const upn = guest ? `${nick.toLowerCase()}_fabrikam.com#EXT#@${domain}` : `${nick}@${domain}`;
     const accountEnabled = random() >= 0.05;
-    let businessPhones: string[] = [];
+    // No phone: the key stays undefined (the directory keeps no empty collections), same object shape.
+    let businessPhones: string[] | undefined;
     if (random() < 0.7) {
       let phone = phones.get(i % 10000);
       if (!phone) phones.set(i % 10000, (phone = `+1 425 555 ${String(i % 10000).padStart(4, '0')}`));

@@ -247,7 +247,8 @@ function collectionProps(entity: EntityName): Set<string> {
 
 /**
  * An object as Graph returns it. With `nulls` (list and GET) unset properties come back as `null`;
- * in delta pages they are omitted ("never set → omitted", user-delta.md).
+ * in delta pages they are omitted ("never set → omitted", user-delta.md). The store keeps no empty
+ * collections (the directory does not tell "empty" from "never set"): lists show them as `[]`.
  */
 export function renderObject(
   object: StoredObject,

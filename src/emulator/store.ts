@@ -160,6 +160,8 @@ export class DirectoryStore {
       this.upns.set(key, id);
     }
     // `adopt`: the caller hands over a fresh object (bulk loading); otherwise keep a copy of our own.
+    // The directory does not tell an empty collection from one never set: keep neither.
+    if (!options.adopt) data = withoutEmpty(data);
     const store = this.entityStore(entity);
     const object: StoredObject = {
       id,
@@ -196,7 +198,7 @@ export class DirectoryStore {
     }
     for (const [key, value] of Object.entries(patch)) {
       if (key === 'id') continue;
-      if (value === null || value === undefined) {
+      if (value === null || value === undefined || (Array.isArray(value) && value.length === 0)) {
         if (key in object.data) {
           delete object.data[key];
           changed.push(key);
@@ -344,3 +346,10 @@ export class DirectoryStore {
 }
 
 type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
+
+function withoutEmpty(data: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data))
+    if (v !== undefined && !(Array.isArray(v) && v.length === 0)) out[k] = v;
+  return out;
+}

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { type Got, type Method, ReadError, RequestError } from 'got';
@@ -116,6 +117,8 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   // close() aborts requests in flight and waits between retries: a run that stops early (an error,
   // `| head`, Ctrl-C) must not keep a prefetched page retrying in the background.
   const closing = new AbortController();
+  // Every request in flight listens for close(): many at once is normal, not a leak.
+  setMaxListeners(0, closing.signal);
   const delay = options.delay ?? ((ms: number) => sleep(ms, undefined, { signal: closing.signal }));
   const closedError = (method: string, url: string) =>
     new ToolError('ERR_GRAPH_CLOSED', `${method} ${printableUrl(url)} stopped: the Graph client was closed`);

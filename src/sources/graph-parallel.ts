@@ -40,6 +40,18 @@ export function partitionProperty(entity: EntityName): string | undefined {
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * A listed object in the shape delta gives it: lists return unset properties as `null` (and empty
+ * collections as `[]`) where delta omits them, so the rows come out the same either way.
+ */
+function asDeltaRecord(o: GraphObject): GraphObject {
+  for (const key of Object.keys(o)) {
+    const v = o[key];
+    if (v === null || (Array.isArray(v) && v.length === 0)) delete o[key];
+  }
+  return o;
+}
 const EVENTUAL = { ConsistencyLevel: 'eventual' };
 
 /** Runs `work` over `items` with at most `limit` at a time, in order of start. */
@@ -169,7 +181,7 @@ export async function* graphParallel(
           const page: { body: { value?: GraphObject[]; '@odata.nextLink'?: string } } = await client.get(url);
           if (!Array.isArray(page.body.value))
             throw new ToolError('ERR_GRAPH_RESPONSE', `${printableUrl(url)} has no "value" array`);
-          if (page.body.value.length) await channel.push(page.body.value);
+          if (page.body.value.length) await channel.push(page.body.value.map(asDeltaRecord));
           url = page.body['@odata.nextLink'];
         }
       });

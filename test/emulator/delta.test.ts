@@ -110,7 +110,8 @@ Users(
       for (const item of items)
         for (const key of Object.keys(item)) assert.ok(USER_DEFAULTS.includes(key), key);
       assert.is(adele.displayName, 'Adele Vance');
-      assert.equal(adele.businessPhones, []);
+      // The directory keeps no empty collections: Adele's empty businessPhones is "never set".
+      assert.not.ok('businessPhones' in adele, 'empty collection → omitted');
       assert.not.ok('mobilePhone' in adele, 'never set → omitted, not null');
       assert.not.ok('department' in adele);
     });
@@ -219,7 +220,9 @@ Users(
       const first = await deltaRound(emu, '/v1.0/users/delta');
       emu.tenant.update(ADELE, { department: 'Legal' });
       emu.tenant.update(ALEX, { aboutMe: 'Writes poems' });
-      emu.tenant.update(DIEGO, { licenseAssignmentStates: [] });
+      emu.tenant.update(DIEGO, {
+        licenseAssignmentStates: [{ skuId: '6fd2c87f-b296-42f0-b197-1e91e994b900', state: 'Active' }],
+      });
       const second = await deltaRound(emu, first.deltaLink);
       assert.equal(
         second.items.map((u) => u.id),
