@@ -30,6 +30,8 @@ const graphBase = c.MicrosoftGraphPathApi!.replace(/\/$/, '');
 const client = Client.init({
   baseUrl: graphBase.replace(/\/v1\.0$/, ''),
   defaultVersion: 'v1.0',
+  // The SDK sends tokens only to Microsoft's Graph hosts, and to the ones listed here.
+  customHosts: new Set([new URL(graphBase).hostname]),
   authProvider: (done) => {
     msal.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] }).then(
       (r) => done(null, r?.accessToken ?? null),

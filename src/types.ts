@@ -11,6 +11,12 @@ export interface GraphObject {
   [property: string]: unknown;
 }
 
+/**
+ * Set by a source on a record that repeats an object already written in the same round only to carry
+ * more of its links (a large group's next slice of members): the router writes its link rows only.
+ */
+export const LINKS_ONLY = '@entra.linksOnly';
+
 /** One record of a delta round, tagged with the entity whose delta query produced it. */
 export interface RecordMsg {
   kind: 'record';

@@ -148,7 +148,14 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
     return Readable.from(
       parallel > 1 && run.mode === 'complete' && partitionProperty(run.entity)
         ? graphParallel(
-            { client, entity: run.entity, attributes: m.attributes, navigations: m.navigations, parallel, logger: log },
+            {
+              client,
+              entity: run.entity,
+              attributes: m.attributes,
+              navigations: m.navigations,
+              parallel,
+              logger: log,
+            },
             sequential,
           )
         : sequential(),
@@ -156,10 +163,11 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
   });
   // A source stopped early may still fail in the background (its client is closed): nobody listens then.
   for (const r of readables) r.on('error', () => {});
+  // Rows travel a page at a time (one array per page): per-row stream overhead would dominate.
   const rows = _(readables.map((r) => _<SourceMsg>(r)))
     .merge()
     .map(toRows)
-    .sequence();
+    .filter((page) => page.length > 0);
 
   const progress = new Progress((s) => {
     const all = [...runs.values()];

@@ -50,7 +50,10 @@ function checkArgs(args: ExportArgs): void {
   if (args.output === '') throw new UsageError('ERR_USAGE', "--output needs a folder, or '-' for stdout");
   if (args.format === 'ndjson' && !toStdout)
     throw new UsageError('ERR_USAGE', '--format ndjson writes to stdout: add --output -');
-  if (args.parallel !== undefined && !(Number.isInteger(args.parallel) && args.parallel >= 1 && args.parallel <= 64))
+  if (
+    args.parallel !== undefined &&
+    !(Number.isInteger(args.parallel) && args.parallel >= 1 && args.parallel <= 64)
+  )
     throw new UsageError('ERR_USAGE', `--parallel must be an integer from 1 to 64, got ${args.parallel}`);
   if (args.table !== undefined && !(toStdout && (args.format ?? 'csv') === 'csv'))
     throw new UsageError(

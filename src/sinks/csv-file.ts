@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { stringify, type Options, type Stringifier } from 'csv-stringify';
+import { stringify, type Options } from 'csv-stringify';
+import { stringify as stringifySync } from 'csv-stringify/sync';
 import { ToolError } from '../errors.js';
 import type { TableRow } from '../types.js';
 import { createAtomicFile, type AtomicFile } from './atomic-file.js';
@@ -37,7 +38,28 @@ export interface StdoutWriter {
  * (delimiter, quote, CR or LF inside). Leading and trailing spaces are part of a field (RFC 4180 §2.4)
  * and are kept unquoted: csv-parse reads them back as they are.
  */
-export const CSV_OPTIONS: Options = { record_delimiter: '\n', bom: false };
+// csv-stringify quotes a LF but not a lone CR, which RFC 4180 readers take for a line end: quote it too.
+export const CSV_OPTIONS: Options = { record_delimiter: '\n', bom: false, quoted_match: /\r/ };
+
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/**
+ * One CSV record, `\n`-terminated, quoted exactly where csv-stringify with {@link CSV_OPTIONS} quotes
+ * (a delimiter, quote, CR or LF inside; quotes doubled). The export's hot path: millions of rows, where
+ * csv-stringify's per-record machinery cost more than the rest of the pipeline (bench/run.ts profile).
+ * test/sinks/csv-file.test.ts checks it against csv-stringify on every kind of cell.
+ */
+export function csvRecord(columns: readonly string[], cells: Record<string, string>): string {
+  let line = '';
+  for (let i = 0; i < columns.length; i++) {
+    if (i > 0) line += ',';
+    const v = cells[columns[i]!];
+    // Most cells of a wide table are empty.
+    if (v === undefined || v === '') continue;
+    line += NEEDS_QUOTES.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+  }
+  return `${line}\n`;
+}
 
 function toArray(columns: readonly string[], cells: Record<string, string>): string[] {
   const out = new Array<string>(columns.length);
@@ -80,42 +102,48 @@ export function createTableWriter(options: {
 
   interface Open {
     columns: string[];
-    csv: Stringifier;
     file: AtomicFile;
-    done: Promise<void>;
   }
   const open = new Map<string, Open>();
+  // Rows arrive a page at a time: each table's rows of a page become one CSV text, one write.
   const writable = new Writable({
     objectMode: true,
-    write(row: TableRow, _encoding, callback) {
-      const t = open.get(row.table);
-      if (!t) return callback(new ToolError('ERR_CSV_TABLE', `no CSV table '${row.table}' in this export`));
-      if (t.csv.write(toArray(t.columns, row.cells))) callback();
-      else t.csv.once('drain', () => callback());
+    write(chunk: TableRow | TableRow[], _encoding, callback) {
+      const rows = Array.isArray(chunk) ? chunk : [chunk];
+      const byTable = new Map<Open, string>();
+      for (const row of rows) {
+        const t = open.get(row.table);
+        if (!t) return callback(new ToolError('ERR_CSV_TABLE', `no CSV table '${row.table}' in this export`));
+        byTable.set(t, (byTable.get(t) ?? '') + csvRecord(t.columns, row.cells));
+      }
+      let pending = 1;
+      const done = () => {
+        if (--pending === 0) callback();
+      };
+      for (const [t, text] of byTable)
+        if (!t.file.stream.write(text)) {
+          pending++;
+          t.file.stream.once('drain', done);
+        }
+      done();
     },
     final(callback) {
-      for (const t of open.values()) t.csv.end();
-      const flushed = [...open.values()].map(async (t) => {
-        await t.done;
-        await t.file.flush();
-      });
-      Promise.all(flushed).then(
+      Promise.all([...open.values()].map((t) => t.file.flush())).then(
         () => callback(),
         (error: Error) => callback(error),
       );
     },
     destroy(error, callback) {
-      for (const t of open.values()) t.csv.destroy();
+      for (const t of open.values()) t.file.stream.destroy();
       callback(error);
     },
   });
   for (const { table, columns } of tables) {
     const file = createAtomicFile(join(dir, `${connection}_${table}.csv`));
-    const csv = stringify({ ...CSV_OPTIONS, header: true, columns });
-    const done = pipeline(csv, file.stream);
     // A failing file fails the whole writer, so the run's pipeline rejects.
-    done.catch((error: Error) => writable.destroy(error));
-    open.set(table, { columns, csv, file, done });
+    file.stream.once('error', (error) => writable.destroy(error));
+    file.stream.write(stringifySync([columns], CSV_OPTIONS));
+    open.set(table, { columns, file });
   }
 
   let committed = false;
@@ -183,8 +211,11 @@ export function createCsvStdoutWriter(out: Writable, table: string, columns: str
   const csv = stringify({ ...CSV_OPTIONS, header: true, columns });
   const writable = new Writable({
     objectMode: true,
-    write(row: TableRow, _encoding, callback) {
-      if (row.table !== table || csv.write(toArray(columns, row.cells))) callback();
+    write(chunk: TableRow | TableRow[], _encoding, callback) {
+      let ok = true;
+      for (const row of Array.isArray(chunk) ? chunk : [chunk])
+        if (row.table === table) ok = csv.write(toArray(columns, row.cells));
+      if (ok) callback();
       else csv.once('drain', () => callback());
     },
     final(callback) {
@@ -215,11 +246,11 @@ export function createNdjsonWriter(out: Writable): StdoutWriter {
     objectMode: true,
     writev(chunks, callback) {
       let text = '';
-      for (const { chunk } of chunks) {
-        const { table, cells } = chunk as TableRow;
-        const body = JSON.stringify(cells);
-        text += `{"table":${JSON.stringify(table)}${body === '{}' ? '' : ','}${body.slice(1)}\n`;
-      }
+      for (const { chunk } of chunks)
+        for (const { table, cells } of Array.isArray(chunk) ? (chunk as TableRow[]) : [chunk as TableRow]) {
+          const body = JSON.stringify(cells);
+          text += `{"table":${JSON.stringify(table)}${body === '{}' ? '' : ','}${body.slice(1)}\n`;
+        }
       if (out.write(text)) callback();
       else out.once('drain', () => callback());
     },

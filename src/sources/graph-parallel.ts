@@ -1,7 +1,7 @@
 import { printableUrl, type GraphClient } from '../graph/client.js';
 import { entityInfo, type EntityName } from '../graph/schema.js';
 import { ToolError } from '../errors.js';
-import type { GraphObject, Logger } from '../types.js';
+import { LINKS_ONLY, type GraphObject, type Logger } from '../types.js';
 import type { SourceMsg } from './graph-delta.js';
 
 /**
@@ -215,8 +215,13 @@ export async function* graphParallel(
         let url: string | undefined =
           `${collection}/delta?$select=${select}&$filter=${encodeURIComponent(filter)}`;
         const followed = new Set<string>();
+        const emitted = new Set<string>();
         while (url) {
           const page: { body: { value?: GraphObject[]; '@odata.nextLink'?: string } } = await client.get(url);
+          // A large group comes back on the next page with its next slice of members: links only.
+          for (const record of page.body.value ?? [])
+            if (emitted.has(record.id)) record[LINKS_ONLY] = true;
+            else emitted.add(record.id);
           if (page.body.value?.length) await channel.push(page.body.value);
           url = page.body['@odata.nextLink'];
           if (url && followed.has(url))

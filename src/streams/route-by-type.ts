@@ -1,7 +1,7 @@
 import { ToolError } from '../errors.js';
 import { entityFromOdataType, entityInfo, type EntityName } from '../graph/schema.js';
 import { directoryObjectColumns, linkTables, type Mapping } from '../settings/mapping.js';
-import type { Command, DeltaMsg, RecordMsg, TableRow } from '../types.js';
+import { LINKS_ONLY, type Command, type DeltaMsg, type RecordMsg, type TableRow } from '../types.js';
 import { createObjectRowEncoder, OBJECT_TABLE, throughRows, type ObjectRowEncoder } from './encode-row.js';
 import { createNavigationSplitter, type NavigationSplitter } from './split-navigation.js';
 
@@ -87,8 +87,10 @@ export function createRouter(options: RouterOptions): (msg: RecordMsg) => TableR
     const previous = last.get(msg.entity);
     // Graph repeats a large group on the next page with the next slice of its members, same property
     // values (delta-query-groups.md): the repeat adds links, not another identical object row.
-    const rows =
-      previous && previous.cells.id === record.id && sameObject(previous, objectRow) ? [] : [objectRow];
+    const repeat =
+      record[LINKS_ONLY] === true ||
+      (previous !== undefined && previous.cells.id === record.id && sameObject(previous, objectRow));
+    const rows = repeat ? [] : [objectRow];
     last.set(msg.entity, objectRow);
     for (const split of plan.splitters) for (const row of split(record)) rows.push(row);
     return rows;
@@ -141,49 +143,45 @@ function parseGuid(id: string, out: Uint32Array): boolean {
 }
 
 /**
- * A memory-lean set of object ids: GUIDs are kept as 128-bit keys in an open-addressing table of
- * 32-bit words (16 bytes a slot, load ≤ 0.75: 16–32 MB for a million ids, where a `Set<string>` of the
- * same ids takes ~80 MB and churns the GC). Exact, no false positives. Ids that are not GUIDs go to a
- * plain Set. Grows by doubling.
+ * A memory-lean set of object ids: a GUID is folded to a 64-bit key (its two halves XORed; Graph's
+ * object ids are random GUIDs) kept in an open-addressing table of 32-bit words: 8 bytes a slot,
+ * load ≤ 0.75, so 8-16 MB for a million ids where a `Set<string>` takes ~80 MB and churns the GC.
+ * Two ids of one run share a key with probability about n²/2⁶⁵ (3·10⁻⁸ for a million): the second
+ * would be written as `update` instead of `insert`, which consumers apply as an upsert anyway.
+ * Ids that are not GUIDs go to a plain Set. Grows by doubling.
  */
 export function createSeenIds(initialCapacity = 1024): SeenIds {
   let capacity = 16;
   while (capacity < initialCapacity) capacity *= 2;
-  let keys = new Uint32Array(capacity * 4);
+  let keys = new Uint32Array(capacity * 2);
   let count = 0;
   let zero = false;
   const others = new Set<string>();
   const k = new Uint32Array(4);
-  const insert = (a: number, b: number, c: number, d: number): boolean => {
+  const insert = (a: number, b: number): boolean => {
     const mask = capacity - 1;
-    const h = Math.imul(a ^ Math.imul(b, 0x9e3779b1) ^ Math.imul(c, 0x85ebca6b) ^ d, 0x27d4eb2d);
+    const h = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x27d4eb2d);
     let slot = (h ^ (h >>> 15)) & mask;
     for (;;) {
-      const o = slot * 4;
+      const o = slot * 2;
       const x = keys[o]!;
       const y = keys[o + 1]!;
-      const z = keys[o + 2]!;
-      const t = keys[o + 3]!;
-      if ((x | y | z | t) === 0) {
+      if ((x | y) === 0) {
         keys[o] = a;
         keys[o + 1] = b;
-        keys[o + 2] = c;
-        keys[o + 3] = d;
         count++;
         return true;
       }
-      if (x === a && y === b && z === c && t === d) return false;
+      if (x === a && y === b) return false;
       slot = (slot + 1) & mask;
     }
   };
   const grow = (): void => {
     const old = keys;
     capacity *= 2;
-    keys = new Uint32Array(capacity * 4);
+    keys = new Uint32Array(capacity * 2);
     count = 0;
-    for (let o = 0; o < old.length; o += 4)
-      if ((old[o]! | old[o + 1]! | old[o + 2]! | old[o + 3]!) !== 0)
-        insert(old[o]!, old[o + 1]!, old[o + 2]!, old[o + 3]!);
+    for (let o = 0; o < old.length; o += 2) if ((old[o]! | old[o + 1]!) !== 0) insert(old[o]!, old[o + 1]!);
   };
   return {
     add(id: string): boolean {
@@ -192,10 +190,12 @@ export function createSeenIds(initialCapacity = 1024): SeenIds {
         others.add(id);
         return true;
       }
-      // The all-zero key marks an empty slot, so the nil GUID is tracked apart.
-      if ((k[0]! | k[1]! | k[2]! | k[3]!) === 0) return zero ? false : (zero = true);
+      const a = (k[0]! ^ k[2]!) >>> 0;
+      const b = (k[1]! ^ k[3]!) >>> 0;
+      // The all-zero key marks an empty slot, so the ids folding to it are tracked apart.
+      if ((a | b) === 0) return zero ? false : (zero = true);
       if ((count + 1) * 4 > capacity * 3) grow();
-      return insert(k[0]!, k[1]!, k[2]!, k[3]!);
+      return insert(a, b);
     },
     get size() {
       return count + (zero ? 1 : 0) + others.size;

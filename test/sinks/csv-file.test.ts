@@ -4,13 +4,16 @@ import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resolveMapping } from '../../src/settings/mapping.js';
 import {
+  CSV_OPTIONS,
   createCsvStdoutWriter,
   createNdjsonWriter,
   createTableWriter,
+  csvRecord,
   pipeRows,
 } from '../../src/sinks/csv-file.js';
 import { createRouter, exportTables } from '../../src/streams/route-by-type.js';
@@ -67,6 +70,42 @@ const completeRound: RecordMsg[] = [
   msg('user', { id: 'u4', '@removed': { reason: 'deleted' } }),
   msg('directoryRole', { id: 'r1', displayName: 'Global Administrator', 'members@delta': [{ id: 'u1' }] }),
 ];
+
+// ---
+
+const CsvRecord = suite('csvRecord');
+
+CsvRecord(
+  'csvRecord(columns, cells) quotes exactly like csv-stringify with CSV_OPTIONS, and round-trips',
+  () => {
+    const samples = [
+      '',
+      'plain',
+      'a,b',
+      'say "hi"',
+      'line1\nline2',
+      'cr\rhere',
+      ' padded ',
+      '"',
+      ',',
+      '["+1 425"]',
+      'ünïcode ✓',
+      '\r\n',
+      'x""y',
+    ];
+    const columns = ['a', 'b', 'c'];
+    for (const a of samples)
+      for (const b of samples) {
+        const cells = { a, b, c: `${a}${b}` };
+        const ours = csvRecord(columns, cells);
+        assert.is(ours, stringify([[a, b, `${a}${b}`]], CSV_OPTIONS), JSON.stringify(cells));
+        assert.equal(parse(ours, { relax_column_count: false }), [[a, b, `${a}${b}`]]);
+      }
+    assert.is(csvRecord(['x', 'y'], { x: 'only' }), 'only,\n');
+  },
+);
+
+CsvRecord.run();
 
 // ---
 

@@ -1,0 +1,513 @@
+/**
+ * `npm run bench`: the performance scenarios of the connector, each beside a baseline measured in the
+ * same run (the same job written with the official Microsoft Graph JavaScript SDK: bench/baseline-*.ts),
+ * with the targets and PASS/MISS. The emulators run in processes of their own; the exporter's peak RSS
+ * is sampled from /proc. Flags size everything; the defaults finish in a few minutes on 2 cores.
+ *
+ *   npm run bench -- [--users 1000000] [--groups 100000] [--small-users 100000] [--small-groups 10000]
+ *                    [--latency-users 100000] [--latency-groups 10000] [--latency 100] [--parallel 16]
+ *                    [--fulfill-users 100000] [--fulfill-rows 20000] [--budget-rows 2000] [--budget 200/5]
+ *                    [--only 1,2,3,4] [--no-baseline]
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateTenant } from '../src/emulator/generate.js';
+import { DirectoryStore } from '../src/emulator/store.js';
+import {
+  countRows,
+  fmt,
+  graphCaller,
+  sameRows,
+  startEmulatorProcess,
+  timed,
+  verdict,
+  type Timed,
+} from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    users: { type: 'string', default: '1000000' },
+    groups: { type: 'string', default: '100000' },
+    'small-users': { type: 'string', default: '100000' },
+    'small-groups': { type: 'string', default: '10000' },
+    'latency-users': { type: 'string', default: '100000' },
+    'latency-groups': { type: 'string', default: '10000' },
+    latency: { type: 'string', default: '100' },
+    parallel: { type: 'string', default: '16' },
+    'fulfill-users': { type: 'string', default: '100000' },
+    'fulfill-rows': { type: 'string', default: '20000' },
+    'budget-rows': { type: 'string', default: '2000' },
+    budget: { type: 'string', default: '200/5' },
+    only: { type: 'string', default: '1,2,3,4' },
+    'no-baseline': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const num = (k: keyof typeof values) => Number(values[k]);
+const only = new Set(String(values.only).split(','));
+const baseline = !values['no-baseline'];
+const dir = mkdtempSync(join(tmpdir(), 'entra-bench-'));
+const ENTRA = ['dist/bin/entra.js'];
+const BASE_EXPORT = ['--import', 'tsx', 'bench/baseline-export.ts'];
+const BASE_FULFILL = ['--import', 'tsx', 'bench/baseline-fulfill.ts'];
+const env = (ca: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  NODE_EXTRA_CA_CERTS: ca,
+  NODE_OPTIONS: '',
+});
+const out = (name: string) => {
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+};
+const line = (s = '') => process.stdout.write(`${s}\n`);
+const must = (r: Timed, what: string) => {
+  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.slice(-2000)}`);
+  return r;
+};
+const results: string[] = [];
+const row = (...cells: string[]) => results.push(`| ${cells.join(' | ')} |`);
+
+line(`entra-connector benchmarks (${new Date().toISOString()}, node ${process.version}, work dir ${dir})`);
+
+async function exportScenarios(): Promise<void> {
+  const users = num('users');
+  const groups = num('groups');
+  line(`\n## 1. Complete export, ${fmt(users)} users, ${fmt(groups)} groups, no latency`);
+  const emu = await startEmulatorProcess(
+    { generate: { users, groups, seed: 1 }, throttle: false },
+    dir,
+    'big',
+  );
+  line(`emulator ready in ${(emu.readyMs / 1000).toFixed(1)} s`);
+  try {
+    const ours = must(
+      await timed(
+        [
+          ...ENTRA,
+          'export',
+          '--settings',
+          emu.settings,
+          '--output',
+          out('ours1'),
+          '--cookies',
+          out('ours1-cookies'),
+          '--ignore-cookies',
+          '--quiet',
+        ],
+        env(emu.ca),
+      ),
+      'entra export',
+    );
+    const rows = countRows(join(dir, 'ours1'));
+    const rate = rows / (ours.ms / 1000);
+    line(
+      `entra export:    ${fmt(rows)} rows in ${(ours.ms / 1000).toFixed(1)} s = ${fmt(rate)} rows/s, peak RSS ${fmt(ours.peakRssMb)} MB`,
+    );
+    let base: Timed | undefined;
+    if (baseline) {
+      base = must(
+        await timed([...BASE_EXPORT, emu.settings, out('base1'), join(dir, 'base1.links.json')], env(emu.ca)),
+        'baseline export',
+      );
+      line(
+        `baseline (SDK):  ${fmt(countRows(join(dir, 'base1')))} rows in ${(base.ms / 1000).toFixed(1)} s = ${fmt(countRows(join(dir, 'base1')) / (base.ms / 1000))} rows/s, peak RSS ${fmt(base.peakRssMb)} MB`,
+      );
+      line(
+        `ratio: ${(base.ms / ours.ms).toFixed(2)}x faster; identical rows: ${sameRows(join(dir, 'ours1'), join(dir, 'base1')) ? 'yes' : 'NO'}`,
+      );
+    }
+    line(
+      `target ≥ 100,000 rows/s: ${verdict(rate >= 100_000)}; peak RSS < 300 MB: ${verdict(ours.peakRssMb < 300)}`,
+    );
+    row(
+      '1. complete export, no latency',
+      `${fmt(users)} users, ${fmt(rows)} rows`,
+      `${(ours.ms / 1000).toFixed(1)} s, ${fmt(rate)} rows/s, ${fmt(ours.peakRssMb)} MB`,
+      base ? `${(base.ms / 1000).toFixed(1)} s, ${fmt(base.peakRssMb)} MB` : '-',
+      base ? `${(base.ms / ours.ms).toFixed(2)}x` : '-',
+      `≥ 100,000 rows/s ${verdict(rate >= 100_000)}; < 300 MB ${verdict(ours.peakRssMb < 300)}`,
+    );
+
+    // Flat memory: the same export of a tenant ten times smaller.
+    const small = await startEmulatorProcess(
+      { generate: { users: num('small-users'), groups: num('small-groups'), seed: 1 }, throttle: false },
+      dir,
+      'small',
+    );
+    try {
+      const s = must(
+        await timed(
+          [
+            ...ENTRA,
+            'export',
+            '--settings',
+            small.settings,
+            '--output',
+            out('small'),
+            '--cookies',
+            out('small-cookies'),
+            '--ignore-cookies',
+            '--quiet',
+          ],
+          env(small.ca),
+        ),
+        'entra export (small)',
+      );
+      const drift = ours.peakRssMb / s.peakRssMb - 1;
+      line(
+        `peak RSS at ${fmt(num('small-users'))} users: ${fmt(s.peakRssMb)} MB; at ${fmt(users)}: ${fmt(ours.peakRssMb)} MB (${(drift * 100).toFixed(0)}%); target within ±20%: ${verdict(Math.abs(drift) <= 0.2)}`,
+      );
+      row(
+        '1. peak RSS, 10x fewer users',
+        `${fmt(num('small-users'))} users`,
+        `${fmt(s.peakRssMb)} MB vs ${fmt(ours.peakRssMb)} MB (${(drift * 100).toFixed(0)}%)`,
+        '-',
+        '-',
+        `±20% ${verdict(Math.abs(drift) <= 0.2)}`,
+      );
+    } finally {
+      await small.stop();
+    }
+
+    if (only.has('3')) {
+      line(`\n## 3. Incremental export after 1% of the users changed`);
+      const changed = Math.floor(users / 100);
+      const caller = graphCaller(emu);
+      const store = new DirectoryStore({ tenantId: 't', domains: ['contoso.onmicrosoft.com'] });
+      generateTenant(store, { users, groups: 0, seed: 1 });
+      const ids = store
+        .entityStore('user')
+        .slots.slice(0, changed)
+        .map((o) => o!.id);
+      for (let i = 0; i < ids.length; i += 20) {
+        const requests = ids.slice(i, i + 20).map((id, k) => ({
+          id: String(k + 1),
+          method: 'PATCH',
+          url: `/users/${id}`,
+          headers: { 'Content-Type': 'application/json' },
+          body: { jobTitle: `Changed ${i + k}` },
+        }));
+        const r = await caller.batch(requests);
+        if (r.status !== 200) throw new Error(`$batch of changes failed: ${r.status}`);
+      }
+      caller.close();
+      const inc = must(
+        await timed(
+          [
+            ...ENTRA,
+            'export',
+            '--settings',
+            emu.settings,
+            '--output',
+            out('ours3'),
+            '--cookies',
+            join(dir, 'ours1-cookies'),
+            '--quiet',
+          ],
+          env(emu.ca),
+        ),
+        'entra export (incremental)',
+      );
+      const incRows = countRows(join(dir, 'ours3'));
+      line(`entra export:    ${fmt(incRows)} rows in ${(inc.ms / 1000).toFixed(1)} s`);
+      let b3: Timed | undefined;
+      if (baseline) {
+        b3 = must(
+          await timed(
+            [...BASE_EXPORT, emu.settings, out('base3'), join(dir, 'base1.links.json')],
+            env(emu.ca),
+          ),
+          'baseline incremental',
+        );
+        line(
+          `baseline (SDK):  ${fmt(countRows(join(dir, 'base3')))} rows in ${(b3.ms / 1000).toFixed(1)} s; ratio ${(b3.ms / inc.ms).toFixed(2)}x; identical rows: ${sameRows(join(dir, 'ours3'), join(dir, 'base3')) ? 'yes' : 'NO'}`,
+        );
+      }
+      row(
+        '3. incremental, 1% changed',
+        `${fmt(changed)} users changed, ${fmt(incRows)} rows`,
+        `${(inc.ms / 1000).toFixed(1)} s`,
+        b3 ? `${(b3.ms / 1000).toFixed(1)} s` : '-',
+        b3 ? `${(b3.ms / inc.ms).toFixed(2)}x` : '-',
+        '-',
+      );
+    }
+  } finally {
+    await emu.stop();
+  }
+}
+
+async function latencyScenario(): Promise<void> {
+  const users = num('latency-users');
+  const groups = num('latency-groups');
+  const latency = num('latency');
+  const parallel = String(values.parallel);
+  line(
+    `\n## 2. Complete export with ${latency} ms latency per request, ${fmt(users)} users, ${fmt(groups)} groups`,
+  );
+  const emu = await startEmulatorProcess(
+    { generate: { users, groups, seed: 2 }, throttle: false, latency: { fixedMs: latency, jitterMs: 0 } },
+    dir,
+    'slow',
+  );
+  try {
+    const ours = must(
+      await timed(
+        [
+          ...ENTRA,
+          'export',
+          '--settings',
+          emu.settings,
+          '--output',
+          out('ours2'),
+          '--cookies',
+          out('ours2-cookies'),
+          '--ignore-cookies',
+          '--parallel',
+          parallel,
+          '--quiet',
+        ],
+        env(emu.ca),
+      ),
+      'entra export --parallel',
+    );
+    const seq = must(
+      await timed(
+        [
+          ...ENTRA,
+          'export',
+          '--settings',
+          emu.settings,
+          '--output',
+          out('ours2s'),
+          '--cookies',
+          out('ours2s-cookies'),
+          '--ignore-cookies',
+          '--quiet',
+        ],
+        env(emu.ca),
+      ),
+      'entra export (sequential)',
+    );
+    line(
+      `entra export --parallel ${parallel}: ${(ours.ms / 1000).toFixed(1)} s; sequential delta rounds: ${(seq.ms / 1000).toFixed(1)} s`,
+    );
+    let base: Timed | undefined;
+    if (baseline) {
+      base = must(
+        await timed([...BASE_EXPORT, emu.settings, out('base2')], env(emu.ca)),
+        'baseline export (latency)',
+      );
+      const ratio = base.ms / ours.ms;
+      const same = sameRows(join(dir, 'ours2'), join(dir, 'base2'));
+      line(
+        `baseline (SDK):  ${(base.ms / 1000).toFixed(1)} s; ratio ${ratio.toFixed(2)}x; identical rows: ${same ? 'yes' : 'NO'}`,
+      );
+      line(`target ≥ 4x faster than the baseline with identical output: ${verdict(ratio >= 4 && same)}`);
+      row(
+        `2. complete export, ${latency} ms latency`,
+        `${fmt(users)} users, --parallel ${parallel}`,
+        `${(ours.ms / 1000).toFixed(1)} s (sequential ${(seq.ms / 1000).toFixed(1)} s)`,
+        `${(base.ms / 1000).toFixed(1)} s`,
+        `${ratio.toFixed(2)}x`,
+        `≥ 4x, same rows ${verdict(ratio >= 4 && same)}`,
+      );
+    }
+  } finally {
+    await emu.stop();
+  }
+}
+
+/** The mixed command files of scenario 4, from the same deterministic tenant the emulator generates. */
+function fulfillFiles(users: number, rows: number, name: string): string[] {
+  const store = new DirectoryStore({ tenantId: 't', domains: ['contoso.onmicrosoft.com'] });
+  generateTenant(store, { users, groups: Math.max(10, Math.floor(users / 10)), seed: 4 });
+  const userIds = store.entityStore('user').slots.map((o) => o!.id);
+  const groupObjs = store.entityStore('group').slots.map((o) => o!);
+  const d = out(name);
+  const inserts = Math.floor(rows * 0.25);
+  const updates = Math.floor(rows * 0.35);
+  const adds = Math.floor(rows * 0.25);
+  const removes = rows - inserts - updates - adds;
+  const objects = [
+    'Command,@odata.type,id,accountEnabled,displayName,mailNickname,passwordProfile,userPrincipalName,jobTitle',
+  ];
+  for (let i = 0; i < inserts; i++)
+    objects.push(
+      `insert,#microsoft.graph.user,,true,Bench User ${i},benchuser${i},"{""password"":""Bench-${i}-Pa55!"",""forceChangePasswordNextSignIn"":true}",benchuser${i}@contoso.onmicrosoft.com,`,
+    );
+  for (let i = 0; i < updates; i++)
+    objects.push(`update,#microsoft.graph.user,${userIds[i % userIds.length]},,,,,,Title ${i}`);
+  const links = ['Command,groupId,id'];
+  let g = 0;
+  for (let i = 0; i < adds; i++) {
+    const group = groupObjs[g++ % groupObjs.length]!;
+    const set = group.links!.members!;
+    let k = (i * 7919) % userIds.length;
+    while (set.has(userIds[k]!)) k = (k + 1) % userIds.length;
+    links.push(`insert,${group.id},${userIds[k]}`);
+  }
+  let removed = 0;
+  for (const group of groupObjs) {
+    for (const member of group.links!.members!) {
+      if (removed >= removes) break;
+      links.push(`delete,${group.id},${member}`);
+      removed++;
+      break;
+    }
+    if (removed >= removes) break;
+  }
+  const files = [join(d, 'Bench_directoryobjects.csv'), join(d, 'Bench_members_group.csv')];
+  writeFileSync(files[0]!, `${objects.join('\n')}\n`);
+  writeFileSync(files[1]!, `${links.join('\n')}\n`);
+  return files;
+}
+
+async function fulfillScenario(): Promise<void> {
+  const users = num('fulfill-users');
+  const rows = num('fulfill-rows');
+  line(`\n## 4. Fulfill of ${fmt(rows)} mixed rows (25% creates, 35% updates, 25% member adds, 15% removes)`);
+  const files = fulfillFiles(users, rows, 'fulfill');
+  const tenant = { generate: { users, groups: Math.max(10, Math.floor(users / 10)), seed: 4 } };
+  const count = (results: string, status: string) =>
+    readFileSync(results, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`,${status},`)).length;
+
+  let emu = await startEmulatorProcess({ ...tenant, throttle: false }, dir, 'f1');
+  let ours: Timed;
+  try {
+    ours = must(
+      await timed(
+        [
+          ...ENTRA,
+          'fulfill',
+          ...files,
+          '--settings',
+          emu.settings,
+          '--write-budget',
+          'off',
+          '--concurrency',
+          '8',
+          '--results',
+          join(dir, 'ours4.csv'),
+          '--quiet',
+        ],
+        env(emu.ca),
+      ),
+      'entra fulfill',
+    );
+  } finally {
+    await emu.stop();
+  }
+  const rate = rows / (ours.ms / 1000);
+  line(
+    `entra fulfill:   ${fmt(rows)} rows in ${(ours.ms / 1000).toFixed(1)} s = ${fmt(rate)} rows/s (${count(join(dir, 'ours4.csv'), 'failed')} failed)`,
+  );
+  let base: Timed | undefined;
+  if (baseline) {
+    emu = await startEmulatorProcess({ ...tenant, throttle: false }, dir, 'f2');
+    try {
+      base = must(
+        await timed([...BASE_FULFILL, emu.settings, join(dir, 'base4.csv'), ...files], env(emu.ca)),
+        'baseline fulfill',
+      );
+    } finally {
+      await emu.stop();
+    }
+    line(
+      `baseline (SDK):  ${(base.ms / 1000).toFixed(1)} s = ${fmt(rows / (base.ms / 1000))} rows/s; ratio ${(base.ms / ours.ms).toFixed(2)}x`,
+    );
+  }
+  line(`target ≥ 2,000 rows/s unthrottled: ${verdict(rate >= 2000)}`);
+  row(
+    '4. fulfill, no throttling',
+    `${fmt(rows)} rows`,
+    `${(ours.ms / 1000).toFixed(1)} s, ${fmt(rate)} rows/s`,
+    base ? `${(base.ms / 1000).toFixed(1)} s` : '-',
+    base ? `${(base.ms / ours.ms).toFixed(2)}x` : '-',
+    `≥ 2,000 rows/s ${verdict(rate >= 2000)}`,
+  );
+
+  // With Graph's write budget on (scaled down so that the run takes seconds, not minutes).
+  const [w, s] = String(values.budget).split('/').map(Number) as [number, number];
+  const budgetRows = num('budget-rows');
+  const bfiles = fulfillFiles(users, budgetRows, 'budget');
+  const throttle = { enabled: true, writes: w, writeWindowMs: s * 1000, resourceUnits: 1_000_000 };
+  emu = await startEmulatorProcess({ ...tenant, throttle }, dir, 'f3');
+  let paced: Timed;
+  try {
+    paced = must(
+      await timed(
+        [
+          ...ENTRA,
+          'fulfill',
+          ...bfiles,
+          '--settings',
+          emu.settings,
+          '--write-budget',
+          `${w}/${s}`,
+          '--concurrency',
+          '8',
+          '--results',
+          join(dir, 'ours4b.csv'),
+        ],
+        env(emu.ca),
+      ),
+      'entra fulfill (budget)',
+    );
+  } finally {
+    await emu.stop();
+  }
+  const okRows = budgetRows - count(join(dir, 'ours4b.csv'), 'failed');
+  const summary = /(\d+) throttled; ([\d.]+) s\s*$/m.exec(paced.stderr);
+  const throttled = summary ? Number(summary[1]) : NaN;
+  const seconds = summary ? Number(summary[2]) : paced.ms / 1000;
+  const available = w + (w / s) * seconds;
+  const used = Math.min(1, okRows / available);
+  line(
+    `entra fulfill, budget ${w} writes / ${s} s: ${fmt(budgetRows)} rows in ${seconds.toFixed(1)} s; budget used ${(used * 100).toFixed(1)}%, ${throttled} 429s, ${budgetRows - okRows} failed rows`,
+  );
+  let bused: number | undefined;
+  if (baseline) {
+    emu = await startEmulatorProcess({ ...tenant, throttle }, dir, 'f4');
+    try {
+      const b = must(
+        await timed([...BASE_FULFILL, emu.settings, join(dir, 'base4b.csv'), ...bfiles], env(emu.ca)),
+        'baseline fulfill (budget)',
+      );
+      const bok = JSON.parse(b.stdout.trim().split('\n').pop()!).ok as number;
+      bused = Math.min(1, bok / (w + (w / s) * (b.ms / 1000)));
+      line(
+        `baseline (SDK), same budget: ${(b.ms / 1000).toFixed(1)} s; budget used ${(bused * 100).toFixed(1)}%, ${budgetRows - bok} failed rows`,
+      );
+    } finally {
+      await emu.stop();
+    }
+  }
+  const pass = used >= 0.95 && okRows === budgetRows;
+  line(`target ≥ 95% of the budget with zero failed rows: ${verdict(pass)}`);
+  row(
+    `4. fulfill, write budget ${w}/${s} s`,
+    `${fmt(budgetRows)} rows`,
+    `${(used * 100).toFixed(1)}% of budget, ${throttled} 429s, ${budgetRows - okRows} failed`,
+    bused !== undefined ? `${(bused * 100).toFixed(1)}% of budget` : '-',
+    '-',
+    `≥ 95%, 0 failed ${verdict(pass)}`,
+  );
+}
+
+try {
+  if (only.has('1') || only.has('3')) await exportScenarios();
+  if (only.has('2')) await latencyScenario();
+  if (only.has('4')) await fulfillScenario();
+  line('\n## Summary (for the README)\n');
+  line('| scenario | size | entra-connector | baseline (Graph SDK) | ratio | target |');
+  line('| --- | --- | --- | --- | --- | --- |');
+  for (const r of results) line(r);
+} finally {
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
+}
