@@ -58,9 +58,42 @@ const cli = yargs(argv)
           default: 'Contoso',
           describe: 'Connection name in --settings-out',
         })
+        .option('certificate-out', {
+          type: 'string',
+          describe:
+            'Register a generated certificate on the app; write DIR/app.pem (certificate + key), DIR/app.pfx and its password in DIR/app.pfx.password',
+        })
+        .option('federated-token-out', {
+          type: 'string',
+          describe:
+            'Register a federated credential (workload identity) on the app; write a signed assertion to FILE (valid 1 hour, rewritten every 30 minutes)',
+        })
+        .option('managed-identity', {
+          type: 'boolean',
+          describe:
+            'Serve an App Service style managed-identity endpoint (IDENTITY_ENDPOINT, IDENTITY_HEADER in the JSON line)',
+        })
+        .option('key-vault', {
+          type: 'boolean',
+          describe:
+            "Serve an Azure Key Vault holding the app's secret (Connections--<connection>--ApplicationKey), readable by the app and the managed identity",
+        })
+        .option('cyberark', {
+          type: 'string',
+          describe:
+            "Serve a CyberArk CCP (mutual TLS) holding the app's secret; write its client certificate and key to DIR",
+        })
         .example(
           '$0 emulate --settings-out appsettings.agent.json --ca-out ca.pem',
           'Serve the sample tenant',
+        )
+        .example(
+          '$0 emulate --certificate-out certs --settings-out appsettings.agent.json --ca-out ca.pem',
+          'Sign in with a certificate (settings use certs/app.pem)',
+        )
+        .example(
+          '$0 emulate --key-vault --managed-identity --settings-out appsettings.agent.json --ca-out ca.pem',
+          'The secret in Key Vault, read as the managed identity: no secret in the settings',
         )
         .example('$0 emulate --users 100000 --groups 5000 --seed 7', 'Serve a generated tenant')
         .example("$0 emulate --latency 100 --faults '429:0.05,reset:0.01'", 'A slow, unreliable Graph'),
@@ -230,6 +263,14 @@ const cli = yargs(argv)
         .example(
           '$0 doctor --settings appsettings.agent.json',
           'One verdict line per check; exit 1 if any fails',
+        )
+        .example(
+          'Connections__Contoso__ApplicationKey=... $0 doctor --entities user',
+          'Check a secret given in the environment, and only what exporting users needs',
+        )
+        .epilog(
+          'Each setting is shown with the layer it came from (file, encrypted file, Azure Key Vault, CyberArk, environment, command line, default); ' +
+            'secrets show as ***. Exit codes: 0 ready, 1 a check failed, 2 the settings cannot be read.',
         ),
     (args) => runCommand(() => doctorCommand(args), args),
   )

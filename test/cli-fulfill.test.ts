@@ -61,7 +61,9 @@ async function withWork(
   await withEmulator(options, async (emu) => {
     const dir = await mkdtemp(join(tmpdir(), 'cli-fulfill-'));
     try {
-      await writeFile(join(dir, 'appsettings.agent.json'), JSON.stringify(emu.settings('Contoso')), { mode: 0o600 });
+      await writeFile(join(dir, 'appsettings.agent.json'), JSON.stringify(emu.settings('Contoso')), {
+        mode: 0o600,
+      });
       await writeFile(join(dir, 'ca.pem'), emu.caPem);
       await fn(emu, dir, (c) => children.add(c));
     } finally {

@@ -10,7 +10,7 @@ import { registerSecret } from '../redact.js';
 import { readCyberArkLayer } from '../settings/cyberark-layer.js';
 import { readEncryptedSettings } from '../settings/encrypted-layer.js';
 import { readKeyVaultLayer } from '../settings/key-vault-layer.js';
-import { warnIfExposed } from '../settings/permissions-check.js';
+import { isSecretKey, warnIfExposed } from '../settings/permissions-check.js';
 import {
   environmentLayer,
   readSettingsFile,
@@ -29,6 +29,8 @@ export interface ConnectionArgs {
 
 export interface OpenConnection {
   settings: ConnectionSettings;
+  /** How the connection signs in, for messages: `client secret`, `certificate <path>`... (never a secret). */
+  credential: string;
   client: GraphClient;
   /** The client's token provider: ask it first to fail early on refused credentials. */
   tokens: TokenProvider;
@@ -52,6 +54,11 @@ export function commandLineLayer(settings: string[] | undefined): SettingsLayer 
   return { origin: 'command line', values };
 }
 
+/** Registers for redaction every value of `layer` whose key names a secret, as soon as it is read. */
+function registerLayerSecrets(layer: SettingsLayer | undefined): void {
+  for (const [key, value] of layer?.values ?? []) if (isSecretKey(key)) registerSecret(value);
+}
+
 /**
  * The settings layers of a run, in precedence order (later wins, key by key): the plain file, its
  * encrypted sibling, Azure Key Vault, CyberArk, the environment, the command line.
@@ -64,19 +71,22 @@ export async function settingsLayers(
   const log = options.logger ?? silentLogger;
   const file = resolve(args.settings ?? 'appsettings.agent.json');
   const plain = await readSettingsFile(file);
-  await warnIfExposed(file, plain, log);
   const environment = environmentLayer(env);
   const cli = commandLineLayer(args.setting);
-  const certificate = await loadEncryptionCertificate([plain, environment], { baseDir: dirname(file) });
+  for (const layer of [plain, environment, cli]) registerLayerSecrets(layer);
+  await warnIfExposed(file, plain, log);
+  // The sections that open the vaults are read from every layer but the vaults themselves.
+  const outer = cli ? [environment, cli] : [environment];
+  const certificate = await loadEncryptionCertificate([plain, ...outer], { baseDir: dirname(file) });
   const encrypted = await readEncryptedSettings(file, certificate);
   const fileLayers = encrypted ? [plain, encrypted] : [plain];
-  const keyVault = await readKeyVaultLayer([...fileLayers, environment], {
+  const keyVault = await readKeyVaultLayer([...fileLayers, ...outer], {
     env,
     logger: log,
     ...(options.ca ? { ca: options.ca } : {}),
   });
   const vaults = keyVault ? [...fileLayers, keyVault] : fileLayers;
-  const cyberArk = await readCyberArkLayer([...vaults, environment], file, {
+  const cyberArk = await readCyberArkLayer([...vaults, ...outer], file, {
     logger: log,
     ...(options.ca ? { ca: options.ca } : {}),
   });
@@ -94,6 +104,8 @@ async function certificateCredential(
     requirePrivateKey: true,
     ...(settings.certificatePassword ? { password: settings.certificatePassword } : {}),
     from: `connection "${settings.name}" CertificatePath`,
+    passwordSetting: 'CertificatePassword',
+    purpose: 'signing in with a certificate',
   });
   if (settings.certificateThumbprint) {
     const x509 = new X509Certificate(cert.certificatePem);
@@ -150,6 +162,13 @@ export function connect(
   registerSecret(settings.applicationKey);
   registerSecret(settings.certificatePassword);
   const baseDir = options.settingsFile.includes('/') ? dirname(options.settingsFile) : process.cwd();
+  const credential = settings.managedIdentity
+    ? `managed identity ${settings.managedIdentityClientId ?? '(system-assigned)'}`
+    : settings.certificatePath
+      ? `certificate ${resolve(baseDir, settings.certificatePath)}`
+      : settings.clientAssertionFile
+        ? `federated assertion ${resolve(baseDir, settings.clientAssertionFile)}`
+        : 'client secret';
   const common = {
     scope: settings.scope,
     connection: settings.name,
@@ -194,5 +213,5 @@ export function connect(
     ...(options.ca ? { ca: options.ca } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
-  return { settings, client, tokens, settingsFile: options.settingsFile };
+  return { settings, credential, client, tokens, settingsFile: options.settingsFile };
 }

@@ -47,8 +47,10 @@ export async function doctorCommand(
   const mapping = resolveMapping(args.entities?.length ? { entities: args.entities } : {});
 
   let connection;
+  let origins: string[];
   try {
     const { layers, file } = await settingsLayers(args, env, { logger: log, ...(ca ? { ca } : {}) });
+    origins = layers.map((l) => l.origin);
     connection = connect(layers, {
       ...(args.connection ? { connection: args.connection } : {}),
       ...(ca ? { ca } : {}),
@@ -64,6 +66,8 @@ export async function doctorCommand(
   const { settings, client, tokens } = connection;
   try {
     line('OK', 'settings', `connection "${settings.name}" from ${connection.settingsFile}`);
+    // Layers in precedence order, the last one wins: where a value below comes from is one of them.
+    out.write(`${redact(`       layers (later wins): ${origins.join(' < ')}`)}\n`);
     const shown: [string, string | undefined][] = [
       ['ApplicationId', settings.applicationId],
       ['TenantId', settings.tenantId],
@@ -80,7 +84,7 @@ export async function doctorCommand(
     for (const [key, value] of shown)
       if (value !== undefined)
         out.write(
-          `       ${key} = ${SECRET_KEYS.has(key) ? '*** (set)' : value}  [${settings.origins[key] ?? 'default'}]\n`,
+          `${redact(`       ${key} = ${SECRET_KEYS.has(key) ? '*** (set)' : value}  [${settings.origins[key] ?? 'default'}]`)}\n`,
         );
 
     let token: string;
@@ -93,10 +97,11 @@ export async function doctorCommand(
     }
     const { roles, claims } = tokenRoles(token);
     const expires = typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString() : 'unknown';
+    const from = settings.managedIdentity ? 'the managed-identity endpoint' : settings.authority;
     line(
       'OK',
       'token',
-      `obtained from ${settings.authority} in ${Math.round(performance.now() - started)} ms, expires ${expires}`,
+      `obtained with the ${connection.credential} from ${from} in ${Math.round(performance.now() - started)} ms, expires ${expires}`,
     );
     line(
       roles.length ? 'OK' : 'WARN',

@@ -3,12 +3,19 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseFaultSpec } from '../emulator/faults.js';
-import { startEmulator, type EmulatorOptions } from '../emulator/server.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/server.js';
 import { readTenantFile } from '../emulator/tenant.js';
+import {
+  checkCredentialFlags,
+  prepareCredentials,
+  setUpCredentials,
+  type CredentialFlags,
+  type CredentialSetup,
+} from './emulate-credentials.js';
 import { sampleTenantPath } from './package-root.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
 
-export interface EmulateArgs extends CommonOptions {
+export interface EmulateArgs extends CommonOptions, CredentialFlags {
   port?: number;
   tenant?: string;
   users?: number;
@@ -18,9 +25,7 @@ export interface EmulateArgs extends CommonOptions {
   jitter?: number;
   faults?: string;
   throttle?: boolean;
-  settingsOut?: string;
   caOut?: string;
-  connection?: string;
   pageSize?: number;
 }
 
@@ -58,37 +63,113 @@ export async function emulatorOptions(args: EmulateArgs): Promise<EmulatorOption
   return options;
 }
 
+/** A running `entra emulate`: the emulator, the JSON line it prints, and how to stop it. */
+export interface RunningEmulator {
+  emu: Emulator;
+  /** The JSON line's fields: url, tenantId, clientId, clientSecret, caFile, and what the flags added. */
+  info: Record<string, unknown>;
+  /** Files written besides the CA (settings, agent file). */
+  written: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the emulator of `entra emulate` and writes what the flags ask for (CA, settings, credentials);
+ * `overrides` are for tests (shared keys, throttling off).
+ */
+export async function startEmulate(
+  args: EmulateArgs,
+  overrides: Partial<EmulatorOptions> = {},
+): Promise<RunningEmulator> {
+  checkCredentialFlags(args);
+  const prepared = prepareCredentials(args);
+  const emu = await startEmulator({ ...(await emulatorOptions(args)), ...prepared.options, ...overrides });
+  let setup: CredentialSetup | undefined;
+  try {
+    setup = await setUpCredentials(emu, args, prepared);
+    const port = new URL(emu.url).port;
+    const caFile = resolve(args.caOut ?? join(tmpdir(), `entra-emulator-${port}-ca.pem`));
+    await writeFile(caFile, emu.caPem);
+    const written = args.settingsOut ? await setup.writeSettings(args.settingsOut, caFile) : [];
+    const info = {
+      url: emu.url,
+      tenantId: emu.tenantId,
+      clientId: emu.clientId,
+      clientSecret: emu.clientSecret,
+      caFile,
+      ...setup.info,
+    };
+    const { stop } = setup;
+    return {
+      emu,
+      info,
+      written,
+      close: async () => {
+        stop();
+        await emu.close();
+      },
+    };
+  } catch (error) {
+    setup?.stop();
+    await emu.close();
+    throw error;
+  }
+}
+
 /**
  * `entra emulate`: serves the emulated tenant until SIGINT/SIGTERM. Prints one JSON line on stdout
- * (url, tenantId, clientId, clientSecret, caFile) and writes the CA and, on request, a ready
- * appsettings.agent.json.
+ * (url, tenantId, clientId, clientSecret, caFile, and what the credential flags added) and writes the
+ * CA and, on request, a ready appsettings.agent.json and the credential files.
  */
 export async function emulate(args: EmulateArgs): Promise<number> {
   const log = stderrLogger(args);
   const started = performance.now();
-  const emu = await startEmulator(await emulatorOptions(args));
-  const port = new URL(emu.url).port;
-  const caFile = resolve(args.caOut ?? join(tmpdir(), `entra-emulator-${port}-ca.pem`));
-  await writeFile(caFile, emu.caPem);
-  if (args.settingsOut)
-    await writeFile(
-      resolve(args.settingsOut),
-      `${JSON.stringify(emu.settings(args.connection), null, 2)}\n`,
-      { mode: 0o600 },
-    );
-  process.stdout.write(
-    `${JSON.stringify({ url: emu.url, tenantId: emu.tenantId, clientId: emu.clientId, clientSecret: emu.clientSecret, caFile })}\n`,
-  );
+  const running = await startEmulate(args);
+  const { emu, info } = running;
+  process.stdout.write(`${JSON.stringify(info)}\n`);
   const users = emu.tenant.store.count('user');
   log.info(
     `entra emulate: serving ${users} users on ${emu.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s); ` +
-      `trust ${caFile} with NODE_EXTRA_CA_CERTS; Ctrl-C to stop`,
+      `trust ${String(info.caFile)} with NODE_EXTRA_CA_CERTS; Ctrl-C to stop`,
   );
+  for (const line of describeCredentials(running, args.connection ?? 'Contoso'))
+    log.info(`entra emulate: ${line}`);
   const signal = await new Promise<NodeJS.Signals>((done) => {
     process.once('SIGINT', () => done('SIGINT'));
     process.once('SIGTERM', () => done('SIGTERM'));
   });
-  await emu.close();
+  await running.close();
   log.info(`entra emulate: stopped (${signal})`);
   return signal === 'SIGINT' ? 130 : 0;
+}
+
+/** One stderr line per credential the flags set up (paths and names, never a secret). */
+function describeCredentials({ info, written }: RunningEmulator, connection: string): string[] {
+  const lines: string[] = [];
+  const cert = info.certificate as { pem: string; pfx: string; passwordFile: string } | undefined;
+  if (cert)
+    lines.push(
+      `certificate credential registered on the app: ${cert.pem} (PEM, certificate and key), ${cert.pfx} (PFX, its password in ${cert.passwordFile})`,
+    );
+  const federated = info.federatedToken as { file: string } | undefined;
+  if (federated)
+    lines.push(
+      `federated credential registered on the app: ${federated.file} holds an assertion valid 1 hour, rewritten every 30 minutes while the emulator runs`,
+    );
+  if (info.IDENTITY_ENDPOINT)
+    lines.push(
+      `managed identity ${info.managedIdentityClientId as string} at ${info.IDENTITY_ENDPOINT as string}: set IDENTITY_ENDPOINT and IDENTITY_HEADER from the JSON line`,
+    );
+  if (info.keyVault)
+    lines.push(
+      `Azure Key Vault ${info.keyVault as string} holds the app's secret as Connections--${connection}--ApplicationKey`,
+    );
+  const ccp = info.cyberArk as { server: string; object: string; clientCertificate: string } | undefined;
+  if (ccp)
+    lines.push(
+      `CyberArk CCP on ${ccp.server} (mutual TLS) holds the app's secret in object ${ccp.object}; client certificate ${ccp.clientCertificate}`,
+    );
+  // Without credential flags the output stays what it always was.
+  if (lines.length && written.length) lines.push(`wrote ${written.join(', ')}`);
+  return lines;
 }

@@ -50,6 +50,10 @@ export interface CertificateFileOptions {
   requirePrivateKey?: boolean;
   /** Where the options came from, named in errors (e.g. `EncryptionCertificate:File in appsettings.agent.json`). */
   from?: string;
+  /** The setting that holds the password, named in errors; default `Password`. */
+  passwordSetting?: string;
+  /** What the private key is needed for, named in errors; default `decrypting`. */
+  purpose?: string;
 }
 
 /** The `EncryptionCertificate` section as written, paths resolved. */
@@ -149,6 +153,7 @@ export async function readCertificateFile(
     throw new UsageError('ERR_CERTIFICATE', `certificate ${where}: ${why}`, cause ? { cause } : {});
   };
   registerSecret(options.password);
+  const passwordSetting = options.passwordSetting ?? 'Password';
   const bytes = await readOrFail(path, where);
   let certificatePem: string;
   let privateKey: KeyObject | undefined;
@@ -157,27 +162,31 @@ export async function readCertificateFile(
     certificatePem =
       pemBlocks(text, /CERTIFICATE/)[0] ?? fail('no "BEGIN CERTIFICATE" block in this PEM file');
     const keyPem = pemBlocks(text, /PRIVATE KEY/)[0];
-    if (keyPem) privateKey = pemPrivateKey(keyPem, options.password, fail);
+    if (keyPem) privateKey = pemPrivateKey(keyPem, options.password, fail, passwordSetting);
   } else {
-    ({ certificatePem, privateKey } = readPfx(bytes, options.password, fail));
+    ({ certificatePem, privateKey } = readPfx(bytes, options.password, fail, passwordSetting));
   }
   if (options.keyFile) {
     if (privateKey) fail(`it already holds a private key; remove KeyFile ${options.keyFile}`);
     const keyText = (await readOrFail(options.keyFile, `${options.keyFile} (private key)`)).toString('utf8');
     const keyPem =
       pemBlocks(keyText, /PRIVATE KEY/)[0] ?? fail(`no "BEGIN PRIVATE KEY" block in ${options.keyFile}`);
-    privateKey = pemPrivateKey(keyPem, options.password, fail);
+    privateKey = pemPrivateKey(keyPem, options.password, fail, passwordSetting);
   }
   const x509 = new X509Certificate(certificatePem);
   const publicKey = x509.publicKey;
   if (publicKey.asymmetricKeyType !== 'rsa')
-    fail(`the key is ${publicKey.asymmetricKeyType ?? 'not RSA'}: an RSA certificate is needed (RSA-OAEP)`);
+    fail(
+      `the key is ${publicKey.asymmetricKeyType ?? 'not RSA'}: an RSA certificate is needed (${options.purpose ?? 'RSA-OAEP'})`,
+    );
   const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_RSA_BITS) fail(`the RSA key has ${bits} bits: at least ${MIN_RSA_BITS} are needed`);
   if (privateKey && !x509.checkPrivateKey(privateKey)) fail('the private key does not match the certificate');
   if (!privateKey && options.requirePrivateKey)
     fail(
-      'no private key: decrypting needs a PFX with its key, a PEM holding the certificate and its key, or a separate key file',
+      options.purpose
+        ? `no private key: ${options.purpose} needs a PFX with its key, or a PEM holding the certificate and its key`
+        : 'no private key: decrypting needs a PFX with its key, a PEM holding the certificate and its key, or a separate key file',
     );
   const certificate: EncryptionCertificate = {
     certificatePem,
@@ -212,17 +221,18 @@ function pemPrivateKey(
   pem: string,
   password: string | undefined,
   fail: (why: string, cause?: unknown) => never,
+  passwordSetting: string,
 ) {
   const encrypted = /^-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/m.test(pem);
   if (encrypted && !password)
-    return fail('the private key is encrypted: give its passphrase as the Password');
+    return fail(`the private key is encrypted: give its passphrase as the ${passwordSetting}`);
   try {
     return createPrivateKey(encrypted ? { key: pem, format: 'pem', passphrase: password } : pem);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return fail(
       encrypted
-        ? 'cannot decrypt the private key: wrong password'
+        ? `cannot decrypt the private key: wrong password (${passwordSetting})`
         : `unreadable private key (${code ?? 'invalid PEM'})`,
       error,
     );
@@ -233,6 +243,7 @@ function readPfx(
   bytes: Buffer,
   password: string | undefined,
   fail: (why: string, cause?: unknown) => never,
+  passwordSetting: string,
 ): { certificatePem: string; privateKey?: KeyObject } {
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
@@ -242,7 +253,9 @@ function readPfx(
     const message = error instanceof Error ? error.message : String(error);
     if (/MAC could not be verified|Invalid password/i.test(message))
       return fail(
-        password ? 'wrong PFX password' : 'the PFX is password-protected: give its Password',
+        password
+          ? `wrong PFX password (${passwordSetting})`
+          : `the PFX is password-protected: give its ${passwordSetting}`,
         error,
       );
     if (/not RSA/i.test(message)) return fail('not an RSA certificate (RSA-OAEP needs RSA)', error);

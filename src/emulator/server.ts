@@ -15,6 +15,7 @@ import {
   createIdentityPlatform,
   type AppRegistration,
   type AuthResult,
+  type FederatedCredential,
   type IdentityPlatform,
 } from './identity.js';
 import { TokenCodec } from './state-token.js';
@@ -60,6 +61,10 @@ export interface EmulatorOptions {
   clientSecret?: string;
   /** Permissions of the default app (all by default). */
   roles?: string[];
+  /** Certificate credentials (PEM) of the default app, besides its secret. */
+  certificates?: string[];
+  /** Federated identity credentials of the default app (workload identity federation). */
+  federatedCredentials?: FederatedCredential[];
   /** More app registrations (other permissions, certificate credentials). */
   apps?: AppRegistration[];
   latency?: Partial<Latency>;
@@ -162,6 +167,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         displayName: 'entra-connector',
         secrets: [clientSecret],
         roles: options.roles ?? ALL_ROLES,
+        ...(options.certificates ? { certificates: options.certificates } : {}),
+        ...(options.federatedCredentials ? { federatedCredentials: options.federatedCredentials } : {}),
       },
       ...(options.apps ?? []),
     ],

@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { setTimeout as delay } from 'node:timers/promises';
 import { AuthError, ConfidentialClientApplication, LogLevel, type NodeAuthOptions } from '@azure/msal-node';
 import { ToolError, UsageError } from '../errors.js';
+import { registerSecret } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
 import { createHttpsNetworkClient, isTlsTrustError, type HttpExchange } from './https-trust.js';
 
@@ -150,6 +151,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     ...credentialAuth(options.credential),
   };
   const configuredSecret = options.credential.kind === 'secret' ? [options.credential.secret] : [];
+  registerSecret(configuredSecret[0]);
   // Assertions sent lately (msal builds them for certificates): redacted from errors like the secret.
   let sentSecrets: string[] = [];
 
@@ -187,11 +189,14 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       try {
         const result = await client.acquireTokenByClientCredential({ scopes: [options.scope], skipCache });
         if (!result?.accessToken) throw new Error('msal returned no access token');
+        registerSecret(result.accessToken);
         return result.accessToken;
       } catch (error) {
         // A fresh client after any failure: msal keeps an in-memory throttle per client (Retry-After,
         // 429/5xx) that would answer the next calls without asking the token endpoint again.
         client = undefined;
+        // Our own errors (an unreadable ClientAssertionFile) come back through msal as they were thrown.
+        if (error instanceof ToolError) throw error;
         // Set by the network client's callback during the attempt (TypeScript cannot see that).
         const exchange = lastExchange as HttpExchange | undefined;
         if (attempt >= retries || !isTransient(exchange)) throw authError(error, exchange, attempt + 1);

@@ -182,7 +182,16 @@ export function resolveConnection(layers: SettingsLayer[], requestedName?: strin
     );
   }
   const files = layers.filter((l) => l.origin !== 'environment').map((l) => l.origin);
-  return validate(name, merged, files.join(', ') || 'appsettings.agent.json');
+  // Where a vault would hold the credential, say under which name (the vault is read, the key is not there).
+  const vaultHints = [
+    files.some((f) => f.startsWith('Azure Key Vault '))
+      ? `Azure Key Vault names the secret Connections--${name}--ApplicationKey`
+      : '',
+    files.some((f) => f.startsWith('CyberArk '))
+      ? `CyberArk objects are named per key in appsettings.cyberark.agent.json`
+      : '',
+  ].filter(Boolean);
+  return validate(name, merged, files.join(', ') || 'appsettings.agent.json', vaultHints.join('; '));
 }
 
 function checkName(name: string, origin: string): void {
@@ -200,7 +209,12 @@ function checkName(name: string, origin: string): void {
     );
 }
 
-function validate(name: string, merged: Map<string, Found>, where: string): ConnectionSettings {
+function validate(
+  name: string,
+  merged: Map<string, Found>,
+  where: string,
+  vaultHint = '',
+): ConnectionSettings {
   const prefix = `connections:${name.toLowerCase()}:`;
   const got = new Map<Key, Found>();
   const unknown: string[] = [];
@@ -267,7 +281,7 @@ function validate(name: string, merged: Map<string, Found>, where: string): Conn
     );
   if (kinds.length === 0)
     fail(
-      `no credential: set ApplicationKey (client secret), CertificatePath (PEM or PFX), ClientAssertionFile (federated token) or ManagedIdentity=true in ${where}${hint}`,
+      `no credential: set ApplicationKey (client secret), CertificatePath (PEM or PFX), ClientAssertionFile (federated token) or ManagedIdentity=true in ${where}${hint}${vaultHint ? ` (${vaultHint})` : ''}`,
     );
   if (certificateThumbprint) {
     certificateThumbprint = certificateThumbprint.replace(/[\s:]/g, '').toUpperCase();

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { ToolError } from '../errors.js';
+import { redact } from '../redact.js';
 import type { CommandRow } from '../sources/command-csv.js';
 import type { ResultRow, ResultStatus } from '../types.js';
 
@@ -56,9 +57,9 @@ export interface Outcome {
 // Last line of defence: result messages quote Graph and our own errors, and neither may carry a password.
 const JSON_SECRET = /("[^"]*password"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 
-/** `message` with any JSON `"...password": "..."` value replaced by `"***"`. */
+/** `message` with any JSON `"...password": "..."` value and any registered secret (redact.ts) masked. */
 export function scrubSecrets(message: string): string {
-  return message.replace(JSON_SECRET, '$1"***"');
+  return message ? redact(message.replace(JSON_SECRET, '$1"***"')) : message;
 }
 
 /**

@@ -35,7 +35,9 @@ interface Run {
 /** A work folder with the emulator's settings and CA, and command CSVs written into it. */
 async function workDir(emu: Emulator): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'fulfill-'));
-  await writeFile(join(dir, 'appsettings.agent.json'), JSON.stringify(emu.settings('Contoso')), { mode: 0o600 });
+  await writeFile(join(dir, 'appsettings.agent.json'), JSON.stringify(emu.settings('Contoso')), {
+    mode: 0o600,
+  });
   await writeFile(join(dir, 'ca.pem'), emu.caPem);
   return dir;
 }

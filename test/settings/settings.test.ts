@@ -268,13 +268,19 @@ Resolve('resolveConnection(layers) requires exactly one kind of credential', () 
   const { ApplicationKey: _, ...none } = base;
   assert.match(failure(() => resolveConnection([layer('f.json', 'C', none)])).message, 'no credential');
   const both = { ...base, CertificatePath: 'c.pem' };
-  assert.match(failure(() => resolveConnection([layer('f.json', 'C', both)])).message, 'keep exactly one credential');
+  assert.match(
+    failure(() => resolveConnection([layer('f.json', 'C', both)])).message,
+    'keep exactly one credential',
+  );
   const federatedAndMi = { ...none, ClientAssertionFile: '/var/run/token', ManagedIdentity: 'true' };
   assert.match(
     failure(() => resolveConnection([layer('f.json', 'C', federatedAndMi)])).message,
     'ClientAssertionFile (from f.json) and ManagedIdentity (from f.json)',
   );
-  assert.is(resolveConnection([layer('f.json', 'C', { ...none, ManagedIdentity: 'TRUE' })]).managedIdentity, true);
+  assert.is(
+    resolveConnection([layer('f.json', 'C', { ...none, ManagedIdentity: 'TRUE' })]).managedIdentity,
+    true,
+  );
   assert.is(
     resolveConnection([layer('f.json', 'C', { ...none, ClientAssertionFile: '/t' })]).clientAssertionFile,
     '/t',

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { doctorCommand, type DoctorArgs } from '../../src/commands/doctor.js';
+import type { Emulator } from '../../src/emulator/server.js';
+import { sampleTenant, withEmulator } from '../helpers/emulator.js';
+import { textSink } from '../helpers/export-harness.js';
+
+/** An app with read permissions on users only, and one with no permission at all. */
+const LIMITED = { clientId: randomUUID(), secret: `limited~${randomUUID()}` };
+const BARE = { clientId: randomUUID(), secret: `bare~${randomUUID()}` };
+
+interface Fixture {
+  emu: Emulator;
+  dir: string;
+  /** `entra doctor` with the settings of `app` (the emulator's own by default). */
+  doctor: (
+    args?: Partial<DoctorArgs>,
+    env?: NodeJS.ProcessEnv,
+    app?: { clientId: string; secret: string },
+  ) => Promise<{ code: number; out: string }>;
+}
+
+async function run(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  await withEmulator(
+    {
+      tenant: await sampleTenant(),
+      apps: [
+        { clientId: LIMITED.clientId, secrets: [LIMITED.secret], roles: ['User.Read.All'] },
+        { clientId: BARE.clientId, secrets: [BARE.secret], roles: [] },
+      ],
+    },
+    async (emu) => {
+      const dir = await mkdtemp(join(tmpdir(), 'doctor-'));
+      try {
+        await writeFile(join(dir, 'ca.pem'), emu.caPem);
+        await fn({
+          emu,
+          dir,
+          async doctor(args = {}, env = {}, app = { clientId: emu.clientId, secret: emu.clientSecret }) {
+            const settings = emu.settings('Contoso') as { Connections: { Contoso: Record<string, string> } };
+            Object.assign(settings.Connections.Contoso, {
+              ApplicationId: app.clientId,
+              ApplicationKey: app.secret,
+            });
+            const file = join(dir, `${app.clientId}.json`);
+            await writeFile(file, JSON.stringify(settings), { mode: 0o600 });
+            const out = textSink();
+            const code = await doctorCommand(
+              { settings: file, ca: join(dir, 'ca.pem'), quiet: true, ...args },
+              env,
+              out,
+            );
+            return { code, out: out.text };
+          },
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+}
+
+const verdicts = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => /^(OK|WARN|FAIL) /.test(l))
+    .map((l) => l.replace(/: .*/, '').replace(/\s+/, ' '));
+
+const Doctor = suite('doctorCommand');
+
+Doctor('doctorCommand(healthy app) says OK to every check, masks the secret, exits 0', () =>
+  run(async ({ emu, doctor }) => {
+    const { code, out } = await doctor();
+    assert.is(code, 0, out);
+    assert.equal(verdicts(out), [
+      'OK settings',
+      'OK token',
+      'OK app roles',
+      'OK export user',
+      'OK export group',
+      'OK export directoryRole',
+      'OK export servicePrincipal',
+      'OK fulfill',
+      'OK fulfill',
+      'OK fulfill',
+      'OK fulfill',
+      'OK fulfill',
+      'OK fulfill',
+      'OK fulfill',
+      'OK fulfill',
+      'OK delta user',
+      'OK delta group',
+      'OK delta directoryRole',
+      'OK delta servicePrincipal',
+    ]);
+    assert.match(out, /\n {7}ApplicationKey = \*\*\* \(set\) {2}\[.*\.json\]\n/);
+    assert.match(out, /OK {3}token: obtained with the client secret from https:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(out, /OK {3}delta user: first page: \d+ objects in \d+ ms/);
+    assert.ok(out.endsWith('verdict: ready\n'));
+    assert.not.ok(out.includes(emu.clientSecret));
+    assert.not.match(out, /eyJ[A-Za-z0-9_-]{8,}\./);
+  }),
+);
+
+Doctor(
+  'doctorCommand(app with User.Read.All only) fails the entities it cannot read, warns for fulfill, exits 1',
+  () =>
+    run(async ({ doctor }) => {
+      const { code, out } = await doctor({ entities: ['user', 'group'] }, {}, LIMITED);
+      assert.is(code, 1, out);
+      assert.match(out, /\nOK {3}app roles: User\.Read\.All\n/);
+      assert.match(out, /\nOK {3}export user: allowed by User\.Read\.All\n/);
+      assert.match(out, /\nFAIL export group: needs one of GroupMember\.Read\.All, Group\.Read\.All, /);
+      assert.match(
+        out,
+        /\nWARN fulfill: create users: needs one of User\.Create, User\.ReadWrite\.All, Directory\.ReadWrite\.All \(only if you fulfill such rows\)\n/,
+      );
+      assert.match(out, /\nOK {3}delta user: first page/);
+      assert.match(out, /\nFAIL delta group: .*403/);
+      assert.ok(out.endsWith('verdict: problems found (see FAIL lines)\n'));
+      assert.not.ok(out.includes(LIMITED.secret));
+    }),
+);
+
+Doctor('doctorCommand(app without permissions) warns that the token carries none', () =>
+  run(async ({ doctor }) => {
+    const { code, out } = await doctor({ entities: ['user'] }, {}, BARE);
+    assert.is(code, 1, out);
+    assert.match(out, /\nWARN app roles: the token carries no application permissions\n/);
+    assert.match(out, /\nFAIL export user: needs one of User\.Read\.All/);
+  }),
+);
+
+Doctor('doctorCommand shows where each value came from: file, environment, command line, default', () =>
+  run(async ({ emu, doctor }) => {
+    const { code, out } = await doctor(
+      { entities: ['user'], setting: [`Connections:Contoso:TenantId=${emu.tenantId}`] },
+      { Connections__Contoso__ApplicationKey: emu.clientSecret },
+    );
+    assert.is(code, 0, out);
+    assert.match(out, /\n {7}layers \(later wins\): .*\.json < environment < command line\n/);
+    assert.match(out, /\n {7}ApplicationId = [0-9a-f-]{36} {2}\[.*\.json\]\n/);
+    assert.match(out, /\n {7}TenantId = [0-9a-f-]{36} {2}\[command line\]\n/);
+    assert.match(out, /\n {7}ApplicationKey = \*\*\* \(set\) {2}\[environment\]\n/);
+    assert.match(
+      out,
+      /\n {7}MicrosoftGraphPath = https:\/\/graph\.microsoft\.com\/\.default {2}\[default\]\n/,
+    );
+    assert.not.ok(out.includes(emu.clientSecret));
+  }),
+);
+
+Doctor(
+  'doctorCommand(wrong secret) fails the token check without showing the secret; bad settings exit 2',
+  () =>
+    run(async ({ dir, doctor }) => {
+      const wrong = `wrong~${randomUUID()}`;
+      const refused = await doctor({}, { Connections__Contoso__ApplicationKey: wrong });
+      assert.is(refused.code, 1, refused.out);
+      assert.match(
+        refused.out,
+        /\nFAIL token: cannot get an access token .*AADSTS7000215: .*Check ApplicationKey/,
+      );
+      assert.not.ok(refused.out.includes(wrong));
+      assert.not.match(refused.out, /\n(OK|FAIL) {1,3}delta/);
+
+      const out = textSink();
+      const code = await doctorCommand({ settings: join(dir, 'missing.json'), quiet: true }, {}, out);
+      assert.is(code, 2);
+      assert.match(out.text, /^FAIL settings: settings file not found: .*missing\.json/);
+    }),
+);
+
+Doctor.run();
