@@ -7,6 +7,7 @@ import { exportCommand } from '../src/commands/export.js';
 import { fulfillCommand } from '../src/commands/fulfill.js';
 import { protectCommand } from '../src/commands/protect.js';
 import { runCommand } from '../src/commands/process-io.js';
+import { redact } from '../src/redact.js';
 
 // yargs-parser drops a lone '-': glue it to the flags where it means stdout, and carry it through
 // as STDIN where it names fulfill's input file (`entra fulfill changes.csv -`).
@@ -356,11 +357,9 @@ const cli = yargs(argv)
   })
   .demandCommand(1, 'Name a command: export, fulfill, emulate, doctor or protect (see --help)')
   .strict()
-  .fail((message, error, y) => {
+  .fail((message, error) => {
     if (error) throw error;
-    process.stderr.write(
-      `${y.help() ? '' : ''}entra: ERR_USAGE: ${message}\nRun 'entra --help' for usage.\n`,
-    );
+    process.stderr.write(redact(`entra: ERR_USAGE: ${message}\nRun 'entra --help' for usage.\n`));
     process.exit(2);
   })
   .help()

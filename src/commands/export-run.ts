@@ -159,6 +159,8 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
             sequential,
           )
         : sequential(),
+      // A page or two ahead per entity is enough (the source prefetches one more): pages are large.
+      { highWaterMark: 2 },
     );
   });
   // A source stopped early may still fail in the background (its client is closed): nobody listens then.

@@ -11,7 +11,6 @@ import { readCookie } from '../sinks/cookie-file.js';
 import { exportTables } from '../streams/route-by-type.js';
 import { connect, settingsLayers } from './connection.js';
 import { commitManifestPath, recoverCommit } from '../sinks/commit.js';
-import { startDemo } from './demo.js';
 import { runRounds, type EntityRun } from './export-run.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
 import type { ProgressStream } from './progress.js';
@@ -117,6 +116,8 @@ export async function exportCommand(
   let layers: SettingsLayer[];
   let settingsFile: string;
   if (args.demo) {
+    // Loaded only for --demo: the emulator (and its certificate tooling) has no place in a real run.
+    const { startDemo } = await import('./demo.js');
     demo = await startDemo(log);
     layers = [flattenJson(demo.settings('Contoso'), 'demo tenant')];
     settingsFile = 'demo tenant';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { GraphClient, GraphResponse } from '../graph/client.js';
 import { printableUrl } from '../graph/client.js';
 import type { EntityName } from '../graph/schema.js';
@@ -51,7 +52,9 @@ export async function* graphDelta(options: DeltaSourceOptions): AsyncGenerator<S
   let reason: string | undefined;
   const fetchPage = (u: string) => client.get<DeltaPage>(u, { throwHttpErrors: false });
   let pending: Promise<GraphResponse<DeltaPage>> | undefined = fetchPage(url);
-  const followed = new Set<string>([url]);
+  // Digests, not the links themselves: a round of a large tenant follows thousands of long links.
+  const digest = (link: string) => createHash('sha1').update(link).digest('base64');
+  const followed = new Set<string>([digest(url)]);
   let pages = 0;
 
   while (pending !== undefined) {
@@ -65,7 +68,7 @@ export async function* graphDelta(options: DeltaSourceOptions): AsyncGenerator<S
         reason = lost;
         url =
           typeof location === 'string' && location ? new URL(location, url).toString() : options.initialUrl;
-        followed.add(url);
+        followed.add(digest(url));
         pending = fetchPage(url);
         continue;
       }
@@ -101,12 +104,13 @@ export async function* graphDelta(options: DeltaSourceOptions): AsyncGenerator<S
         `the ${entity} delta page from ${printableUrl(url)} has neither nextLink nor deltaLink`,
       );
     if (next !== undefined) {
-      if (followed.has(next))
+      const d = digest(next);
+      if (followed.has(d))
         throw new ToolError(
           'ERR_GRAPH_PAGINATION_LOOP',
           `Graph sent a nextLink already followed in this ${entity} round: ${printableUrl(next)}`,
         );
-      followed.add(next);
+      followed.add(d);
       url = next;
       if (prefetch) {
         pending = fetchPage(next);
