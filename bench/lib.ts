@@ -59,6 +59,8 @@ export interface Timed {
   code: number | null;
   ms: number;
   peakRssMb: number;
+  /** CPU time (user + system) of the process, from its last /proc sample. */
+  cpuMs: number;
   stdout: string;
   stderr: string;
 }
@@ -72,11 +74,16 @@ export function timed(args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   let peakKb = 0;
+  let cpuTicks = 0;
   const sample = () => {
     try {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const hwm = /VmHWM:\s+(\d+)/.exec(status);
       if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+      // Fields 14 and 15 of /proc/<pid>/stat: utime and stime, in clock ticks (100 a second).
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpuTicks = Math.max(cpuTicks, Number(fields[11]) + Number(fields[12]));
     } catch {
       // gone
     }
@@ -85,7 +92,14 @@ export function timed(args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
   return new Promise((done) => {
     child.once('exit', (code) => {
       clearInterval(timer);
-      done({ code, ms: performance.now() - started, peakRssMb: peakKb / 1024, stdout, stderr });
+      done({
+        code,
+        ms: performance.now() - started,
+        peakRssMb: peakKb / 1024,
+        cpuMs: cpuTicks * 10,
+        stdout,
+        stderr,
+      });
     });
   });
 }

@@ -106,6 +106,10 @@ async function exportScenarios(): Promise<void> {
     line(
       `entra export:    ${fmt(rows)} rows in ${(ours.ms / 1000).toFixed(1)} s = ${fmt(rate)} rows/s, peak RSS ${fmt(ours.peakRssMb)} MB`,
     );
+    // Exporter and emulator share the machine's cores: the exporter's own cost per row, apart.
+    line(
+      `                 exporter CPU ${(ours.cpuMs / 1000).toFixed(1)} s = ${fmt(rows / (ours.cpuMs / 1000))} rows per CPU-second`,
+    );
     let base: Timed | undefined;
     if (baseline) {
       base = must(
