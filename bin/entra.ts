@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { emulate } from '../src/commands/emulate.js';
 import { doctorCommand } from '../src/commands/doctor.js';
@@ -24,6 +24,19 @@ const argv = hideBin(process.argv).flatMap((arg, i, all) =>
         ? [STDIN]
         : [arg],
 );
+
+/** The options of every command that connects to a tenant. */
+function connectionOptions<T>(y: Argv<T>) {
+  return y
+    .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
+    .option('setting', {
+      type: 'string',
+      array: true,
+      describe:
+        'Override one setting, KEY=VALUE (e.g. Connections:Contoso:TenantId=...); keep secrets out of command lines',
+    })
+    .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' });
+}
 
 const cli = yargs(argv)
   .scriptName('entra')
@@ -104,15 +117,7 @@ const cli = yargs(argv)
     'export',
     'Export users, groups, roles and service principals, and their links, to CSV (delta queries)',
     (y) =>
-      y
-        .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
-        .option('setting', {
-          type: 'string',
-          array: true,
-          describe:
-            'Override one setting, KEY=VALUE (e.g. Connections:Contoso:TenantId=...); keep secrets out of command lines',
-        })
-        .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' })
+      connectionOptions(y)
         .option('output', {
           type: 'string',
           describe: "Output folder, or '-' for stdout",
@@ -184,16 +189,13 @@ const cli = yargs(argv)
     'fulfill [files..]',
     'Apply command CSVs to the tenant: create, update, delete objects; add and remove members and owners',
     (y) =>
-      y
-        .positional('files', { type: 'string', array: true, describe: "Command CSV files, or '-' for stdin" })
-        .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
-        .option('setting', {
+      connectionOptions(
+        y.positional('files', {
           type: 'string',
           array: true,
-          describe:
-            'Override one setting, KEY=VALUE (e.g. Connections:Contoso:TenantId=...); keep secrets out of command lines',
-        })
-        .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' })
+          describe: "Command CSV files, or '-' for stdin",
+        }),
+      )
         .option('results', { type: 'string', describe: "Results file, or '-' for stdout", default: '-' })
         .option('format', {
           choices: ['csv', 'ndjson'] as const,
@@ -243,15 +245,7 @@ const cli = yargs(argv)
     'doctor',
     'Check a connection end to end without changing anything: settings, token, permissions, one delta page per entity',
     (y) =>
-      y
-        .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
-        .option('setting', {
-          type: 'string',
-          array: true,
-          describe:
-            'Override one setting, KEY=VALUE (e.g. Connections:Contoso:TenantId=...); keep secrets out of command lines',
-        })
-        .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' })
+      connectionOptions(y)
         .option('ca', {
           type: 'string',
           describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",

@@ -51,11 +51,13 @@ function pendingIn(text: string, path: string): Map<string, Entry> {
   }
   for (const row of rows) {
     if (row.length !== 5) continue;
-    const [upn, password, state] = row as Entry;
+    const [upn, password, state, file, line] = row as Entry;
     registerSecret(password);
     const key = upn.toLowerCase();
+    const earlier = pending.get(key);
+    // A pending row is settled by a later row of the same input row (an encrypted cell differs each time).
     if (state === 'pending') pending.set(key, row as Entry);
-    else if (pending.get(key)?.[1] === password) pending.delete(key);
+    else if (earlier?.[3] === file && earlier[4] === line) pending.delete(key);
   }
   return pending;
 }
@@ -64,7 +66,18 @@ function pendingIn(text: string, path: string): Map<string, Entry> {
  * Opens (or creates, mode 0600) a password CSV file `userPrincipalName,password,state,file,line`.
  * An existing file readable by other users, or one that is not a password file, is refused.
  */
-export async function openPasswordFile(path: string): Promise<PasswordSink> {
+export function openPasswordFile(path: string): Promise<PasswordSink> {
+  return openPasswordCsv(path, (e) => e.password);
+}
+
+/**
+ * The password file with each password cell made by `cell` (the clear password, or its ciphertext for
+ * the encrypted file). Settling a password an earlier run left `pending` copies that run's cell as is.
+ */
+export async function openPasswordCsv(
+  path: string,
+  cell: (entry: GeneratedPassword) => string,
+): Promise<PasswordSink> {
   let text = '';
   try {
     const s = await stat(path);
@@ -104,7 +117,7 @@ export async function openPasswordFile(path: string): Promise<PasswordSink> {
   };
   const entry = (e: GeneratedPassword, state: string): Entry => [
     e.userPrincipalName,
-    e.password,
+    cell(e),
     state,
     e.file,
     String(e.line),
