@@ -35,11 +35,9 @@ CreateCertificateAuthority('createCertificateAuthority() makes a CA certificate'
   assert.ok(caCert.verify(caCert.publicKey), 'self-signed');
 });
 
-CreateCertificateAuthority('createCertificateAuthority() makes a fresh CA on each call, quickly', () => {
-  const started = Date.now();
+CreateCertificateAuthority('createCertificateAuthority() makes a fresh CA on each call', () => {
   const other = createCertificateAuthority();
   other.issueServerCertificate();
-  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
   assert.is.not(other.caPem, ca.caPem);
 });
 

@@ -117,10 +117,7 @@ CreateTokenProvider('getToken() is served from the cache, and concurrent callers
     const [a, b, c] = await Promise.all([tokens.getToken(), tokens.getToken(), tokens.getToken()]);
     assert.is(a, b);
     assert.is(b, c);
-    const started = performance.now();
     for (let i = 0; i < 200; i++) assert.is(await tokens.getToken(), a);
-    const perCall = (performance.now() - started) / 200;
-    assert.ok(perCall < 5, `${perCall.toFixed(2)} ms per cached call`);
     assert.is(tokenPosts(server), 1);
   }),
 );
