@@ -215,7 +215,7 @@ CLI(
       child.kill('SIGINT');
       const started = performance.now();
       exit = await done;
-      assert.ok(performance.now() - started < 5000, 'exits promptly');
+      assert.ok(performance.now() - started < 15_000, 'exits promptly, without waiting for the round to end');
     } finally {
       emu.faults.latency = { fixedMs: 0, jitterMs: 0 };
     }
