@@ -155,13 +155,15 @@ CLI(
     for (const [i, user] of changed.entries()) emu.tenant.update(user.id, { jobTitle: `Killjoy ${i}` });
     const group = emu.tenant.list('group')[3]!;
     emu.tenant.addMember(group.id, nina.id);
-    emu.faults.latency = { fixedMs: 60, jitterMs: 0 };
     try {
-      // Once at a random time from the start, once after a random number of answered pages.
+      // Once at a random time from the start, once after a random number of answered pages. The round
+      // reads 6 pages of users one after the other: at 500 ms each it lasts over 3 s, so a kill within
+      // 1.5 s of the start always lands before the end, whatever the machine's speed.
       for (const when of ['time', 'pages'] as const) {
+        emu.faults.latency = { fixedMs: when === 'time' ? 500 : 60, jitterMs: 0 };
         const from = deltaRequests(emu);
         const { child, done } = entra(context, ['export', '--entities', 'user,group']);
-        if (when === 'time') await sleep(Math.random() * 2500);
+        if (when === 'time') await sleep(Math.random() * 1500);
         else await untilRequests(emu, from, 1 + Math.floor(Math.random() * 4), child);
         child.kill('SIGKILL');
         const exit = await done;
