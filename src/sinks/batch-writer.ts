@@ -5,6 +5,7 @@ import type { LinkRow, ObjectRow } from '../sources/command-csv.js';
 import { classifyOutcome, type PlannedRequest } from '../streams/to-request.js';
 import { silentLogger, type Logger } from '../types.js';
 import type { Outcome } from './results.js';
+import { findCreated } from './find-created.js';
 import { WritePacer, type WriteBudget } from './write-pacer.js';
 
 /**
@@ -548,33 +549,8 @@ export class BatchWriter {
     });
   }
 
-  /** The id of the object a create would make, found by userPrincipalName or mailNickname. */
-  private async lookup(request: PlannedRequest): Promise<string | undefined> {
+  private lookup(request: PlannedRequest): Promise<string | undefined> {
     this.stats.lookups++;
-    const body = request.body ?? {};
-    const client = this.options.client;
-    // Only "found" and "surely absent" are answers: a lookup that could not tell must not lead to a
-    // create, which for a group would make a duplicate.
-    const unsure = (status: number) =>
-      new ToolError('ERR_GRAPH_LOOKUP', `looking the object up first failed: Graph answered ${status}`);
-    if (request.url === '/users' && typeof body.userPrincipalName === 'string') {
-      const r = await client.get<{ id?: string }>(
-        `users/${encodeURIComponent(body.userPrincipalName)}?$select=id`,
-        { throwHttpErrors: false },
-      );
-      if (r.status === 404) return undefined;
-      if (r.status !== 200 || typeof r.body?.id !== 'string') throw unsure(r.status);
-      return r.body.id;
-    }
-    if (request.url === '/groups' && typeof body.mailNickname === 'string') {
-      const nick = body.mailNickname.replace(/'/g, "''");
-      const r = await client.get<{ value?: { id: string }[] }>(
-        `groups?$filter=${encodeURIComponent(`mailNickname eq '${nick}'`)}&$select=id`,
-        { throwHttpErrors: false },
-      );
-      if (r.status !== 200 || !Array.isArray(r.body?.value)) throw unsure(r.status);
-      return r.body.value[0]?.id;
-    }
-    return undefined;
+    return findCreated(this.options.client, request);
   }
 }
