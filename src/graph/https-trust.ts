@@ -1,6 +1,6 @@
-import https from 'node:https';
 import tls from 'node:tls';
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
+import { requestJson, type JsonAnswer } from './http-json.js';
 
 /**
  * TLS trust for the connector's HTTPS clients, and an msal-node network client built on node:https.
@@ -73,76 +73,48 @@ export function createHttpsNetworkClient(options: HttpsNetworkClientOptions = {}
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
 
-  function send<T>(
+  async function send<T>(
     method: 'GET' | 'POST',
     url: string,
     request?: NetworkRequestOptions,
   ): Promise<NetworkResponse<T>> {
     const exchange: HttpExchange = { method, url, sentSecrets: secretsIn(request?.body) };
-    return new Promise<NetworkResponse<T>>((resolve, reject) => {
-      let settled = false;
-      const fail = (error: NodeJS.ErrnoException, isNetwork = true): void => {
-        if (settled) return;
-        settled = true;
-        if (isNetwork) exchange.error = error;
-        options.onExchange?.(exchange);
-        reject(error);
-      };
-      const body = method === 'POST' ? Buffer.from(request?.body ?? '', 'utf8') : undefined;
-      const headers: Record<string, string | number> = { ...request?.headers };
-      if (body) headers['content-length'] = body.length;
-      const req = https.request(url, { method, headers, agent: false, ...(ca ? { ca } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBodyBytes)
-            req.destroy(Object.assign(new Error('response body too large'), { code: 'EMSGSIZE' }));
-          else chunks.push(chunk);
-        });
-        res.on('error', (error) => fail(error));
-        res.on('end', () => {
-          if (settled) return;
-          const status = res.statusCode ?? 0;
-          const responseHeaders: Record<string, string> = {};
-          for (const [name, value] of Object.entries(res.headers))
-            if (value !== undefined)
-              responseHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            parsed = undefined;
-          }
-          const isObject = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed);
-          Object.assign(exchange, { status, headers: responseHeaders });
-          if (status >= 200 && status < 300 && !isObject) {
-            exchange.invalidBody = true;
-            return fail(
-              new Error(`${method} ${url} answered HTTP ${status} with a body that is not a JSON object`),
-              false,
-            );
-          }
-          let json = (isObject ? parsed : {}) as Record<string, unknown>;
-          // msal turns only error/error_description into a ServerError; give it one for bare HTTP failures.
-          if (status >= 400 && json.error === undefined && json.error_description === undefined)
-            json = {
-              ...json,
-              error: status >= 500 || status === 429 ? 'temporarily_unavailable' : 'invalid_request',
-              error_description: `HTTP ${status} ${res.statusMessage ?? ''}`.trim(),
-            };
-          exchange.body = json;
-          settled = true;
-          options.onExchange?.(exchange);
-          resolve({ status, headers: responseHeaders, body: json as T });
-        });
+    const body = method === 'POST' ? Buffer.from(request?.body ?? '', 'utf8') : undefined;
+    let answer: JsonAnswer;
+    try {
+      answer = await requestJson(url, {
+        method,
+        headers: { ...request?.headers },
+        agent: false,
+        ...(ca ? { ca } : {}),
+        ...(body ? { body } : {}),
+        timeoutMs,
+        maxBodyBytes,
       });
-      req.setTimeout(timeoutMs, () =>
-        req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
-      );
-      req.on('error', (error) => fail(error));
-      req.end(body);
-    });
+    } catch (error) {
+      exchange.error = error as NodeJS.ErrnoException;
+      options.onExchange?.(exchange);
+      throw error;
+    }
+    const { status, statusMessage, headers, json: parsed } = answer;
+    const isObject = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed);
+    Object.assign(exchange, { status, headers });
+    if (status >= 200 && status < 300 && !isObject) {
+      exchange.invalidBody = true;
+      options.onExchange?.(exchange);
+      throw new Error(`${method} ${url} answered HTTP ${status} with a body that is not a JSON object`);
+    }
+    let json = (isObject ? parsed : {}) as Record<string, unknown>;
+    // msal turns only error/error_description into a ServerError; give it one for bare HTTP failures.
+    if (status >= 400 && json.error === undefined && json.error_description === undefined)
+      json = {
+        ...json,
+        error: status >= 500 || status === 429 ? 'temporarily_unavailable' : 'invalid_request',
+        error_description: `HTTP ${status} ${statusMessage}`.trim(),
+      };
+    exchange.body = json;
+    options.onExchange?.(exchange);
+    return { status, headers, body: json as T };
   }
 
   return {

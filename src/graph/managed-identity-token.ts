@@ -1,6 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import http from 'node:http';
-import https from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   AuthError,
@@ -13,6 +11,7 @@ import {
 import { ToolError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
+import { requestJson } from './http-json.js';
 import { isTlsTrustError, trustedCertificateAuthorities } from './https-trust.js';
 import type { TokenProvider } from './token.js';
 
@@ -112,53 +111,34 @@ function send<T>(url: string, request?: NetworkRequestOptions): Promise<NetworkR
   for (const [name, value] of asked.searchParams) target.searchParams.set(name, value);
   const exchange: Exchange = { url: `${target.origin}${target.pathname}` };
   ctx.exchange = exchange;
-  const client = target.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const fail = (error: NodeJS.ErrnoException) => {
+  const headers = { 'X-IDENTITY-HEADER': ctx.header, accept: 'application/json' };
+  return requestJson(target, {
+    method: 'GET',
+    headers,
+    agent: false,
+    ...(ctx.ca ? { ca: ctx.ca } : {}),
+    timeoutMs: ctx.timeoutMs,
+  }).then(
+    (answer) => {
+      const { status, statusMessage, json } = answer;
+      let body: Record<string, unknown> = {};
+      if (json && typeof json === 'object' && !Array.isArray(json)) body = json as Record<string, unknown>;
+      // msal raises a ServerError only when it sees error fields: give it one for bare failures.
+      if (status >= 400 && body.message === undefined && body.error === undefined)
+        body = {
+          ...body,
+          error: 'managed_identity_error',
+          error_description: `HTTP ${status} ${statusMessage}`.trim(),
+        };
+      if (typeof body.access_token === 'string') registerSecret(body.access_token);
+      Object.assign(exchange, { status, body });
+      return { status, headers: answer.headers, body: body as T };
+    },
+    (error: NodeJS.ErrnoException) => {
       exchange.error = error;
-      reject(error);
-    };
-    const headers = { 'X-IDENTITY-HEADER': ctx.header, accept: 'application/json' };
-    const req = client.request(
-      target,
-      { method: 'GET', headers, agent: false, ...(ctx.ca ? { ca: ctx.ca } : {}) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', fail);
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          let body: Record<string, unknown> = {};
-          try {
-            const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-              body = parsed as Record<string, unknown>;
-          } catch {
-            // Not JSON: the status decides below.
-          }
-          // msal raises a ServerError only when it sees error fields: give it one for bare failures.
-          if (status >= 400 && body.message === undefined && body.error === undefined)
-            body = {
-              ...body,
-              error: 'managed_identity_error',
-              error_description: `HTTP ${status} ${res.statusMessage ?? ''}`.trim(),
-            };
-          if (typeof body.access_token === 'string') registerSecret(body.access_token);
-          Object.assign(exchange, { status, body });
-          const responseHeaders: Record<string, string> = {};
-          for (const [name, value] of Object.entries(res.headers))
-            if (value !== undefined)
-              responseHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-          resolve({ status, headers: responseHeaders, body: body as T });
-        });
-      },
-    );
-    req.setTimeout(ctx.timeoutMs, () =>
-      req.destroy(Object.assign(new Error(`no answer within ${ctx.timeoutMs} ms`), { code: 'ETIMEDOUT' })),
-    );
-    req.on('error', fail);
-    req.end();
-  });
+      throw error;
+    },
+  );
 }
 
 /** The network client of every ManagedIdentityApplication made here (msal keeps the first one's). */

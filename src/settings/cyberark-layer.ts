@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import https from 'node:https';
+import type https from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { ToolError, UsageError } from '../errors.js';
 import { isTlsTrustError } from '../graph/https-trust.js';
+import { requestJson } from '../graph/http-json.js';
 import { registerSecret } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
 import { flattenJson, parseJsonText, type SettingsLayer } from './settings.js';
@@ -223,30 +224,12 @@ async function fetchObject(
   ];
   let answer: { status: number; json: any };
   try {
-    answer = await new Promise((resolveAnswer, reject) => {
-      const req = https.request(
-        url,
-        { method: 'GET', headers: { accept: 'application/json' }, agent: false, ...settings.tls },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            let json: any;
-            try {
-              json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              json = undefined;
-            }
-            resolveAnswer({ status: res.statusCode ?? 0, json });
-          });
-        },
-      );
-      req.setTimeout(timeoutMs, () =>
-        req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
-      );
-      req.on('error', reject);
-      req.end();
+    answer = await requestJson(url, {
+      method: 'GET',
+      headers: { accept: 'application/json' },
+      agent: false,
+      ...settings.tls,
+      timeoutMs,
     });
   } catch (error) {
     const e = error as NodeJS.ErrnoException;

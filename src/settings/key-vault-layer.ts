@@ -2,6 +2,7 @@ import https from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ToolError, UsageError } from '../errors.js';
 import { isTlsTrustError, trustedCertificateAuthorities } from '../graph/https-trust.js';
+import { requestJson } from '../graph/http-json.js';
 import { createManagedIdentityTokenProvider } from '../graph/managed-identity-token.js';
 import { createTokenProvider, type TokenProvider } from '../graph/token.js';
 import { registerSecret } from '../redact.js';
@@ -253,41 +254,14 @@ function vaultClient(
   const retries = options.retries ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 500;
 
-  function once(
-    url: string,
-    token: string,
-  ): Promise<VaultAnswer & { headers: Record<string, string | string[] | undefined> }> {
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        url,
-        {
-          method: 'GET',
-          headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
-          agent,
-          ...(ca ? { ca } : {}),
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            let json: any;
-            try {
-              json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              json = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, json });
-          });
-        },
-      );
-      req.setTimeout(timeoutMs, () =>
-        req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
-      );
-      req.on('error', reject);
-      req.end();
+  const once = (url: string, token: string) =>
+    requestJson(url, {
+      method: 'GET',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      agent,
+      ...(ca ? { ca } : {}),
+      timeoutMs,
     });
-  }
 
   async function get(url: string, operation: 'list' | 'get', name?: string): Promise<VaultAnswer> {
     // Never send the token anywhere but the vault (a nextLink is data from the network).
@@ -317,7 +291,8 @@ function vaultClient(
           cause: error,
         });
       }
-      const { status, json, headers } = answer;
+      const { status, headers } = answer;
+      const json = answer.json as VaultAnswer['json'];
       if (status === 200) return { status, json };
       const code = String(json?.error?.code ?? '');
       const inner = String(json?.error?.innererror?.code ?? '');
@@ -335,7 +310,7 @@ function vaultClient(
       if (message) context.push(`message: ${message}`);
       if (status === 401) {
         const challenge = headers['www-authenticate'];
-        if (challenge) context.push(`challenge: ${String(challenge)}`);
+        if (challenge) context.push(`challenge: ${challenge}`);
         throw new ToolError(
           'ERR_KEY_VAULT',
           `Azure Key Vault ${vault} rejected the access token of ${who} (${code || 'Unauthorized'}): check the tenant and the vault URL`,
