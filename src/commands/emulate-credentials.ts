@@ -1,11 +1,12 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { generateSelfSignedCertificate } from '../emulator/ca.js';
 import { signJwt } from '../emulator/jwt.js';
 import type { Emulator, EmulatorOptions } from '../emulator/server.js';
 import { UsageError } from '../errors.js';
 import { CYBERARK_AGENT_FILE } from '../settings/cyberark-layer.js';
+import { writeFileAtomic } from '../sinks/atomic-file.js';
 
 /**
  * The credential side of `entra emulate`: every way the connector can sign in, served by the emulator
@@ -94,12 +95,10 @@ export function prepareCredentials(flags: CredentialFlags): PreparedCredentials 
   return prepared;
 }
 
-/** Writes `text` to `path` (mode 0600) through a temp file, so a reader never sees half of it. */
+/** Writes `text` to `path` (mode 0600) atomically, so a reader never sees half of it. */
 async function writePrivate(path: string, text: string | Buffer): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, text, { mode: 0o600 });
-  await rename(temp, path);
+  await writeFileAtomic(path, text, { mode: 0o600 });
 }
 
 /** What the credential flags set up, for the JSON line and the settings. */

@@ -1,4 +1,4 @@
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -7,11 +7,11 @@ import {
   type EncryptionCertificate,
 } from '../credentials/encryption-certificate.js';
 import { decryptValue, encryptValue } from '../credentials/envelope.js';
-import { ToolError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { decryptSettingsDocument, encryptSettingsJson } from '../settings/encrypted-layer.js';
 import { environmentLayer, parseJsonText, readSettingsFile } from '../settings/settings.js';
-import { tempPathFor } from '../sinks/atomic-file.js';
+import { writeFileAtomic } from '../sinks/atomic-file.js';
 import { decryptPasswordCsv } from '../sinks/password-encrypted-file.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
 
@@ -143,7 +143,7 @@ async function protectFile(
     throw new UsageError('ERR_USAGE', `${output} exists: remove it, or give --force to replace it`);
   const json = parseJsonText(await readFile(input, 'utf8'), input, 'ERR_SETTINGS');
   const result = encryptSettingsJson(json, certificate.certificatePem);
-  await writePrivateFile(output, `${JSON.stringify(result.json, null, 2)}\n`);
+  await writeFileAtomic(output, `${JSON.stringify(result.json, null, 2)}\n`, { mode: 0o600 });
   const notes = [
     result.alreadyEncrypted.length ? `${result.alreadyEncrypted.length} already encrypted, kept` : '',
     result.dropped.length ? `${result.dropped.join(', ')} left out: it stays in the plain file` : '',
@@ -190,27 +190,4 @@ async function decrypt(
   });
   io.stdout.write(lines.join(''));
   return 0;
-}
-
-/** Writes `path` atomically (temp file, fsync, rename), mode 0600 from the first byte. */
-async function writePrivateFile(path: string, text: string): Promise<void> {
-  const temp = tempPathFor(path);
-  try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new ToolError('ERR_ATOMIC_FILE', `cannot write ${path}: ${code}`, { cause: error });
-  }
-  // Best effort: without it a power cut can lose the rename (directories cannot be synced on Windows).
-  const dir = await open(dirname(path), 'r').catch(() => undefined);
-  await dir?.sync().catch(() => undefined);
-  await dir?.close();
 }

@@ -80,20 +80,42 @@ export function createAtomicFile(path: string): AtomicFile {
   };
 }
 
-/** Writes a whole file atomically: temp file, fsync, rename, fsync of the directory. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes `data` to a new temp file next to `path` (created with `mode`, fsynced) and returns its name,
+ * for the caller to rename into place; nothing is left behind when it fails.
+ */
+export async function writeTempFile(path: string, data: string | Uint8Array, mode = 0o666): Promise<string> {
   const tempPath = tempPathFor(path);
   try {
-    const handle = await open(tempPath, 'wx');
+    const handle = await open(tempPath, 'wx', mode);
     try {
       await handle.writeFile(data);
       await handle.sync();
     } finally {
       await handle.close();
     }
-    await rename(tempPath, path);
   } catch (error) {
     await removeQuietly(tempPath);
+    throw error;
+  }
+  return tempPath;
+}
+
+/**
+ * Writes a whole file atomically: temp file (with `mode`, e.g. 0o600 for a file that holds secrets, so
+ * it is never readable by others, not even for a moment), fsync, rename, fsync of the directory.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: { mode?: number } = {},
+): Promise<void> {
+  let tempPath: string | undefined;
+  try {
+    tempPath = await writeTempFile(path, data, options.mode);
+    await rename(tempPath, path);
+  } catch (error) {
+    if (tempPath) await removeQuietly(tempPath);
     throw new ToolError('ERR_ATOMIC_FILE', `cannot write ${path}: ${(error as Error).message}`, {
       cause: error,
     });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntityName } from '../graph/schema.js';
-import { tempPathFor } from './atomic-file.js';
+import { writeTempFile } from './atomic-file.js';
 
 /** Graph keeps directory delta tokens for 7 days (graph-protocol.md §1.8). */
 export const COOKIE_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
@@ -135,20 +135,8 @@ export async function stageCookies(
       graphUrl: c.graphUrl,
       deltaLinkSha256: sha256(c.deltaLink.trim()),
     };
-    staged.push({ temp: await writeTemp(bin, c.deltaLink), final: bin });
-    staged.push({ temp: await writeTemp(sidecar, `${JSON.stringify(meta, null, 2)}\n`), final: sidecar });
+    staged.push({ temp: await writeTempFile(bin, c.deltaLink), final: bin });
+    staged.push({ temp: await writeTempFile(sidecar, `${JSON.stringify(meta, null, 2)}\n`), final: sidecar });
   }
   return staged;
-}
-
-async function writeTemp(path: string, data: string): Promise<string> {
-  const temp = tempPathFor(path);
-  const handle = await open(temp, 'wx');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  return temp;
 }
