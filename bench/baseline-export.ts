@@ -11,39 +11,13 @@
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, PageIterator, type PageCollection } from '@microsoft/microsoft-graph-client';
-import { ConfidentialClientApplication } from '@azure/msal-node';
+import { PageIterator, type PageCollection } from '@microsoft/microsoft-graph-client';
 import { stringify } from 'csv-stringify';
+import { graphSdkClient } from './baseline-client.js';
 
 const [settingsPath, outDir, deltaLinksPath] = process.argv.slice(2);
 if (!settingsPath || !outDir) throw new Error('usage: baseline-export.ts SETTINGS_JSON OUTPUT_DIR');
-const connections = JSON.parse(readFileSync(settingsPath, 'utf8')).Connections as Record<
-  string,
-  Record<string, string>
->;
-const [name, c] = Object.entries(connections)[0]!;
-const authority = c.MicrosoftAuthorityPath!.replace('{0}', c.TenantId!);
-const msal = new ConfidentialClientApplication({
-  auth: {
-    clientId: c.ApplicationId!,
-    clientSecret: c.ApplicationKey!,
-    authority,
-    knownAuthorities: [new URL(authority).host],
-  },
-});
-const graphBase = c.MicrosoftGraphPathApi!.replace(/\/$/, '');
-const client = Client.init({
-  baseUrl: graphBase.replace(/\/v1\.0$/, ''),
-  defaultVersion: 'v1.0',
-  // The SDK sends tokens only to Microsoft's Graph hosts, and to the ones listed here.
-  customHosts: new Set([new URL(graphBase).hostname]),
-  authProvider: (done) => {
-    msal.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] }).then(
-      (r) => done(null, r?.accessToken ?? null),
-      (e: unknown) => done(e as Error, null),
-    );
-  },
-});
+const { name, client } = graphSdkClient(settingsPath);
 
 // The default attribute sets of `entra export` (src/settings/mapping.ts), so the files match.
 const { DEFAULT_ATTRIBUTES } = await import('../src/settings/mapping.js');

@@ -5,40 +5,15 @@
  *
  *   node --import tsx bench/baseline-fulfill.ts SETTINGS_JSON RESULTS_CSV FILE...
  */
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { basename } from 'node:path';
-import { Client } from '@microsoft/microsoft-graph-client';
-import { ConfidentialClientApplication } from '@azure/msal-node';
 import { parse } from 'csv-parse';
+import { graphSdkClient } from './baseline-client.js';
 
 const [settingsPath, resultsPath, ...files] = process.argv.slice(2);
 if (!settingsPath || !resultsPath || !files.length)
   throw new Error('usage: baseline-fulfill.ts SETTINGS_JSON RESULTS_CSV FILE...');
-const c = Object.values(
-  JSON.parse(readFileSync(settingsPath, 'utf8')).Connections as Record<string, Record<string, string>>,
-)[0]!;
-const authority = c.MicrosoftAuthorityPath!.replace('{0}', c.TenantId!);
-const msal = new ConfidentialClientApplication({
-  auth: {
-    clientId: c.ApplicationId!,
-    clientSecret: c.ApplicationKey!,
-    authority,
-    knownAuthorities: [new URL(authority).host],
-  },
-});
-const graphBase = c.MicrosoftGraphPathApi!.replace(/\/$/, '');
-const client = Client.init({
-  baseUrl: graphBase.replace(/\/v1\.0$/, ''),
-  defaultVersion: 'v1.0',
-  // The SDK sends tokens only to Microsoft's Graph hosts, and to the ones listed here.
-  customHosts: new Set([new URL(graphBase).hostname]),
-  authProvider: (done) => {
-    msal.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] }).then(
-      (r) => done(null, r?.accessToken ?? null),
-      (e: unknown) => done(e as Error, null),
-    );
-  },
-});
+const { graphBase, client } = graphSdkClient(settingsPath);
 
 const typed = (v: string): unknown => {
   if (v === 'true' || v === 'false') return v === 'true';

@@ -62,6 +62,19 @@ const out = (name: string) => {
   mkdirSync(d, { recursive: true });
   return d;
 };
+/** `entra export` of the emulator `emu` into the work dir's `output`, quietly. */
+const entraExport = (emu: { settings: string }, output: string, cookies: string, ...flags: string[]) => [
+  ...ENTRA,
+  'export',
+  '--settings',
+  emu.settings,
+  '--output',
+  out(output),
+  '--cookies',
+  cookies,
+  ...flags,
+  '--quiet',
+];
 const line = (s = '') => process.stdout.write(`${s}\n`);
 const must = (r: Timed, what: string) => {
   if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.slice(-2000)}`);
@@ -84,21 +97,7 @@ async function exportScenarios(): Promise<void> {
   line(`emulator ready in ${(emu.readyMs / 1000).toFixed(1)} s`);
   try {
     const ours = must(
-      await timed(
-        [
-          ...ENTRA,
-          'export',
-          '--settings',
-          emu.settings,
-          '--output',
-          out('ours1'),
-          '--cookies',
-          out('ours1-cookies'),
-          '--ignore-cookies',
-          '--quiet',
-        ],
-        env(emu.ca),
-      ),
+      await timed(entraExport(emu, 'ours1', out('ours1-cookies'), '--ignore-cookies'), env(emu.ca)),
       'entra export',
     );
     const rows = countRows(join(dir, 'ours1'));
@@ -143,21 +142,7 @@ async function exportScenarios(): Promise<void> {
     );
     try {
       const s = must(
-        await timed(
-          [
-            ...ENTRA,
-            'export',
-            '--settings',
-            small.settings,
-            '--output',
-            out('small'),
-            '--cookies',
-            out('small-cookies'),
-            '--ignore-cookies',
-            '--quiet',
-          ],
-          env(small.ca),
-        ),
+        await timed(entraExport(small, 'small', out('small-cookies'), '--ignore-cookies'), env(small.ca)),
         'entra export (small)',
       );
       const drift = ours.peakRssMb / s.peakRssMb - 1;
@@ -199,20 +184,7 @@ async function exportScenarios(): Promise<void> {
       }
       caller.close();
       const inc = must(
-        await timed(
-          [
-            ...ENTRA,
-            'export',
-            '--settings',
-            emu.settings,
-            '--output',
-            out('ours3'),
-            '--cookies',
-            join(dir, 'ours1-cookies'),
-            '--quiet',
-          ],
-          env(emu.ca),
-        ),
+        await timed(entraExport(emu, 'ours3', join(dir, 'ours1-cookies')), env(emu.ca)),
         'entra export (incremental)',
       );
       const incRows = countRows(join(dir, 'ours3'));
@@ -260,40 +232,13 @@ async function latencyScenario(): Promise<void> {
   try {
     const ours = must(
       await timed(
-        [
-          ...ENTRA,
-          'export',
-          '--settings',
-          emu.settings,
-          '--output',
-          out('ours2'),
-          '--cookies',
-          out('ours2-cookies'),
-          '--ignore-cookies',
-          '--parallel',
-          parallel,
-          '--quiet',
-        ],
+        entraExport(emu, 'ours2', out('ours2-cookies'), '--ignore-cookies', '--parallel', parallel),
         env(emu.ca),
       ),
       'entra export --parallel',
     );
     const seq = must(
-      await timed(
-        [
-          ...ENTRA,
-          'export',
-          '--settings',
-          emu.settings,
-          '--output',
-          out('ours2s'),
-          '--cookies',
-          out('ours2s-cookies'),
-          '--ignore-cookies',
-          '--quiet',
-        ],
-        env(emu.ca),
-      ),
+      await timed(entraExport(emu, 'ours2s', out('ours2s-cookies'), '--ignore-cookies'), env(emu.ca)),
       'entra export (sequential)',
     );
     line(
