@@ -17,6 +17,7 @@ import { resolveConnection } from '../../src/settings/settings.js';
 import { withEmulator } from '../helpers/emulator.js';
 import { runExport, textSink, type RunResult } from '../helpers/export-harness.js';
 import { testTls } from '../helpers/identity-server.js';
+import { withProcessEnv } from '../helpers/common.js';
 
 /**
  * Each credential kind and each vault kind, end to end: `entra emulate` flags serve and write them out,
@@ -82,20 +83,6 @@ async function withEmulate(flags: Partial<EmulateArgs>, fn: (e: Env) => Promise<
   } finally {
     await running?.close();
     await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** msal-node picks its managed-identity source from process.env, once per process: set the variables around the calls. */
-async function withProcessEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
   }
 }
 

@@ -9,6 +9,7 @@ import {
   type GraphClientOptions,
 } from '../../src/graph/client.js';
 import { sampleTenant, withEmulator } from '../helpers/emulator.js';
+import { rejection } from '../helpers/common.js';
 
 const ADELE = '67aac11c-c912-5793-a9a1-f31f5b0f94f5';
 
@@ -35,17 +36,6 @@ function clientFor(emu: Emulator, options: Partial<GraphClientOptions> = {}) {
 
 async function sample<T>(fn: (emu: Emulator) => Promise<T>): Promise<T> {
   return withEmulator({ tenant: await sampleTenant() }, fn);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ToolError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, ToolError);
-    return error as ToolError;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
 }
 
 const RetryAfterMs = suite('retryAfterMs');

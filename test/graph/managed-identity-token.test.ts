@@ -3,42 +3,18 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeJwt } from '../../src/emulator/jwt.js';
 import type { Emulator } from '../../src/emulator/server.js';
-import { ToolError, UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
 import { createManagedIdentityTokenProvider } from '../../src/graph/managed-identity-token.js';
 import { call, withEmulator } from '../helpers/emulator.js';
+import { rejection, withProcessEnv } from '../helpers/common.js';
 
 const USER_ASSIGNED = randomUUID();
 const GRAPH = 'https://graph.microsoft.com/.default';
-
-/** msal-node picks its managed-identity source from process.env, once per process: set the variables around the calls. */
-async function withProcessEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 function run(fn: (emu: Emulator) => Promise<void>) {
   return withEmulator({ managedIdentity: { userAssigned: [USER_ASSIGNED] } }, (emu) =>
     withProcessEnv(emu.managedIdentity!.env, () => fn(emu)),
   );
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ToolError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, ToolError);
-    return error as ToolError;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
 }
 
 const Create = suite('createManagedIdentityTokenProvider');

@@ -5,9 +5,10 @@ import * as assert from 'uvu/assert';
 import { generateSelfSignedCertificate, thumbprintSha256 } from '../../src/emulator/ca.js';
 import type { AppRegistration } from '../../src/emulator/identity.js';
 import { base64url, decodeJwt, signJwt } from '../../src/emulator/jwt.js';
-import { ToolError, UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
 import { createTokenProvider, type TokenProviderOptions } from '../../src/graph/token.js';
 import { withIdentityServer, type IdentityServer } from '../helpers/identity-server.js';
+import { rejection } from '../helpers/common.js';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const CLIENT = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
@@ -45,17 +46,6 @@ function run(
 
 const tokenPosts = (server: IdentityServer) =>
   server.requests.filter((r) => r.path.endsWith('/oauth2/v2.0/token')).length;
-
-async function rejection(promise: Promise<unknown>): Promise<ToolError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, ToolError);
-    return error as ToolError;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
-}
 
 const CreateTokenProvider = suite('createTokenProvider');
 

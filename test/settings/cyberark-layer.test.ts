@@ -5,11 +5,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ClientCertificate } from '../../src/emulator/cyberark.js';
 import type { Emulator } from '../../src/emulator/server.js';
-import { ToolError, UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
 import { redact } from '../../src/redact.js';
 import { CYBERARK_AGENT_FILE, readCyberArkLayer } from '../../src/settings/cyberark-layer.js';
 import { flattenJson, resolveConnection, type SettingsLayer } from '../../src/settings/settings.js';
 import { withEmulator } from '../helpers/emulator.js';
+import { rejection } from '../helpers/common.js';
 
 const APP_ID = 'EntraConnector';
 const SAFE = 'EntraSafe';
@@ -79,17 +80,6 @@ function plain(f: Fixture, cyberArk: Record<string, string> = {}): SettingsLayer
     },
     f.settingsPath,
   );
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ToolError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, ToolError);
-    return error as ToolError;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
 }
 
 const Read = suite('readCyberArkLayer');

@@ -2,29 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Emulator, EmulatorOptions } from '../../src/emulator/server.js';
-import { ToolError, UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
 import { redact } from '../../src/redact.js';
 import { keyVaultSettings, readKeyVaultLayer, secretNameToKey } from '../../src/settings/key-vault-layer.js';
 import { flattenJson, resolveConnection, type SettingsLayer } from '../../src/settings/settings.js';
 import { withEmulator } from '../helpers/emulator.js';
+import { rejection, withProcessEnv } from '../helpers/common.js';
 
 const VAULT = 'contoso-kv';
 const USER_ASSIGNED = randomUUID();
 const FROM_VAULT = 'Vault~secret.value-0123456789';
-
-/** msal-node picks its managed-identity source from process.env, once per process: set the variables around the calls. */
-async function withProcessEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 function run(fn: (emu: Emulator) => Promise<void>, options: EmulatorOptions = {}) {
   return withEmulator(
@@ -66,17 +53,6 @@ function plain(emu: Emulator, keyVault: Record<string, string> = {}): SettingsLa
     },
     'appsettings.agent.json',
   );
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ToolError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, ToolError);
-    return error as ToolError;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
 }
 
 const Read = suite('readKeyVaultLayer');

@@ -1,10 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Emulator } from '../../src/emulator/server.js';
-import { ToolError } from '../../src/errors.js';
 import { createGraphClient } from '../../src/graph/client.js';
 import { findCreated } from '../../src/sinks/find-created.js';
 import type { PlannedRequest } from '../../src/streams/to-request.js';
+import { rejection } from '../helpers/common.js';
 import { withEmulator } from '../helpers/emulator.js';
 
 const FindCreated = suite('findCreated');
@@ -66,13 +66,9 @@ FindCreated('findCreated(client, request) fails ERR_GRAPH_LOOKUP when Graph cann
         create('/users', { userPrincipalName: 'someone@contoso.onmicrosoft.com' }),
         create('/groups', { mailNickname: 'someone' }),
       ]) {
-        const error = await findCreated(client, request).then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        assert.instance(error, ToolError);
-        assert.is((error as ToolError).code, 'ERR_GRAPH_LOOKUP');
-        assert.match((error as ToolError).message, /Graph answered 503/);
+        const error = await rejection(findCreated(client, request));
+        assert.is(error.code, 'ERR_GRAPH_LOOKUP');
+        assert.match(error.message, /Graph answered 503/);
       }
     } finally {
       client.close();

@@ -2,10 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Emulator } from '../../src/emulator/server.js';
-import { GraphHttpError, ToolError } from '../../src/errors.js';
+import { GraphHttpError } from '../../src/errors.js';
 import { createGraphClient, type GraphClient, type GraphResponse } from '../../src/graph/client.js';
 import { graphDelta, type DeltaSourceOptions, type SourceMsg } from '../../src/sources/graph-delta.js';
 import { SMALL_LIMITS, withEmulator } from '../helpers/emulator.js';
+import { rejection } from '../helpers/common.js';
 
 const GRAPH = 'https://graph.example/v1.0/';
 
@@ -40,17 +41,6 @@ async function collect(gen: AsyncGenerator<SourceMsg>): Promise<SourceMsg[]> {
   const out: SourceMsg[] = [];
   for await (const msg of gen) out.push(msg);
   return out;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ToolError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, ToolError);
-    return error as ToolError;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
 }
 
 const records = (msgs: SourceMsg[]) => msgs.flatMap((m) => (m.kind === 'page' ? m.records : []));
