@@ -1,6 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { suite } from 'uvu';
@@ -14,19 +13,11 @@ import { decryptValue, encryptValue } from '../../src/credentials/envelope.js';
 import { generateSelfSignedCertificate } from '../../src/emulator/ca.js';
 import { redact } from '../../src/redact.js';
 import type { SettingsLayer } from '../../src/settings/settings.js';
+import { withDir } from '../helpers/common.js';
 
 const cert = generateSelfSignedCertificate({ commonName: 'encryption' });
 const other = generateSelfSignedCertificate({ commonName: 'other' });
 const PFX_PASSWORD = 'pfx-Passw0rd!';
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'enc-cert-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function failure(promise: Promise<unknown>, code = 'ERR_CERTIFICATE'): Promise<string> {
   try {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { ToolError } from '../../src/errors.js';
 
@@ -24,5 +27,15 @@ export async function withProcessEnv<T>(vars: Record<string, string>, fn: () => 
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
+  }
+}
+
+/** Runs `fn` in a fresh temp directory, removed afterwards whatever happens. */
+export async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'entra-test-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,19 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createAtomicFile, tempPathFor, writeFileAtomic } from '../../src/sinks/atomic-file.js';
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withDir } from '../helpers/common.js';
 
 const write = (stream: NodeJS.WritableStream, text: string) =>
   new Promise<void>((resolve, reject) => stream.write(text, (e) => (e ? reject(e) : resolve())));

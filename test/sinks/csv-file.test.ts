@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -19,15 +18,7 @@ import {
 import { createRouter, exportTables } from '../../src/streams/route-by-type.js';
 import type { GraphObject, RecordMsg, TableRow } from '../../src/types.js';
 import type { EntityName } from '../../src/graph/schema.js';
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'csv-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withDir } from '../helpers/common.js';
 
 const expected = (scenario: string, file: string) =>
   readFile(new URL(`../fixtures/expected/${scenario}/${file}`, import.meta.url), 'utf8');

@@ -1,10 +1,10 @@
-import { appendFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fingerprintFile, openJournal, type JournalInput } from '../../src/sinks/journal.js';
 import type { ResultRow } from '../../src/types.js';
+import { withDir } from '../helpers/common.js';
 
 const INPUTS: JournalInput[] = [
   { file: 'a.csv', fingerprint: 'sha256:aa' },
@@ -25,15 +25,6 @@ const result = (line: number, over: Partial<ResultRow> = {}): ResultRow => ({
   ownerId: '',
   ...over,
 });
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'journal-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function journalError(promise: Promise<unknown>): Promise<string> {
   try {

@@ -1,6 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,6 +7,7 @@ import { generateSelfSignedCertificate } from '../../src/emulator/ca.js';
 import { redact } from '../../src/redact.js';
 import { decryptPasswordCsv, openEncryptedPasswordFile } from '../../src/sinks/password-encrypted-file.js';
 import type { GeneratedPassword } from '../../src/streams/to-request.js';
+import { withDir } from '../helpers/common.js';
 
 const generated = generateSelfSignedCertificate({ commonName: 'password file' });
 const certificate = { certificatePem: generated.certPem };
@@ -20,15 +20,6 @@ const entry = (n: number): GeneratedPassword => ({
   userPrincipalName: `user${n}@contoso.com`,
   password: `Initial-Passw0rd-${n}!`,
 });
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'pw-enc-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function failure(promise: Promise<unknown>): Promise<string> {
   try {

@@ -1,11 +1,11 @@
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { redact } from '../../src/redact.js';
 import { openPasswordFile } from '../../src/sinks/password-file.js';
 import type { GeneratedPassword } from '../../src/streams/to-request.js';
+import { withDir } from '../helpers/common.js';
 
 const HEADER = 'userPrincipalName,password,state,file,line';
 
@@ -16,15 +16,6 @@ const entry = (n: number, over: Partial<GeneratedPassword> = {}): GeneratedPassw
   password: `Pw#${n}-qX7v!kT9zR2m`,
   ...over,
 });
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'password-file-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function code(promise: Promise<unknown>): Promise<{ code: string; message: string; exitCode: number }> {
   try {
