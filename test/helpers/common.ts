@@ -39,3 +39,14 @@ export async function withDir(fn: (dir: string) => Promise<void>): Promise<void>
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** The message of the error `promise` rejects with, after checking its `code`. */
+export async function failure(promise: Promise<unknown>, code: string): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.is((error as { code?: string }).code, code, (error as Error).message);
+    return (error as Error).message;
+  }
+  throw new Error(`no ${code}`);
+}

@@ -14,6 +14,7 @@ import {
   readEncryptedSettings,
 } from '../../src/settings/encrypted-layer.js';
 import { readSettingsFile, resolveConnection } from '../../src/settings/settings.js';
+import { failure } from '../helpers/common.js';
 
 const generated = generateSelfSignedCertificate({ commonName: 'settings encryption' });
 const certificate: DecryptionCertificate = {
@@ -52,16 +53,6 @@ async function withSettings(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function failure(promise: Promise<unknown>, code: string): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.is((error as { code?: string }).code, code, (error as Error).message);
-    return (error as Error).message;
-  }
-  throw new Error(`no ${code}`);
 }
 
 const Read = suite('readEncryptedSettings');

@@ -16,6 +16,7 @@ import {
 } from '../../src/sinks/password-mail.js';
 import type { SettingsLayer } from '../../src/settings/settings.js';
 import type { Logger } from '../../src/types.js';
+import { failure } from '../helpers/common.js';
 
 const ca = createCertificateAuthority({ commonName: 'smtp test CA' });
 const serverCertificate = ca.issueServerCertificate();
@@ -101,16 +102,6 @@ const settings = (port: number, over: Partial<MailSettings> = {}): MailSettings 
   to: 'helpdesk@contoso.com',
   ...over,
 });
-
-async function failure(promise: Promise<unknown>, code: string): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.is((error as { code?: string }).code, code, (error as Error).message);
-    return (error as Error).message;
-  }
-  throw new Error(`no ${code}`);
-}
 
 function assertNoPassword(lines: string[], ...passwords: string[]): void {
   for (const line of lines)
