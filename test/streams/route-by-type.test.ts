@@ -135,10 +135,6 @@ Router('createRouter(bad options) fails with ERR_INVALID_OPTION', () => {
   }
 });
 
-Router.run();
-
-// ---
-
 Router(
   'createRouter() writes a large group repeated with its next slice of members once, and every link',
   () => {
@@ -163,6 +159,10 @@ Router(
     );
   },
 );
+
+Router.run();
+
+// ---
 
 const Tables = suite('exportTables');
 
