@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { EXIT, ToolError, UsageError } from '../errors.js';
+import { EXIT, ToolError } from '../errors.js';
 import { READ_ROLES, tokenRoles, WRITE_ROLES } from '../graph/permissions.js';
 import { entityInfo } from '../graph/schema.js';
 import { redact } from '../redact.js';
+import { readCaFile } from '../settings/ca-file.js';
 import { resolveMapping, selectQuery } from '../settings/mapping.js';
 import { connect, settingsLayers } from './connection.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
@@ -36,14 +35,7 @@ export async function doctorCommand(
     if (verdict === 'FAIL') failed = true;
     out.write(`${redact(`${verdict.padEnd(4)} ${check}: ${detail}`)}\n`);
   };
-  const ca = args.ca
-    ? await readFile(resolve(args.ca), 'utf8').catch((e: unknown) => {
-        throw new UsageError(
-          'ERR_USAGE',
-          `--ca: cannot read ${args.ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-        );
-      })
-    : undefined;
+  const ca = args.ca ? await readCaFile(args.ca) : undefined;
   const mapping = resolveMapping(args.entities?.length ? { entities: args.entities } : {});
 
   let connection;

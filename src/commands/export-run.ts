@@ -81,11 +81,7 @@ function watchSignals() {
     if (committing) return void (late = true);
     // A second Ctrl-C kills as usual, should cleaning up ever hang.
     off();
-    fail(
-      new ToolError('ERR_INTERRUPTED', 'interrupted; previous outputs and cookies are unchanged', {
-        exitCode: EXIT.interrupted,
-      }),
-    );
+    fail(new ToolError('ERR_INTERRUPTED', 'interrupted; previous outputs and cookies are unchanged'));
   }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

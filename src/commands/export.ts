@@ -1,10 +1,9 @@
-import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import type { Emulator } from '../emulator/server.js';
 import type { EntityName } from '../graph/schema.js';
+import { readCaFile } from '../settings/ca-file.js';
 import { flattenJson, type SettingsLayer } from '../settings/settings.js';
 import { readMappingFile, resolveMapping, selectQuery, type Mapping } from '../settings/mapping.js';
 import { readCookie } from '../sinks/cookie-file.js';
@@ -61,25 +60,6 @@ function checkArgs(args: ExportArgs): void {
     );
 }
 
-/** `--ca FILE`: the PEM text, checked. */
-async function readCa(file: string): Promise<string> {
-  let pem: string;
-  try {
-    pem = await readFile(resolve(file), 'utf8');
-  } catch (e) {
-    throw new UsageError(
-      'ERR_USAGE',
-      `--ca: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-    );
-  }
-  try {
-    new X509Certificate(pem);
-  } catch {
-    throw new UsageError('ERR_USAGE', `--ca: ${file} is not a PEM certificate`);
-  }
-  return pem;
-}
-
 /**
  * `entra export`: one delta round per entity, streamed through the router into one CSV per table,
  * renamed into place only when the whole run succeeded; cookies written last.
@@ -93,7 +73,7 @@ export async function exportCommand(
   const stderr = io.stderr ?? process.stderr;
   const log = stderrLogger(args, stderr);
   checkArgs(args);
-  const ca = args.ca !== undefined ? await readCa(args.ca) : undefined;
+  const ca = args.ca !== undefined ? await readCaFile(args.ca) : undefined;
   const mappingFile = args.mapping
     ? await readMappingFile(resolve(args.mapping), args.connection)
     : undefined;

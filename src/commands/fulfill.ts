@@ -1,4 +1,4 @@
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { EXIT, ToolError, UsageError } from '../errors.js';
@@ -8,6 +8,7 @@ import { BatchWriter, type WriteItem } from '../sinks/batch-writer.js';
 import { fingerprintFile, openJournal, type Journal } from '../sinks/journal.js';
 import type { PasswordSink } from '../sinks/password-file.js';
 import { readMailSettings } from '../sinks/password-mail.js';
+import { readCaFile } from '../settings/ca-file.js';
 import type { SettingsLayer } from '../settings/settings.js';
 import { createResultsWriter, resultFor, type Outcome } from '../sinks/results.js';
 import { GRAPH_WRITE_BUDGET, parseWriteBudget, type WriteBudget } from '../sinks/write-pacer.js';
@@ -94,14 +95,7 @@ async function openGraph(
   env: NodeJS.ProcessEnv,
   log: ReturnType<typeof stderrLogger>,
 ): Promise<{ client?: GraphClient; graphBase: string; layers?: SettingsLayer[]; file?: string }> {
-  let ca: string | undefined;
-  if (args.ca)
-    ca = await readFile(resolve(args.ca), 'utf8').catch((e: unknown) => {
-      throw new UsageError(
-        'ERR_USAGE',
-        `--ca: cannot read ${args.ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-      );
-    });
+  const ca = args.ca ? await readCaFile(args.ca) : undefined;
   try {
     const { layers, file } = await settingsLayers(args, env, { logger: log, ...(ca ? { ca } : {}) });
     const connection = connect(layers, {
@@ -367,7 +361,6 @@ export async function fulfillCommand(
       throw new ToolError(
         'ERR_INTERRUPTED',
         `interrupted after ${read} rows; rows without a result, or failed with ERR_INTERRUPTED, were not sent: rerun with the same --journal to finish`,
-        { exitCode: EXIT.interrupted },
       );
     return counts.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
   }

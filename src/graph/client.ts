@@ -5,7 +5,9 @@ import got, { type Got, type Method, ReadError, RequestError } from 'got';
 import { GraphHttpError, ToolError, UsageError } from '../errors.js';
 import { redact } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
+import { graphErrorOf } from './graph-error.js';
 import { isTlsTrustError, trustedCertificateAuthorities } from './https-trust.js';
+import { retryDelay } from './retry-delay.js';
 
 /**
  * The one Graph client of a run: got with a bearer hook, CA trust, timeouts and our own bounded
@@ -87,15 +89,6 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
   if (/^\d+(\.\d+)?$/.test(v.trim())) return Number(v) * 1000;
   const date = Date.parse(v);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/** Graph's error envelope → code and message. */
-function graphErrorOf(body: unknown): { code?: string; message?: string } {
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  return {
-    ...(typeof error?.code === 'string' ? { code: error.code } : {}),
-    ...(typeof error?.message === 'string' ? { message: error.message } : {}),
-  };
 }
 
 /** A URL safe to print: no query-string secrets (Graph URLs carry none, but state tokens are long). */
@@ -239,7 +232,11 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
             url: printableUrl(absolute),
           });
         }
-        const wait = after ?? Math.min(30_000, backoff * 2 ** backoffs++) * (0.5 + Math.random() / 2);
+        const wait = retryDelay({
+          attemptCount: after === undefined ? ++backoffs : backoffs + 1,
+          retryAfter: after,
+          retryPolicy: { backoffMs: backoff, maxBackoffMs: 30_000, jitter: true },
+        });
         if (status === 429) stats.throttled++;
         stats.retries++;
         stats.waitedMs += wait;

@@ -13,6 +13,7 @@ import { registerSecret } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
 import { requestJson } from './http-json.js';
 import { isTlsTrustError, trustedCertificateAuthorities } from './https-trust.js';
+import { retryDelay } from './retry-delay.js';
 import type { TokenProvider } from './token.js';
 
 /**
@@ -171,7 +172,7 @@ export function createManagedIdentityTokenProvider(
   const header = credential.env.IDENTITY_HEADER;
   if (!endpointText || !header)
     throw new UsageError(
-      'ERR_AUTH',
+      'ERR_SETTINGS',
       `managed identity is not available here: ${!endpointText ? 'IDENTITY_ENDPOINT' : 'IDENTITY_HEADER'} is not set ` +
         '(App Service, Functions and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER when an identity is enabled)',
     );
@@ -179,11 +180,11 @@ export function createManagedIdentityTokenProvider(
   try {
     endpoint = new URL(endpointText);
   } catch {
-    throw new UsageError('ERR_AUTH', `managed identity: IDENTITY_ENDPOINT is not a URL: ${endpointText}`);
+    throw new UsageError('ERR_SETTINGS', `managed identity: IDENTITY_ENDPOINT is not a URL: ${endpointText}`);
   }
   if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')
     throw new UsageError(
-      'ERR_AUTH',
+      'ERR_SETTINGS',
       `managed identity: IDENTITY_ENDPOINT must be an http(s) URL: ${endpointText}`,
     );
   registerSecret(header);
@@ -244,7 +245,7 @@ export function createManagedIdentityTokenProvider(
         if (ctx.refusal) throw ctx.refusal;
         if (attempt >= retries || !isTransient(ctx.exchange))
           throw authError(error, ctx.exchange, attempt + 1);
-        const wait = retryDelayMs * 2 ** attempt;
+        const wait = retryDelay({ attemptCount: attempt + 1, retryPolicy: { backoffMs: retryDelayMs } });
         logger.verbose(
           `managed identity token request failed (${describe(ctx.exchange)}); retry ${attempt + 1} of ${retries} in ${wait} ms`,
         );

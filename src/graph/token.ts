@@ -5,6 +5,7 @@ import { ToolError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
 import { createHttpsNetworkClient, isTlsTrustError, type HttpExchange } from './https-trust.js';
+import { retryDelay } from './retry-delay.js';
 
 /**
  * The connector's access-token provider: msal-node's client-credentials flow behind `getToken()`.
@@ -201,11 +202,11 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
         const exchange = lastExchange as HttpExchange | undefined;
         if (attempt >= retries || !isTransient(exchange)) throw authError(error, exchange, attempt + 1);
         const retryAfter = Number(exchange?.headers?.['retry-after']);
-        const backoff = retryDelayMs * 2 ** attempt;
-        const wait = Math.min(
-          Math.max(backoff, Number.isFinite(retryAfter) ? retryAfter * 1000 : 0),
-          MAX_RETRY_AFTER_MS,
-        );
+        const wait = retryDelay({
+          attemptCount: attempt + 1,
+          retryAfter: Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
+          retryPolicy: { backoffMs: retryDelayMs, retryAfter: 'floor', maxDelayMs: MAX_RETRY_AFTER_MS },
+        });
         logger.verbose(
           `token request failed (${describeFailure(exchange)}); retry ${attempt + 1} of ${retries} in ${wait} ms`,
         );

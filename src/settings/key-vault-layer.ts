@@ -3,6 +3,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ToolError, UsageError } from '../errors.js';
 import { isTlsTrustError, trustedCertificateAuthorities } from '../graph/https-trust.js';
 import { requestJson } from '../graph/http-json.js';
+import { graphErrorOf } from '../graph/graph-error.js';
+import { retryDelay } from '../graph/retry-delay.js';
 import { createManagedIdentityTokenProvider } from '../graph/managed-identity-token.js';
 import { createTokenProvider, type TokenProvider } from '../graph/token.js';
 import { registerSecret } from '../redact.js';
@@ -294,9 +296,7 @@ function vaultClient(
       const { status, headers } = answer;
       const json = answer.json as VaultAnswer['json'];
       if (status === 200) return { status, json };
-      const code = String(json?.error?.code ?? '');
-      const inner = String(json?.error?.innererror?.code ?? '');
-      const message = String(json?.error?.message ?? '');
+      const { code = '', innerCode: inner = '', message = '' } = graphErrorOf(json);
       if (status === 401 && !renewed) {
         renewed = true;
         continue;
@@ -339,11 +339,11 @@ function vaultClient(
   }
 
   async function wait(attempt: number, retryAfterSeconds: number | undefined, why: string): Promise<void> {
-    const backoff = retryDelayMs * 2 ** attempt;
-    const ms = Math.min(
-      Math.max(backoff, Number.isFinite(retryAfterSeconds) ? retryAfterSeconds! * 1000 : 0),
-      30_000,
-    );
+    const ms = retryDelay({
+      attemptCount: attempt + 1,
+      retryAfter: Number.isFinite(retryAfterSeconds) ? retryAfterSeconds! * 1000 : undefined,
+      retryPolicy: { backoffMs: retryDelayMs, retryAfter: 'floor', maxDelayMs: 30_000 },
+    });
     logger.verbose(`Azure Key Vault ${vault}: ${why}; retry ${attempt + 1} of ${retries} in ${ms} ms`);
     await delay(ms);
   }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
-import { UsageError } from '../errors.js';
+import { UsageError, type UsageCode } from '../errors.js';
 
 /**
  * Settings with .NET configuration semantics: flat keys joined with ':' and compared ignoring case,
@@ -351,7 +351,7 @@ function describeJson(value: unknown): string {
  * commas are accepted; duplicate keys, ignoring case, are not), failing with `<origin>:<line>:<column>`.
  * Node 20's `JSON.parse` messages carry no position, hence this small parser (files are tiny).
  */
-export function parseJsonText(text: string, origin: string, code: string): unknown {
+export function parseJsonText(text: string, origin: string, code: UsageCode): unknown {
   const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let i = 0;
   const fail = (reason: string, at = i): never => {

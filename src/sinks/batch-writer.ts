@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolError } from '../errors.js';
 import { retryAfterMs, type GraphClient } from '../graph/client.js';
+import { graphErrorOf } from '../graph/graph-error.js';
+import { retryDelay } from '../graph/retry-delay.js';
 import type { LinkRow, ObjectRow } from '../sources/command-csv.js';
 import { classifyOutcome, type PlannedRequest } from '../streams/to-request.js';
 import { silentLogger, type Logger } from '../types.js';
@@ -81,10 +83,7 @@ const CONFLICT = /another object with the same value for property (userPrincipal
 // (credentials, TLS trust, settings) would fail every row alike, and ends the run.
 const TRANSIENT_CODES = new Set(['ERR_GRAPH_NETWORK', 'ERR_GRAPH_RESPONSE', 'ERR_GRAPH_LOOKUP']);
 
-function errorOf(body: unknown): { code?: string; message?: string } {
-  const e = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-  return { ...(e?.code ? { code: e.code } : {}), ...(e?.message ? { message: e.message } : {}) };
-}
+const errorOf = graphErrorOf;
 
 const isCreate = (p: Pending) => p.item.row.kind === 'object' && p.item.row.command === 'insert';
 
@@ -471,8 +470,14 @@ export class BatchWriter {
       });
     }
     this.stats.itemRetries++;
-    const backoff = Math.min(30_000, 500 * 2 ** p.attempts) * (0.5 + Math.random() / 2);
-    this.requeue(p, afterMs ?? backoff);
+    this.requeue(
+      p,
+      retryDelay({
+        attemptCount: p.attempts + 1,
+        retryAfter: afterMs,
+        retryPolicy: { backoffMs: 500, maxBackoffMs: 30_000, jitter: true },
+      }),
+    );
   }
 
   private async retryAll(

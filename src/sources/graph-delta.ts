@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GraphClient, GraphResponse } from '../graph/client.js';
+import { graphErrorOf } from '../graph/graph-error.js';
 import { printableUrl } from '../graph/client.js';
 import type { EntityName } from '../graph/schema.js';
 import { GraphHttpError, ToolError } from '../errors.js';
@@ -30,7 +31,7 @@ interface DeltaPage {
 
 /** Graph's ways of saying a state token can't be used any more (delta-query-overview.md). */
 function syncStateLost(r: GraphResponse): string | undefined {
-  const code = String((r.body as { error?: { code?: string } } | undefined)?.error?.code ?? '').toLowerCase();
+  const code = (graphErrorOf(r.body).code ?? '').toLowerCase();
   if (r.status === 410) return 'Graph reset synchronization (410 Gone)';
   if ([400, 404, 410].includes(r.status) && (code === 'syncstatenotfound' || code === 'resyncrequired'))
     return `Graph no longer knows the delta token (${r.status} ${code === 'resyncrequired' ? 'resyncRequired' : 'syncStateNotFound'})`;
@@ -77,13 +78,13 @@ export async function* graphDelta(options: DeltaSourceOptions): AsyncGenerator<S
           'ERR_GRAPH_SYNC_RESET',
           `${lost} in the middle of the ${entity} round; nothing was written: run the export again (it will start a complete round for ${entity})`,
         );
-      const error = (response.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+      const error = graphErrorOf(response.body);
       const requestId = response.headers['request-id'];
       throw new GraphHttpError(
-        `Graph answered ${response.status} to the ${entity} delta query${error?.message ? `: ${error.message}` : ''}`,
+        `Graph answered ${response.status} to the ${entity} delta query${error.message ? `: ${error.message}` : ''}`,
         {
           status: response.status,
-          ...(error?.code ? { graphCode: error.code } : {}),
+          ...(error.code ? { graphCode: error.code } : {}),
           ...(typeof requestId === 'string' ? { requestId } : {}),
           method: 'GET',
           url: printableUrl(url),

@@ -265,7 +265,7 @@ Managed('export signs in as the managed identity; without IDENTITY_ENDPOINT it i
       fails(
         await e.run({}, { IDENTITY_HEADER: mi.header }),
         2,
-        'ERR_AUTH',
+        'ERR_SETTINGS',
         /managed identity is not available here: IDENTITY_ENDPOINT is not set/,
         [mi.header],
       );

@@ -79,7 +79,7 @@ Create('throws ERR_AUTH (usage) when IDENTITY_ENDPOINT or IDENTITY_HEADER is mis
     assert.unreachable('expected a throw');
   } catch (error) {
     assert.instance(error, UsageError);
-    assert.is((error as UsageError).code, 'ERR_AUTH');
+    assert.is((error as UsageError).code, 'ERR_SETTINGS');
     assert.match((error as Error).message, 'IDENTITY_ENDPOINT is not set');
   }
 });
