@@ -57,6 +57,99 @@ export interface ResultRow {
   ownerId: string;
 }
 
+// --- fulfill: the reverse stream's rows and requests (DESIGN.md §4)
+
+export type Navigation = 'members' | 'owners';
+
+export interface ObjectRow {
+  kind: 'object';
+  file: string;
+  line: number;
+  command: Command;
+  entity: EntityName;
+  odataType: string;
+  /** Empty on insert: Graph assigns it. */
+  id?: string;
+  /** Decoded non-empty cells; `null` clears. Always empty for `delete`. */
+  values: Record<string, unknown>;
+  /** Cells of the pass-through columns, as they are. */
+  extra?: Record<string, string>;
+}
+
+export interface LinkRow {
+  kind: 'link';
+  file: string;
+  line: number;
+  command: 'insert' | 'delete';
+  entity: 'group' | 'directoryRole';
+  navigation: Navigation;
+  ownerId: string;
+  targetId: string;
+}
+
+export interface InvalidRow {
+  kind: 'invalid';
+  file: string;
+  line: number;
+  /** Lower-cased when it is a known command, as found otherwise. */
+  command: string;
+  /** Empty for link rows. */
+  odataType: string;
+  id: string;
+  ownerId?: string;
+  column?: string;
+  message: string;
+}
+
+export type CommandRow = ObjectRow | LinkRow | InvalidRow;
+
+export interface PlannedRequest {
+  method: 'POST' | 'PATCH' | 'DELETE';
+  url: string;
+  body?: Record<string, unknown>;
+  headers?: Record<string, string>;
+  /**
+   * Opaque key of the object whose state the request changes; requests with equal keys keep input order.
+   * `users/<id>` for existing objects, `users/userPrincipalName=<upn>` / `groups/mailNickname=<nick>` for
+   * creates, `groups/<owner>/members/<id>` for a member link, `groups/<owner>/owners` for every owner link
+   * of a group (the last owner cannot be removed, so their order matters). An update cannot refer to an
+   * object created earlier in the same run (its id is not known yet): put the attributes in the insert row.
+   */
+  objectKey: string;
+  /**
+   * Keys of objects the request needs but does not change alone: a link's owner and linked object. Such
+   * requests may run side by side, but never beside a request whose objectKey is one of them.
+   */
+  sharedKeys?: string[];
+  /** Dotted body paths that must never be printed (`passwordProfile.password`). */
+  secretFields?: string[];
+  /** Something the command should warn about, e.g. a group created without owners. */
+  warning?: string;
+}
+
+/** A password generated for a new user: for the protected password sink only, never for printing. */
+export interface GeneratedPassword {
+  file: string;
+  line: number;
+  userPrincipalName: string;
+  password: string;
+  /** Where a mailed password goes, from the row's `MailSettings:ToColumn` cell. */
+  recipient?: string;
+}
+
+/** What a command learned about one row. */
+export interface Outcome {
+  status: ResultStatus;
+  httpStatus?: number | string;
+  errorCode?: string;
+  message?: string;
+  newId?: string;
+  /** Not written out: the request may have been applied although no answer said so. */
+  uncertain?: boolean;
+  /** Not written out: whether a create started by an earlier run was found (`started` lookups). */
+  earlierRun?: 'found' | 'absent';
+}
+
 /** A logger injected into modules: they never write to the process streams themselves. */
 export interface Logger {
   info(message: string): void;

@@ -1,13 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolError } from '../errors.js';
 import { retryAfterMs, type GraphClient } from '../graph/client.js';
-import { graphErrorOf } from '../graph/graph-error.js';
+import { graphErrorOf, type GraphErrorBody } from '../graph/graph-error.js';
 import { retryDelay } from '../graph/retry-delay.js';
-import type { LinkRow, ObjectRow } from '../sources/command-csv.js';
-import { classifyOutcome, type PlannedRequest } from '../streams/to-request.js';
-import { silentLogger, type Logger } from '../types.js';
-import type { Outcome } from './results.js';
+import {
+  silentLogger,
+  type LinkRow,
+  type Logger,
+  type ObjectRow,
+  type Outcome,
+  type PlannedRequest,
+} from '../types.js';
+import { decodeBatch, encodeBatch } from './batch-codec.js';
 import { findCreated } from './find-created.js';
+import { ObjectLocks, type LockKeys } from './object-locks.js';
+import {
+  batchRefusedOutcome,
+  conflictOutcome,
+  exhaustedOutcome,
+  foundOutcome,
+  isRetryStatus,
+  itemVerdict,
+  stoppedOutcome,
+} from './outcome-policy.js';
 import { WritePacer, type WriteBudget } from './write-pacer.js';
 
 /**
@@ -58,6 +73,8 @@ export interface WriterStats {
 
 interface Pending {
   item: WriteItem;
+  /** The request's lock keys (the scheduler's view). */
+  keys: LockKeys;
   attempts: number;
   notBefore: number;
   queuedAt: number;
@@ -69,30 +86,16 @@ interface Pending {
   earlierRun?: 'found' | 'absent';
 }
 
-interface BatchResponse {
-  id: string;
-  status: number;
-  headers?: Record<string, string>;
-  body?: unknown;
-}
-
-// 429 and 424 mean "not done"; 5xx means "maybe done": a retry of a create looks it up first.
-const RETRY_STATUS = new Set([424, 429, 500, 502, 503, 504]);
-const CONFLICT = /another object with the same value for property (userPrincipalName|mailNickname)/i;
 // Errors of the $batch call itself after which the same call may be sent again; anything else
 // (credentials, TLS trust, settings) would fail every row alike, and ends the run.
 const TRANSIENT_CODES = new Set(['ERR_GRAPH_NETWORK', 'ERR_GRAPH_RESPONSE', 'ERR_GRAPH_LOOKUP']);
-
-const errorOf = graphErrorOf;
 
 const isCreate = (p: Pending) => p.item.row.kind === 'object' && p.item.row.command === 'insert';
 
 export class BatchWriter {
   readonly stats: WriterStats = { batches: 0, itemRetries: 0, batchRetries: 0, throttled: 0, lookups: 0 };
   private readonly queue: Pending[] = [];
-  /** Keys held by requests in flight: objectKeys (exclusive) and sharedKeys (shared), with counts. */
-  private readonly exclusive = new Map<string, number>();
-  private readonly shared = new Map<string, number>();
+  private readonly locks = new ObjectLocks();
   private running = 0;
   private readonly pacer: WritePacer;
   private waiters: (() => void)[] = [];
@@ -119,6 +122,7 @@ export class BatchWriter {
   async push(item: WriteItem): Promise<void> {
     const p: Pending = {
       item,
+      keys: item.request,
       attempts: 0,
       notBefore: 0,
       queuedAt: performance.now(),
@@ -164,15 +168,7 @@ export class BatchWriter {
   /** The outcome of an item that will not be sent (again) because the writer stopped. */
   private drop(p: Pending): Promise<void> {
     const { error, fatal } = this.stop!;
-    const what = fatal ? error.message : 'interrupted';
-    return this.finish(p, {
-      status: 'failed',
-      errorCode: error.code,
-      message: p.uncertain
-        ? `${what} before Graph confirmed it: it may have been applied; rerun with the same --journal`
-        : `not sent: ${what}`,
-      ...(p.uncertain ? { uncertain: true } : {}),
-    });
+    return this.finish(p, stoppedOutcome(error, fatal, p.uncertain));
   }
 
   private async abort(e: unknown): Promise<void> {
@@ -202,7 +198,7 @@ export class BatchWriter {
       let waitMs: number | undefined;
       // Until the first $batch is answered (token, connection), one at a time: see WritePacer.resync.
       if (this.running < (this.warm ? this.concurrency : 1) && !this.stop) {
-        const { batch, wake } = this.pick(now);
+        const { batch, wake } = this.locks.pick(this.queue, now, this.batchSize);
         const first = batch[0];
         const linger =
           first && !this.ended && batch.length < this.batchSize && this.queue.length < this.batchSize
@@ -230,48 +226,13 @@ export class BatchWriter {
     }
   }
 
-  /**
-   * The next batch (not yet taken off the queue), in queue order: items whose keys clash with no
-   * request in flight, no earlier queued item, and no other item of the batch. Also says when the
-   * first item held back only by its retry delay becomes due.
-   */
-  private pick(now: number): { batch: Pending[]; wake: number } {
-    const batch: Pending[] = [];
-    const exclusive = new Set(this.exclusive.keys());
-    const shared = new Set(this.shared.keys());
-    let wake = Infinity;
-    for (const p of this.queue) {
-      if (batch.length >= this.batchSize) break;
-      const { objectKey, sharedKeys = [] } = p.item.request;
-      const blocked =
-        exclusive.has(objectKey) || shared.has(objectKey) || sharedKeys.some((k) => exclusive.has(k));
-      exclusive.add(objectKey);
-      for (const k of sharedKeys) shared.add(k);
-      if (blocked) continue;
-      if (p.notBefore > now) wake = Math.min(wake, p.notBefore);
-      else batch.push(p);
-    }
-    return { batch, wake };
-  }
-
   private take(batch: Pending[]): void {
-    for (const p of batch) {
-      this.queue.splice(this.queue.indexOf(p), 1);
-      const { objectKey, sharedKeys = [] } = p.item.request;
-      this.exclusive.set(objectKey, (this.exclusive.get(objectKey) ?? 0) + 1);
-      for (const k of sharedKeys) this.shared.set(k, (this.shared.get(k) ?? 0) + 1);
-    }
+    for (const p of batch) this.queue.splice(this.queue.indexOf(p), 1);
+    this.locks.hold(batch);
   }
 
   private release(p: Pending): void {
-    const { objectKey, sharedKeys = [] } = p.item.request;
-    const down = (map: Map<string, number>, key: string) => {
-      const n = (map.get(key) ?? 0) - 1;
-      if (n > 0) map.set(key, n);
-      else map.delete(key);
-    };
-    down(this.exclusive, objectKey);
-    for (const k of sharedKeys) down(this.shared, k);
+    this.locks.release([p]);
   }
 
   private requeue(p: Pending, delayMs: number): void {
@@ -316,26 +277,7 @@ export class BatchWriter {
       return true;
     }
     if (mode === 'started') p.earlierRun = 'found';
-    const unique = p.item.request.url === '/users' ? 'userPrincipalName' : 'mailNickname';
-    await this.settled(
-      p,
-      mode === 'exists'
-        ? {
-            status: 'skipped',
-            httpStatus: 200,
-            newId: found,
-            message: `already exists: found by its ${unique}`,
-          }
-        : {
-            status: 'ok',
-            httpStatus: 200,
-            newId: found,
-            message:
-              mode === 'started'
-                ? `created by an earlier run (found by its ${unique})`
-                : `created (the answer to an earlier attempt was lost; found by its ${unique})`,
-          },
-    );
+    await this.settled(p, foundOutcome(mode, found, p.item.request));
     return false;
   }
 
@@ -356,21 +298,10 @@ export class BatchWriter {
     for (const p of first) p.sent = true;
     if (!ready.length) return;
     this.stats.batches++;
-    const requests = ready.map((p, i) => ({
-      id: String(i + 1),
-      method: p.item.request.method,
-      url: p.item.request.url,
-      ...(p.item.request.body
-        ? {
-            headers: { 'Content-Type': 'application/json', ...p.item.request.headers },
-            body: p.item.request.body,
-          }
-        : {}),
-    }));
     let response;
     try {
       response = await this.options.client.request('POST', '$batch', {
-        json: { requests },
+        json: encodeBatch(ready.map((p) => p.item.request)),
         retry: 'never',
         throwHttpErrors: false,
       });
@@ -390,10 +321,10 @@ export class BatchWriter {
       );
       return this.retryAll(ready, undefined, undefined, { message: (error as Error).message }, true);
     }
-    const responses = (response.body as { responses?: BatchResponse[] } | undefined)?.responses;
-    if (response.status !== 200 || !Array.isArray(responses)) {
-      const e = errorOf(response.body);
-      if (RETRY_STATUS.has(response.status) || response.status === 200)
+    const answers = response.status === 200 ? decodeBatch(response.body, ready.length) : undefined;
+    if (!answers) {
+      const e = graphErrorOf(response.body);
+      if (isRetryStatus(response.status) || response.status === 200)
         return this.retryAll(
           ready,
           retryAfterMs(response.headers['retry-after']),
@@ -402,42 +333,34 @@ export class BatchWriter {
           response.status >= 500 || response.status === 200,
         );
       await Promise.all(
-        ready.map((p) =>
-          this.settled(p, {
-            status: 'failed',
-            httpStatus: response.status,
-            errorCode: e.code ?? 'ERR_GRAPH_HTTP',
-            message: e.message ?? `$batch answered ${response.status}`,
-            ...(p.uncertain ? { uncertain: true } : {}),
-          }),
-        ),
+        ready.map((p) => this.settled(p, batchRefusedOutcome(response.status, e, p.uncertain))),
       );
       return;
     }
-    const byId = new Map(responses.map((r) => [String(r.id), r]));
-    await Promise.all(
-      ready.map(async (p, i) => {
-        const r = byId.get(String(i + 1));
-        if (!r) {
-          p.uncertain = true;
-          return this.again(p, 1000, undefined, {
-            message: 'no answer for this request in the $batch response',
-          });
-        }
-        if (RETRY_STATUS.has(r.status)) {
-          const headers = Object.fromEntries(
-            Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
-          );
-          const after = retryAfterMs(headers['retry-after']);
-          if (r.status === 429) {
-            this.stats.throttled++;
-            this.pacer.pause(after ?? 1000);
-          }
-          if (r.status >= 500) p.uncertain = true;
-          return this.again(p, after, r.status, errorOf(r.body));
-        }
-        return this.settle(p, r.status, r.body);
-      }),
+    await Promise.all(ready.map((p, i) => this.answer(p, answers[i])));
+  }
+
+  /** Acts on the outcome policy's verdict on one item's answer. */
+  private async answer(p: Pending, answer: Parameters<typeof itemVerdict>[1]): Promise<void> {
+    const verdict = itemVerdict(p.item.row, answer);
+    if (verdict.kind === 'retry') {
+      if (verdict.throttled) {
+        this.stats.throttled++;
+        this.pacer.pause(verdict.afterMs ?? 1000);
+      }
+      if (verdict.uncertain) p.uncertain = true;
+      return this.again(p, verdict.afterMs, verdict.status, verdict.error);
+    }
+    if (verdict.kind === 'done') return this.settled(p, verdict.outcome);
+    let found: string | undefined;
+    try {
+      found = await this.lookup(p.item.request);
+    } catch (error) {
+      if (!this.isTransient(error)) throw error;
+    }
+    return this.settled(
+      p,
+      found ? conflictOutcome(found, p.uncertain, verdict.status, verdict.error) : verdict.fallback,
     );
   }
 
@@ -449,26 +372,12 @@ export class BatchWriter {
   }
 
   /** Requeues an item for another attempt, or fails it when it has had them all or the writer stopped. */
-  private async again(
-    p: Pending,
-    afterMs?: number,
-    status?: number,
-    error?: { code?: string; message?: string },
-  ): Promise<void> {
+  private async again(p: Pending, afterMs?: number, status?: number, error?: GraphErrorBody): Promise<void> {
     p.attempts++;
     this.release(p);
     if (this.stop) return this.drop(p);
-    if (p.attempts >= (this.options.maxAttempts ?? 10)) {
-      return this.finish(p, {
-        status: 'failed',
-        httpStatus: status ?? '',
-        errorCode: error?.code ?? 'ERR_RETRIES_EXHAUSTED',
-        message:
-          `gave up after ${p.attempts} attempts${error?.message ? `: ${error.message}` : ''}` +
-          (p.uncertain ? '; it may have been applied: rerun with the same --journal' : ''),
-        ...(p.uncertain ? { uncertain: true } : {}),
-      });
-    }
+    if (p.attempts >= (this.options.maxAttempts ?? 10))
+      return this.finish(p, exhaustedOutcome(p.attempts, status, error, p.uncertain));
     this.stats.itemRetries++;
     this.requeue(
       p,
@@ -484,7 +393,7 @@ export class BatchWriter {
     ready: Pending[],
     afterMs: number | undefined,
     status: number | undefined,
-    error: { code?: string; message?: string },
+    error: GraphErrorBody,
     uncertain: boolean,
   ): Promise<void> {
     this.stats.batchRetries++;
@@ -498,60 +407,6 @@ export class BatchWriter {
         return this.again(p, afterMs, status, error);
       }),
     );
-  }
-
-  private async settle(p: Pending, status: number, body: unknown): Promise<void> {
-    const { row, request } = p.item;
-    const e = errorOf(body);
-    if (status >= 200 && status < 300) {
-      const id = (body as { id?: string } | undefined)?.id;
-      return this.settled(p, {
-        status: 'ok',
-        httpStatus: status,
-        ...(row.command === 'insert' && row.kind === 'object' && id ? { newId: id } : {}),
-      });
-    }
-    if (
-      row.kind === 'object' &&
-      row.command === 'insert' &&
-      status === 400 &&
-      CONFLICT.test(e.message ?? '')
-    ) {
-      let found: string | undefined;
-      try {
-        found = await this.lookup(request);
-      } catch (error) {
-        if (!this.isTransient(error)) throw error;
-      }
-      if (found)
-        return this.settled(
-          p,
-          p.uncertain
-            ? {
-                status: 'ok',
-                httpStatus: status,
-                newId: found,
-                message: 'created (the answer to an earlier attempt was lost; found by its unique name)',
-              }
-            : {
-                status: 'skipped',
-                httpStatus: status,
-                errorCode: e.code ?? '',
-                message: `already exists (${e.message ?? ''})`,
-                newId: found,
-              },
-        );
-    }
-    const verdict = classifyOutcome(row, status, e.code, e.message);
-    return this.settled(p, {
-      status: verdict,
-      httpStatus: status,
-      errorCode: e.code ?? '',
-      message:
-        verdict === 'skipped'
-          ? `nothing to do: ${e.message ?? status}`
-          : (e.message ?? `Graph answered ${status}`),
-    });
   }
 
   private lookup(request: PlannedRequest): Promise<string | undefined> {

@@ -2,8 +2,7 @@ import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { ToolError } from '../errors.js';
 import { redact } from '../redact.js';
-import type { CommandRow } from '../sources/command-csv.js';
-import type { ResultRow, ResultStatus } from '../types.js';
+import type { CommandRow, Outcome, ResultRow, ResultStatus } from '../types.js';
 
 /**
  * Fulfill result rows (DESIGN §4): one per input row, as CSV (RFC 4180, header, `\n`) or NDJSON, with the
@@ -41,18 +40,7 @@ export interface ResultsWriter {
   readonly broken: boolean;
 }
 
-/** What a command learned about one row. */
-export interface Outcome {
-  status: ResultStatus;
-  httpStatus?: number | string;
-  errorCode?: string;
-  message?: string;
-  newId?: string;
-  /** Not written out: the request may have been applied although no answer said so. */
-  uncertain?: boolean;
-  /** Not written out: whether a create started by an earlier run was found (`started` lookups). */
-  earlierRun?: 'found' | 'absent';
-}
+export type { Outcome } from '../types.js';
 
 // Last line of defence: result messages quote Graph and our own errors, and neither may carry a password.
 const JSON_SECRET = /("[^"]*password"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;

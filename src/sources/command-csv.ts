@@ -5,7 +5,7 @@ import { parse, type InfoRecord, type Options } from 'csv-parse';
 import { UsageError } from '../errors.js';
 import { entityFromOdataType, entityInfo, isEntityName, type EntityName } from '../graph/schema.js';
 import { decodeObjectRow, isGuid, quoteCell, unwritableReason } from '../streams/decode-row.js';
-import type { Command } from '../types.js';
+import type { Command, CommandRow, InvalidRow, Navigation, ObjectRow } from '../types.js';
 
 /**
  * Command CSVs (DESIGN §4) → typed command rows. A file is an object file (`Command,@odata.type,id,...`)
@@ -13,49 +13,7 @@ import type { Command } from '../types.js';
  * row-level problems become `invalid` rows, so that one bad row fails alone.
  */
 
-export type Navigation = 'members' | 'owners';
-
-export interface ObjectRow {
-  kind: 'object';
-  file: string;
-  line: number;
-  command: Command;
-  entity: EntityName;
-  odataType: string;
-  /** Empty on insert: Graph assigns it. */
-  id?: string;
-  /** Decoded non-empty cells; `null` clears. Always empty for `delete`. */
-  values: Record<string, unknown>;
-  /** Cells of the pass-through columns, as they are. */
-  extra?: Record<string, string>;
-}
-
-export interface LinkRow {
-  kind: 'link';
-  file: string;
-  line: number;
-  command: 'insert' | 'delete';
-  entity: 'group' | 'directoryRole';
-  navigation: Navigation;
-  ownerId: string;
-  targetId: string;
-}
-
-export interface InvalidRow {
-  kind: 'invalid';
-  file: string;
-  line: number;
-  /** Lower-cased when it is a known command, as found otherwise. */
-  command: string;
-  /** Empty for link rows. */
-  odataType: string;
-  id: string;
-  ownerId?: string;
-  column?: string;
-  message: string;
-}
-
-export type CommandRow = ObjectRow | LinkRow | InvalidRow;
+export type { Navigation, ObjectRow, LinkRow, InvalidRow, CommandRow } from '../types.js';
 
 export interface CommandCsvOptions {
   /** A path, or `-` for `stdin`. */

@@ -1,6 +1,6 @@
 import { ToolError } from '../errors.js';
 import { entityInfo } from '../graph/schema.js';
-import type { LinkRow, ObjectRow } from '../sources/command-csv.js';
+import type { GeneratedPassword, LinkRow, ObjectRow, PlannedRequest } from '../types.js';
 import { generatePassword } from './password.js';
 
 /**
@@ -9,39 +9,7 @@ import { generatePassword } from './password.js';
  * client with a prefix URL strips the slash.
  */
 
-export interface PlannedRequest {
-  method: 'POST' | 'PATCH' | 'DELETE';
-  url: string;
-  body?: Record<string, unknown>;
-  headers?: Record<string, string>;
-  /**
-   * Opaque key of the object whose state the request changes; requests with equal keys keep input order.
-   * `users/<id>` for existing objects, `users/userPrincipalName=<upn>` / `groups/mailNickname=<nick>` for
-   * creates, `groups/<owner>/members/<id>` for a member link, `groups/<owner>/owners` for every owner link
-   * of a group (the last owner cannot be removed, so their order matters). An update cannot refer to an
-   * object created earlier in the same run (its id is not known yet): put the attributes in the insert row.
-   */
-  objectKey: string;
-  /**
-   * Keys of objects the request needs but does not change alone: a link's owner and linked object. Such
-   * requests may run side by side, but never beside a request whose objectKey is one of them.
-   */
-  sharedKeys?: string[];
-  /** Dotted body paths that must never be printed (`passwordProfile.password`). */
-  secretFields?: string[];
-  /** Something the command should warn about, e.g. a group created without owners. */
-  warning?: string;
-}
-
-/** A password generated for a new user: for the protected password sink only, never for printing. */
-export interface GeneratedPassword {
-  file: string;
-  line: number;
-  userPrincipalName: string;
-  password: string;
-  /** Where a mailed password goes, from the row's `MailSettings:ToColumn` cell. */
-  recipient?: string;
-}
+export type { PlannedRequest, GeneratedPassword } from '../types.js';
 
 export type RequestPlan =
   | { kind: 'request'; request: PlannedRequest; generatedPassword?: GeneratedPassword }
@@ -269,29 +237,4 @@ export function redactRequest(request: PlannedRequest): { method: string; url: s
 export function describeRequest(request: PlannedRequest): string {
   const { method, url, body } = redactRequest(request);
   return body === undefined ? `${method} ${url}` : `${method} ${url} ${JSON.stringify(body)}`;
-}
-
-/**
- * ok, skipped or failed for a Graph answer. Replays are idempotent (DESIGN §4, graph-protocol.md §8.3):
- * adding an existing link (400 "...already exist..."), removing a missing link (404, or 400 "...do not
- * exist...") and deleting a missing object (404) are `skipped`. Graph documents no code for these, so
- * the message text is matched, only for these statuses.
- */
-export function classifyOutcome(
-  row: Pick<ObjectRow, 'kind' | 'command'> | Pick<LinkRow, 'kind' | 'command'>,
-  status: number,
-  graphErrorCode: string | undefined,
-  message: string | undefined,
-): 'ok' | 'skipped' | 'failed' {
-  if (status >= 200 && status < 300) return 'ok';
-  const text = message ?? '';
-  const badRequest = status === 400 && (graphErrorCode ?? 'Request_BadRequest') === 'Request_BadRequest';
-  if (row.kind === 'link' && row.command === 'insert' && badRequest && /already exist/i.test(text))
-    return 'skipped';
-  if (row.kind === 'link' && row.command === 'delete') {
-    if (status === 404) return 'skipped';
-    if (badRequest && /do(es)? not exist/i.test(text)) return 'skipped';
-  }
-  if (row.kind === 'object' && row.command === 'delete' && status === 404) return 'skipped';
-  return 'failed';
 }

@@ -2,7 +2,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LinkRow, ObjectRow } from '../../src/sources/command-csv.js';
 import {
-  classifyOutcome,
   describeRequest,
   mailNicknameFrom,
   redactRequest,
@@ -274,56 +273,6 @@ Describe('describeRequest(request) prints a bodiless request as method and url',
 });
 
 Describe.run();
-
-// ---
-
-const Classify = suite('classifyOutcome');
-
-const ADD = { kind: 'link', command: 'insert' } as const;
-const REMOVE = { kind: 'link', command: 'delete' } as const;
-
-Classify('classifyOutcome(row, 2xx) is ok', () => {
-  assert.is(classifyOutcome(ADD, 204, undefined, undefined), 'ok');
-  assert.is(classifyOutcome({ kind: 'object', command: 'insert' }, 201, undefined, undefined), 'ok');
-});
-
-Classify('classifyOutcome(link insert, 400 already exist) is skipped', () => {
-  const message =
-    "One or more added object references already exist for the following modified properties: 'members'.";
-  assert.is(classifyOutcome(ADD, 400, 'Request_BadRequest', message), 'skipped');
-  assert.is(classifyOutcome(ADD, 400, 'Request_BadRequest', 'Invalid object identifier'), 'failed');
-  assert.is(classifyOutcome(ADD, 404, 'Request_ResourceNotFound', 'does not exist'), 'failed');
-});
-
-Classify('classifyOutcome(link delete, missing link) is skipped', () => {
-  assert.is(
-    classifyOutcome(REMOVE, 404, 'Request_ResourceNotFound', "Resource 'x' does not exist"),
-    'skipped',
-  );
-  const message =
-    "One or more removed object references do not exist for the following modified properties: 'members'.";
-  assert.is(classifyOutcome(REMOVE, 400, 'Request_BadRequest', message), 'skipped');
-  const lastOwner = 'The group must have at least one owner, hence this owner cannot be removed.';
-  assert.is(classifyOutcome(REMOVE, 400, 'Request_BadRequest', lastOwner), 'failed');
-});
-
-Classify('classifyOutcome(object delete, 404) is skipped; other misses fail', () => {
-  assert.is(
-    classifyOutcome({ kind: 'object', command: 'delete' }, 404, 'Request_ResourceNotFound', ''),
-    'skipped',
-  );
-  assert.is(
-    classifyOutcome({ kind: 'object', command: 'update' }, 404, 'Request_ResourceNotFound', ''),
-    'failed',
-  );
-  assert.is(
-    classifyOutcome({ kind: 'object', command: 'delete' }, 403, 'Authorization_RequestDenied', ''),
-    'failed',
-  );
-  assert.is(classifyOutcome(ADD, 429, 'TooManyRequests', 'already exist'), 'failed');
-});
-
-Classify.run();
 
 // ---
 
