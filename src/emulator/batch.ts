@@ -1,8 +1,13 @@
 import { graphError } from './graph-error.js';
+import { headerOf, mergeHeaders } from './headers.js';
 import type { EmuRequest, EmuResponse } from './http-types.js';
 
 /** At most 20 requests per `$batch` (json-batching.md). */
 export const MAX_BATCH = 20;
+
+const ODATA_JSON =
+  'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
+const WRITES = new Set(['POST', 'PATCH', 'PUT']);
 
 interface BatchItem {
   id: string;
@@ -20,6 +25,10 @@ function lowerHeaders(h: Record<string, unknown> | undefined): Record<string, st
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(h ?? {})) out[k.toLowerCase()] = String(v);
   return out;
+}
+
+function stringHeaders(h: unknown): Record<string, string> {
+  return h && typeof h === 'object' ? lowerHeaders(h as Record<string, unknown>) : {};
 }
 
 /**
@@ -82,6 +91,20 @@ export async function handleBatch(
           'BadRequest',
           `Request '${item.id}' depends on unknown request '${dep}'.`,
         );
+  // A write without a body or a Content-Type fails the whole batch before anything runs: Graph answers
+  // the $batch itself with 400 (json-batching.md: "When a body is included with the request, the
+  // headers object must contain a value for Content-Type"; observed message, msgraph-sdk-dotnet#2628).
+  for (const item of items)
+    if (
+      (item.body !== undefined || WRITES.has(item.method.toUpperCase())) &&
+      (item.body === undefined || !headerOf(stringHeaders(item.headers), 'content-type'))
+    )
+      return graphError(
+        req,
+        400,
+        'BadRequest',
+        `Write request id : ${item.id} does not contain Content-Type header or body.`,
+      );
 
   const results = new Map<string, EmuResponse>();
   const pending = [...items];
@@ -101,8 +124,15 @@ export async function handleBatch(
   }
   const responses = items.map((item) => {
     const r = results.get(item.id.toLowerCase())!;
-    const headers: Record<string, string> = { ...(r.headers ?? {}) };
-    if (r.body !== undefined && typeof r.body === 'object') headers['content-type'] ??= 'application/json';
+    // Item headers in Graph's spelling, as in json-batching.md's example response.
+    const json = r.body !== undefined && typeof r.body === 'object';
+    const success = r.status < 400;
+    const headers = mergeHeaders(
+      { 'Cache-Control': 'no-cache' },
+      json && success ? { 'OData-Version': '4.0' } : undefined,
+      json ? { 'Content-Type': success ? ODATA_JSON : 'application/json' } : undefined,
+      r.headers,
+    );
     return { id: item.id, status: r.status, headers, ...(r.body === undefined ? {} : { body: r.body }) };
   });
   // Graph returns responses in no particular order: rotate them so clients that assume order fail fast.
@@ -123,13 +153,6 @@ async function runItem(
   if (/^https?:/i.test(item.url))
     return graphError(outer, 400, 'BadRequest', 'Batch request URLs must be relative, e.g. /users.');
   const headers = lowerHeaders(item.headers);
-  if (item.body !== undefined && !headers['content-type'])
-    return graphError(
-      outer,
-      400,
-      'BadRequest',
-      'Write request id : ' + item.id + ' does not contain Content-Type header or body.',
-    );
   const url = new URL(`/${version}/${item.url.replace(/^\//, '')}`, outer.url);
   const body =
     item.body === undefined

@@ -41,7 +41,10 @@ interface DeltaState {
   o: number; // slot index, or index in `f` ('i'); log index ('d'); -1 = derive from q
   k?: number; // navigation index inside the current object or log entry
   m?: number; // link offset inside that navigation
+  u?: number; // serial of a deltaLink: two issued in the same millisecond still differ
 }
+
+let deltaLinks = 0;
 
 /** One object in a page, with its `<nav>@delta` links. */
 interface PageRecord {
@@ -366,7 +369,7 @@ function pageResponse(
   if (next)
     link = `,"@odata.nextLink":${JSON.stringify(`${collectionUrl}/delta?$skiptoken=${ctx.codec.encode(next)}`)}`;
   else {
-    const done: DeltaState = { ...state, p: 'd', q: ctx.store.seq, o: -1, t: ctx.now() };
+    const done: DeltaState = { ...state, p: 'd', q: ctx.store.seq, o: -1, t: ctx.now(), u: ++deltaLinks };
     delete done.k;
     delete done.m;
     link = `,"@odata.deltaLink":${JSON.stringify(`${collectionUrl}/delta?$deltatoken=${ctx.codec.encode(done)}`)}`;

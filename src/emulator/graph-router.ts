@@ -1,5 +1,6 @@
-import { entityFromCollection, entityFromOdataType, type EntityName } from '../graph/schema.js';
+import { entityFromCollection, type EntityName } from '../graph/schema.js';
 import {
+  checkKey,
   handleCount,
   handleGet,
   handleList,
@@ -9,10 +10,14 @@ import {
   type CollectionContext,
 } from './collections.js';
 import { handleDelta, type DeltaContext } from './delta.js';
-import { errors } from './graph-error.js';
+import { handleDirectoryObject, handleGetByIds, handleMemberOf } from './directory-objects.js';
+import { isRelationship } from './expand.js';
+import { errors, graphError } from './graph-error.js';
 import type { EmuRequest, EmuResponse } from './http-types.js';
-import { handleAddRef, handleDeletedItems, handleRemoveRef, linkNavigations } from './links.js';
-import { renderObject, resolveSelect } from './render.js';
+import { handleAddRef, handleDeletedItems, handleRemoveRef } from './links.js';
+import { handleDirectReports, handleManager } from './manager.js';
+import { castOf, normalizeSegment } from './paths.js';
+import { storedLinks } from './store.js';
 import { handleCreate, handleDelete, handleUpdate, type WriteContext } from './writes.js';
 
 export type GraphContext = DeltaContext & CollectionContext & WriteContext;
@@ -64,13 +69,29 @@ function linkWrite(entity: EntityName, nav: string): string[] {
 }
 
 /**
+ * `[cast][/$count]` after a relationship: which type the list is cast to, and whether it is counted;
+ * undefined for any other tail.
+ */
+function relationshipTail(tail: string[]): { cast?: EntityName; counting: boolean } | undefined {
+  const [a, b] = tail;
+  if (a === undefined) return { counting: false };
+  if (a === '$count' && b === undefined) return { counting: true };
+  const cast = castOf(a);
+  if (!cast || (b !== undefined && (b !== '$count' || tail.length > 2))) return undefined;
+  return { cast, counting: b === '$count' };
+}
+
+/** Types that can be members of groups and roles, and so have `memberOf`. */
+const MEMBER_TYPES: EntityName[] = ['user', 'group', 'servicePrincipal', 'orgContact', 'device'];
+
+/**
  * Answers one Graph request (already authenticated) under `/v1.0` or `/beta`. `origin` is the
  * emulator's https origin, used for absolute nextLink/deltaLink URLs as Graph builds them.
  */
 export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx: GraphContext): EmuResponse {
   let segments: string[];
   try {
-    segments = req.url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    segments = req.url.pathname.split('/').filter(Boolean).map(decodeURIComponent).map(normalizeSegment);
   } catch {
     return errors.badRoute(req);
   }
@@ -79,6 +100,7 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
   const allow = (needed: string[]) => needed.some((r) => roles.includes(r));
   const [first, second, third, fourth, fifth] = segments;
   if (first === undefined) return errors.badRoute(req);
+  const m = req.method;
 
   if (first === 'directory' && second === 'deletedItems') {
     const { response, entity } = handleDeletedItems(req, segments.slice(2), root, ctx);
@@ -88,24 +110,23 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
     }
     return response;
   }
-  if (first === 'directoryObjects' && second && !third && req.method === 'GET') {
+  if (first === 'directoryObjects' && second === 'getByIds' && third === undefined) {
+    if (m !== 'POST') return errors.methodNotAllowed(req);
+    return handleGetByIds(req, root, ctx, (e) => allow(READ[e]));
+  }
+  if (first === 'directoryObjects' && second && !third) {
+    const bad = checkKey(req, undefined, second);
+    if (bad) return bad;
+    if (m !== 'GET') return errors.methodNotAllowed(req);
     const o = ctx.store.get(second);
     if (!o) return errors.notFound(req, second);
     if (!allow(READ[o.entity])) return errors.forbidden(req);
-    const sel = resolveSelect(o.entity, null, false);
-    return {
-      status: 200,
-      body: {
-        '@odata.context': `${root}/$metadata#directoryObjects/$entity`,
-        ...renderObject(o, sel.ok ? sel.selection.props : ['id'], { nulls: true, odataType: true }),
-      },
-    };
+    return handleDirectoryObject(req, o, root);
   }
 
   const entity = entityFromCollection(first);
   if (!entity) return errors.badRoute(req);
   const collectionUrl = `${root}/${first}`;
-  const m = req.method;
 
   if (second === undefined) {
     if (m === 'GET')
@@ -116,7 +137,7 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
         : errors.forbidden(req);
     return errors.methodNotAllowed(req);
   }
-  if ((second === 'delta' || second === 'microsoft.graph.delta') && third === undefined) {
+  if (second === 'delta' && third === undefined) {
     if (m !== 'GET') return errors.methodNotAllowed(req);
     return allow(READ[entity]) ? handleDelta(req, entity, collectionUrl, ctx) : errors.forbidden(req);
   }
@@ -136,6 +157,8 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
     if (!role) return errors.notFound(req, templateId);
     key = role.id;
   }
+  const bad = checkKey(req, entity, key);
+  if (bad) return bad;
 
   if (third === undefined) {
     if (m === 'GET')
@@ -147,20 +170,40 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
     return errors.methodNotAllowed(req);
   }
 
-  if (!linkNavigations(entity).includes(third)) return errors.badRoute(req);
   const owner = lookup(ctx.store, entity, key);
   if (!owner) return errors.notFound(req, key);
-  // members, members/$count, members/microsoft.graph.user, members/microsoft.graph.user/$count
-  const cast = fourth === undefined ? undefined : entityFromOdataType(fourth);
-  if (fourth === undefined || fourth === '$count' || cast) {
-    const counting = fourth === '$count' || (cast !== undefined && fifth === '$count');
-    if ((fourth === '$count' && fifth !== undefined) || (cast && fifth !== undefined && fifth !== '$count'))
-      return errors.badRoute(req);
+  const tail = relationshipTail(segments.slice(3));
+
+  if (entity === 'user' && third === 'manager') {
+    if ((fourth !== undefined && fourth !== '$ref') || fifth !== undefined) return errors.badRoute(req);
+    const needed = m === 'GET' ? READ.user : WRITE.user;
+    return allow(needed)
+      ? handleManager(req, owner, fourth === '$ref', root, ctx.store)
+      : errors.forbidden(req);
+  }
+  if (
+    (entity === 'user' && third === 'directReports') ||
+    (MEMBER_TYPES.includes(entity) && third === 'memberOf')
+  ) {
+    if (!tail) return errors.badRoute(req);
     if (m !== 'GET') return errors.methodNotAllowed(req);
     if (!allow(READ[entity])) return errors.forbidden(req);
-    return counting
-      ? handleNavigationCount(req, owner, third, ctx, cast)
-      : handleNavigationList(req, owner, third, collectionUrl, ctx, cast);
+    return third === 'memberOf'
+      ? handleMemberOf(req, owner, collectionUrl, ctx, tail.counting, tail.cast)
+      : handleDirectReports(req, owner, collectionUrl, ctx, tail.counting, tail.cast);
+  }
+  if (!storedLinks(entity).includes(third))
+    return isRelationship(entity, third)
+      ? graphError(req, 501, 'NotImplemented', `The emulator does not serve '${third}' of ${entity}.`)
+      : errors.badRoute(req);
+
+  // members, members/$count, members/microsoft.graph.user, members/microsoft.graph.user/$count
+  if (tail) {
+    if (m !== 'GET') return errors.methodNotAllowed(req);
+    if (!allow(READ[entity])) return errors.forbidden(req);
+    return tail.counting
+      ? handleNavigationCount(req, owner, third, ctx, tail.cast)
+      : handleNavigationList(req, owner, third, collectionUrl, ctx, tail.cast);
   }
   if (fourth === '$ref' && fifth === undefined) {
     if (m !== 'POST') return errors.methodNotAllowed(req);
@@ -168,18 +211,20 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
       ? handleAddRef(req, owner, third, ctx.store)
       : errors.forbidden(req);
   }
+  const target = fourth === undefined ? undefined : checkKey(req, undefined, fourth);
+  if (target) return target;
   if (fifth === '$ref' && segments.length === 5) {
     if (m !== 'DELETE') return errors.methodNotAllowed(req);
     return allow(linkWrite(entity, third))
-      ? handleRemoveRef(req, owner, third, fourth, ctx.store)
+      ? handleRemoveRef(req, owner, third, fourth!, ctx.store)
       : errors.forbidden(req);
   }
   if (fifth === undefined && m === 'DELETE') {
     // Without /$ref Graph deletes the linked object itself, if the app may (group-delete-members.md).
-    const target = ctx.store.get(fourth);
-    if (!target || !owner.links?.[third]?.has(target.id)) return errors.notFound(req, fourth);
-    if (!allow(DELETE[target.entity])) return errors.forbidden(req);
-    return handleDelete(req, target.entity, target.id, ctx);
+    const linked = ctx.store.get(fourth!);
+    if (!linked || !owner.links?.[third]?.has(linked.id)) return errors.notFound(req, fourth!);
+    if (!allow(DELETE[linked.entity])) return errors.forbidden(req);
+    return handleDelete(req, linked.entity, linked.id, ctx);
   }
   return errors.badRoute(req);
 }

@@ -1,8 +1,9 @@
-import { entityInfo, type EntityName } from '../graph/schema.js';
+import type { EntityName } from '../graph/schema.js';
 import { errors, graphError, parseBody } from './graph-error.js';
 import type { EmuRequest, EmuResponse } from './http-types.js';
 import { renderObject, resolveSelect } from './render.js';
 import type { CollectionContext } from './collections.js';
+import { GUID } from './paths.js';
 import { StoreError, type DirectoryStore, type StoredObject } from './store.js';
 
 /** Member types each owner accepts (group-post-members.md, group-post-owners.md). */
@@ -97,6 +98,7 @@ export function handleDeletedItems(
     if (req.method !== 'GET') return { response: errors.methodNotAllowed(req) };
     return { entity: cast, response: listDeleted(req, cast, first, graphRoot, ctx) };
   }
+  if (!GUID.test(first)) return { response: errors.badRequest(req, `Invalid object identifier '${first}'.`) };
   const object = store.get(first, { includeDeleted: true });
   if (!object?.deletedAt) return { response: errors.notFound(req, first) };
   const render = () => {
@@ -192,9 +194,4 @@ function listDeleted(
       `${graphRoot}/directory/deletedItems/${cast}?$skiptoken=${ctx.codec.encode({ ...state, o: state.o + state.c })}`;
   body.value = value;
   return { status: 200, body };
-}
-
-/** The navigations an entity exposes for `$ref` writes. */
-export function linkNavigations(entity: EntityName): string[] {
-  return entityInfo(entity).linkNavigations;
 }

@@ -1,5 +1,5 @@
 import { entityInfo, findProperty, isDirectoryExtension, type EntityName } from '../graph/schema.js';
-import type { StoredObject } from './store.js';
+import { storedLinks, type StoredObject } from './store.js';
 
 /**
  * Properties Graph v1.0 returns without `$select` (users.md "default properties"; for other types the
@@ -203,7 +203,7 @@ export function resolveSelect(entity: EntityName, select: string | null, forDelt
         message: 'This operation target is not yet supported.',
       };
     if (property.kind === 'navigation') {
-      if (!forDelta || !info.linkNavigations.includes(name))
+      if (!forDelta || !storedLinks(entity).includes(name))
         return { ok: false, status: 400, code: 'Request_UnsupportedQuery', message: 'Unsupported Query.' };
       if (!navs.includes(name)) navs.push(name);
     } else if (!props.includes(name)) props.push(name);

@@ -9,6 +9,7 @@ import type { DeltaLimits } from './delta.js';
 import { Faults, parseFaultSpec, type FaultRule, type Latency } from './faults.js';
 import { generateTenant, type GenerateOptions } from './generate.js';
 import { graphError } from './graph-error.js';
+import { mergeHeaders } from './headers.js';
 import { routeGraph, type GraphContext } from './graph-router.js';
 import { JsonText, type EmuHandler, type EmuRequest, type EmuResponse } from './http-types.js';
 import {
@@ -348,32 +349,38 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       };
     }
     const { response } = answer;
-    const headers: Record<string, string> = {
-      'request-id': req.requestId,
-      'client-request-id':
-        typeof req.headers['client-request-id'] === 'string'
-          ? req.headers['client-request-id']
-          : req.requestId,
-      'x-ms-ags-diagnostic':
-        '{"ServerInfo":{"DataCenter":"Emulator","Slice":"E","Ring":"1","ScaleUnit":"000","RoleInstance":"EMU01"}}',
-      ...response.headers,
-    };
+    const headers = mergeHeaders(
+      {
+        'request-id': req.requestId,
+        'client-request-id':
+          typeof req.headers['client-request-id'] === 'string'
+            ? req.headers['client-request-id']
+            : req.requestId,
+        'x-ms-ags-diagnostic':
+          '{"ServerInfo":{"DataCenter":"Emulator","Slice":"E","Ring":"1","ScaleUnit":"000","RoleInstance":"EMU01"}}',
+      },
+      // Graph's own answers carry these (json-batching.md shows them on every item).
+      isGraph ? { 'Cache-Control': 'no-cache' } : undefined,
+      response.headers,
+    );
     let body: Buffer | undefined;
     let sent: (() => void) | undefined;
     if (fault?.kind === 'garbage') {
       body = Buffer.from('{"value":[{"id":"<html><body>upstream error');
-      headers['content-type'] = JSON_TYPE;
+      headers['Content-Type'] = JSON_TYPE;
     } else if (response.body instanceof JsonText) {
       body = response.body.bytes;
       sent = response.body.release;
-      headers['content-type'] ??= JSON_TYPE;
+      headers['Content-Type'] ??= JSON_TYPE;
     } else if (Buffer.isBuffer(response.body)) body = response.body;
     else if (typeof response.body === 'string') body = Buffer.from(response.body);
     else if (response.body !== undefined) {
       body = Buffer.from(JSON.stringify(response.body));
-      headers['content-type'] ??= JSON_TYPE;
+      headers['Content-Type'] ??= JSON_TYPE;
     }
-    if (body) headers['content-length'] = String(body.length);
+    if (isGraph && headers['Content-Type']?.startsWith('application/json;odata'))
+      headers['OData-Version'] = '4.0';
+    if (body) headers['Content-Length'] = String(body.length);
     log(
       req,
       response.status,
@@ -398,7 +405,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     (incoming, res) => {
       serve(incoming, res).catch((error: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': JSON_TYPE });
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': JSON_TYPE });
         res.end(
           JSON.stringify({
             error: { code: 'InternalServerError', message: String((error as Error)?.message ?? error) },

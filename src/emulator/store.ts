@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { entityInfo, type EntityName } from '../graph/schema.js';
+import type { EntityName } from '../graph/schema.js';
 import { LinkSet } from './link-set.js';
 
 const SAFE_ID = /^[0-9a-z._~-]{1,128}$/;
@@ -13,6 +13,21 @@ export const STORED_ENTITIES: EntityName[] = [
   'orgContact',
   'device',
 ];
+
+/**
+ * Relationships the emulated directory keeps as links, per type: those delta tracks as `<nav>@delta`
+ * and clients write with `$ref`. `manager` is single-valued: a user has one link at most.
+ */
+const STORED_LINKS: Partial<Record<EntityName, string[]>> = {
+  user: ['manager'],
+  group: ['members', 'owners'],
+  directoryRole: ['members'],
+};
+
+/** The relationships the emulator stores as links for an entity (see STORED_LINKS). */
+export function storedLinks(entity: EntityName): string[] {
+  return STORED_LINKS[entity] ?? [];
+}
 
 /** A directory object. `data` holds every property that was ever set, except `id`. */
 export interface StoredObject {
@@ -94,6 +109,8 @@ export class DirectoryStore {
   private readonly byId = new Map<string, StoredObject>();
   /** userPrincipalName (lower case) → id, of live users: a soft-deleted user's name may be taken again. */
   private readonly upns = new Map<string, string>();
+  /** Manager id → ids of the users whose manager it is (`directReports`). */
+  private readonly reports = new Map<string, Set<string>>();
   /** Ids of soft-deleted objects (there are few): lets link readers skip them without a lookup. */
   readonly softDeleted = new Set<string>();
   private readonly tombstones = new Map<string, EntityName>();
@@ -169,7 +186,7 @@ export class DirectoryStore {
       data: options.adopt ? data : { ...data },
       slot: store.slots.length,
     };
-    const linkNavs = entityInfo(entity).linkNavigations;
+    const linkNavs = storedLinks(entity);
     if (linkNavs.length) {
       object.links = {};
       for (const nav of linkNavs) object.links[nav] = new LinkSet();
@@ -266,12 +283,19 @@ export class DirectoryStore {
     this.tombstones.set(object.id, object.entity);
     this.releaseName(object);
     this.append(store, { id: object.id, kind: 'delete', reason: 'deleted' });
-    // A permanently deleted object leaves every group and role it was linked from.
+    // A permanently deleted object leaves every group and role it was linked from, and its reports
+    // lose their manager.
     for (const owner of [...this.entityStore('group').slots, ...this.entityStore('directoryRole').slots]) {
       if (!owner?.links) continue;
       for (const [nav, set] of Object.entries(owner.links))
         if (set?.delete(object.id)) this.appendLink(owner, nav, object.id, true);
     }
+    for (const id of this.reports.get(object.id) ?? []) {
+      const report = this.byId.get(id);
+      if (report?.links?.manager?.delete(object.id)) this.appendLink(report, 'manager', object.id, true);
+    }
+    this.reports.delete(object.id);
+    for (const manager of object.links?.manager ?? []) this.reports.get(manager)?.delete(object.id);
   }
 
   /** Adds a link; false when it already existed. */
@@ -285,9 +309,21 @@ export class DirectoryStore {
     const set = owner.links?.[nav];
     if (!set) throw new StoreError('invalid', `${owner.entity} has no navigation '${nav}'.`);
     const target = this.require(targetId);
+    if (nav === 'manager') {
+      const current = [...set][0];
+      if (current === target.id) return false;
+      // One manager at most: setting another replaces it, logged as a removal and an addition.
+      if (current !== undefined) this.removeLink(owner.id, nav, current, options);
+      this.reports.set(target.id, (this.reports.get(target.id) ?? new Set()).add(owner.id));
+    }
     if (!set.add(target.id, target.entity)) return false;
     if (options.log !== false) this.appendLink(owner, nav, target.id, false);
     return true;
+  }
+
+  /** Ids of the users whose manager `managerId` is (live or soft-deleted). */
+  reportsOf(managerId: string): string[] {
+    return [...(this.reports.get(managerId) ?? [])];
   }
 
   /**
@@ -296,16 +332,19 @@ export class DirectoryStore {
    */
   loadLink(owner: StoredObject, nav: string, target: StoredObject): void {
     owner.links![nav]!.load(target.id, target.entity);
+    if (nav === 'manager')
+      this.reports.set(target.id, (this.reports.get(target.id) ?? new Set()).add(owner.id));
   }
 
   /** Removes a link; false when there was none. */
-  removeLink(ownerId: string, nav: string, targetId: string): boolean {
+  removeLink(ownerId: string, nav: string, targetId: string, options: { log?: boolean } = {}): boolean {
     const owner = this.require(ownerId);
     const set = owner.links?.[nav];
     if (!set) throw new StoreError('invalid', `${owner.entity} has no navigation '${nav}'.`);
     const target = targetId.toLowerCase();
     if (!set.delete(target)) return false;
-    this.appendLink(owner, nav, target, true);
+    if (nav === 'manager') this.reports.get(target)?.delete(owner.id);
+    if (options.log !== false) this.appendLink(owner, nav, target, true);
     return true;
   }
 

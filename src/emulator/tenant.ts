@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ENTITY_NAMES, entityInfo, type EntityName } from '../graph/schema.js';
 import { DirectoryStore, type StoredObject } from './store.js';
+import { softDeletes } from './writes.js';
 
 /**
  * A tenant as a JSON file: collections keyed like Graph's (`users`, `groups`, ...), objects with
@@ -17,7 +18,13 @@ export interface TenantData {
   devices?: TenantObject[];
 }
 
-export type TenantObject = Record<string, unknown> & { id: string; members?: string[]; owners?: string[] };
+export type TenantObject = Record<string, unknown> & {
+  id: string;
+  members?: string[];
+  owners?: string[];
+  /** A user's manager: the id of a user or contact. */
+  manager?: string;
+};
 
 /** Reads a tenant file, with a clear error naming the file. */
 export async function readTenantFile(path: string): Promise<TenantData> {
@@ -35,11 +42,12 @@ export function loadTenant(store: DirectoryStore, data: TenantData): void {
   for (const entity of ENTITY_NAMES) {
     const list = (data as Record<string, TenantObject[] | undefined>)[entityInfo(entity).collection] ?? [];
     for (const item of list) {
-      const { id, members, owners, deletedDateTime, ...props } = item;
+      const { id, members, owners, manager, deletedDateTime, ...props } = item;
       const object = store.create(entity, props, { id, log: false });
       if (typeof deletedDateTime === 'string') store.markDeleted(object, deletedDateTime);
       if (members) deferred.push([object, 'members', members]);
       if (owners) deferred.push([object, 'owners', owners]);
+      if (typeof manager === 'string') deferred.push([object, 'manager', [manager]]);
     }
   }
   for (const [owner, nav, ids] of deferred)
@@ -100,11 +108,10 @@ export class TenantApi {
     return this.store.update(id, patch);
   }
 
-  /** Deletes as Graph does: users, service principals and Microsoft 365 groups go to deleted items. */
+  /** Deletes as Graph does: users, service principals and groups go to deleted items (softDeletes). */
   delete(id: string): void {
     const o = this.store.get(id);
-    const unified = Array.isArray(o?.data.groupTypes) && o.data.groupTypes.includes('Unified');
-    if (o?.entity === 'group' && !unified) this.store.hardDelete(id);
+    if (o && !softDeletes(o)) this.store.hardDelete(id);
     else this.store.softDelete(id);
   }
 
@@ -123,6 +130,17 @@ export class TenantApi {
 
   removeMember(ownerId: string, memberId: string): boolean {
     return this.store.removeLink(ownerId, 'members', memberId);
+  }
+
+  /** Sets a user's manager (replacing the one it had); false when it already was. */
+  setManager(userId: string, managerId: string): boolean {
+    return this.store.addLink(userId, 'manager', managerId);
+  }
+
+  /** Removes a user's manager; false when it had none. */
+  removeManager(userId: string): boolean {
+    const current = this.links(userId, 'manager')[0];
+    return current !== undefined && this.store.removeLink(userId, 'manager', current);
   }
 
   addOwner(groupId: string, ownerId: string): boolean {

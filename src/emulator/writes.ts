@@ -257,7 +257,17 @@ export function handleUpdate(
   return { status: 204 };
 }
 
-/** `DELETE /users/{id}` (soft), `/groups/{id}` (Microsoft 365: soft; security: permanent), `/servicePrincipals/{id}` (soft). */
+/**
+ * Whether deleting this object puts it in deleted items for 30 days: users, service principals and
+ * groups of both kinds (group-delete.md: "both Microsoft 365 and security groups are moved to a
+ * temporary container"); distribution groups, which Graph cannot create, are deleted for good.
+ */
+export function softDeletes(o: { entity: EntityName; data: Record<string, unknown> }): boolean {
+  if (o.entity !== 'group') return true;
+  return isUnified(o) || o.data.mailEnabled !== true || o.data.securityEnabled === true;
+}
+
+/** `DELETE /users/{id}`, `/groups/{id}`, `/servicePrincipals/{id}`: to deleted items (see softDeletes). */
 export function handleDelete(
   req: EmuRequest,
   entity: EntityName,
@@ -268,7 +278,7 @@ export function handleDelete(
     return errors.methodNotAllowed(req);
   const object = lookup(ctx.store, entity, key);
   if (!object) return errors.notFound(req, key);
-  if (entity === 'group' && !isUnified(object)) ctx.store.hardDelete(object.id);
-  else ctx.store.softDelete(object.id);
+  if (softDeletes(object)) ctx.store.softDelete(object.id);
+  else ctx.store.hardDelete(object.id);
   return { status: 204 };
 }

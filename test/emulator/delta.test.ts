@@ -587,15 +587,16 @@ Groups(
   },
 );
 
-Groups('deleting a security group reports "deleted", a Microsoft 365 group "changed"', async () => {
+Groups('deleting a group of either kind reports "changed" (restorable); purging it "deleted"', async () => {
   await sample(async (emu) => {
     const first = await deltaRound(emu, '/v1.0/groups/delta?$select=displayName');
     emu.tenant.delete(ENGINEERING);
     emu.tenant.delete(SALES);
+    emu.tenant.purge(SALES);
     const second = await deltaRound(emu, first.deltaLink);
     assert.equal(second.items, [
-      { id: ENGINEERING, '@removed': { reason: 'deleted' } },
-      { id: SALES, '@removed': { reason: 'changed' } },
+      { id: ENGINEERING, '@removed': { reason: 'changed' } },
+      { id: SALES, '@removed': { reason: 'deleted' } },
     ]);
   });
 });

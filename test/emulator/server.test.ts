@@ -1,7 +1,7 @@
 import { request } from 'node:https';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { call, sampleTenant, withEmulator } from '../helpers/emulator.js';
 import { testTls } from '../helpers/identity-server.js';
 
@@ -179,6 +179,52 @@ Start(
       assert.type(first!.ms, 'number');
       for (let i = 0; i < 20; i++) await call(emu, 'GET', '/v1.0/users?$top=1');
       assert.ok(emu.requests.length <= 10, String(emu.requests.length));
+    });
+  },
+);
+
+/** Raw response header names (as sent on the wire) of one request. */
+function rawHeaderNames(
+  emu: Emulator,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, emu.url), { method, headers, ca: emu.caPem }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.rawHeaders.filter((_, i) => i % 2 === 0)));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+Start(
+  "answers carry each header once, in Graph's spelling: a 401, the token endpoint, a JSON page",
+  async () => {
+    await withEmulator({ tenant: await sampleTenant() }, async (emu) => {
+      const answers = [
+        await rawHeaderNames(emu, 'GET', '/v1.0/users', { authorization: 'Bearer not-a-token' }),
+        await rawHeaderNames(
+          emu,
+          'POST',
+          `/${emu.tenantId}/oauth2/v2.0/token`,
+          { 'content-type': 'application/x-www-form-urlencoded' },
+          new URLSearchParams(tokenForm(emu.clientId, emu.clientSecret)).toString(),
+        ),
+        await rawHeaderNames(emu, 'GET', '/v1.0/users?$top=1', {
+          authorization: `Bearer ${emu.identity.issueAccessToken(emu.clientId)}`,
+        }),
+      ];
+      for (const names of answers) {
+        const lower = names.map((n) => n.toLowerCase());
+        assert.equal(lower, [...new Set(lower)], `one of each: ${names.join(', ')}`);
+        assert.ok(names.includes('Content-Type'), names.join(', '));
+      }
+      assert.ok(answers[0]!.includes('WWW-Authenticate'));
+      assert.ok(answers[2]!.includes('request-id') && answers[2]!.includes('OData-Version'));
     });
   },
 );

@@ -75,14 +75,17 @@ Create(
   },
 );
 
-Create('create(group) gives groups members and owners link sets, directory roles members only', () => {
-  const s = store();
-  const g = s.create('group', { displayName: 'g' }, { id: G1 });
-  const r = s.create('directoryRole', { displayName: 'r' }, { id: R1 });
-  assert.equal(Object.keys(g.links ?? {}).sort(), ['members', 'owners']);
-  assert.equal(Object.keys(r.links ?? {}), ['members']);
-  assert.is(user(s, U1, 'a@contoso.com').links, undefined);
-});
+Create(
+  'create(group) gives groups members and owners link sets, directory roles members, users a manager',
+  () => {
+    const s = store();
+    const g = s.create('group', { displayName: 'g' }, { id: G1 });
+    const r = s.create('directoryRole', { displayName: 'r' }, { id: R1 });
+    assert.equal(Object.keys(g.links ?? {}).sort(), ['members', 'owners']);
+    assert.equal(Object.keys(r.links ?? {}), ['members']);
+    assert.equal(Object.keys(user(s, U1, 'a@contoso.com').links ?? {}), ['manager']);
+  },
+);
 
 Create.run();
 

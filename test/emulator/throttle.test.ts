@@ -211,7 +211,7 @@ Server(
           ['0', '1', '2', '3'].map((id) => byId.get(id).status),
           [200, 200, 200, 429],
         );
-        assert.ok(Number(byId.get('3').headers['retry-after']) >= 1);
+        assert.ok(Number(byId.get('3').headers['Retry-After']) >= 1);
         assert.is(byId.get('0').headers['x-ms-resource-unit'], '2');
       },
     );

@@ -432,17 +432,42 @@ Delete('DELETE /users/{id} answers 204 and moves the user to deleted items', asy
 });
 
 Delete(
-  'DELETE /groups/{id}: a Microsoft 365 group goes to deleted items, a security group is gone for good',
+  'DELETE /groups/{id}: Microsoft 365 and security groups go to deleted items and can be restored',
   async () => {
     await sample(async (emu) => {
+      // group-delete.md (current): "both Microsoft 365 and security groups are moved to a temporary container".
       assert.is((await call(emu, 'DELETE', `/v1.0/groups/${SALES}`)).status, 204);
       assert.is((await call(emu, 'DELETE', `/v1.0/groups/${ENGINEERING}`)).status, 204);
       const deleted = await call(emu, 'GET', '/v1.0/directory/deletedItems/microsoft.graph.group');
-      assert.equal(
-        deleted.json.value.map((g: any) => g.id),
-        [SALES],
+      assert.equal(deleted.json.value.map((g: any) => g.id).sort(), [SALES, ENGINEERING].sort());
+      assert.is((await call(emu, 'GET', `/v1.0/groups/${ENGINEERING}`)).status, 404);
+      const restored = await call(emu, 'POST', `/v1.0/directory/deletedItems/${ENGINEERING}/restore`);
+      assert.is(restored.status, 200);
+      assert.is(restored.json['@odata.type'], '#microsoft.graph.group');
+      assert.is(
+        (
+          await call(emu, 'GET', `/v1.0/groups/${ENGINEERING}/members/$count`, {
+            headers: { ConsistencyLevel: 'eventual' },
+          })
+        ).text,
+        String(emu.tenant.links(ENGINEERING, 'members').length),
       );
-      assert.is(emu.tenant.get(ENGINEERING, { includeDeleted: true }), undefined);
+      assert.ok(emu.tenant.links(ENGINEERING, 'members').length > 0, 'members come back with the group');
+    });
+  },
+);
+
+Delete(
+  'DELETE /groups/{id} of a distribution group (mail-enabled, not security) deletes it for good',
+  async () => {
+    await sample(async (emu) => {
+      const dl = emu.tenant.createGroup({
+        mailEnabled: true,
+        securityEnabled: false,
+        mail: 'dl@contoso.com',
+      });
+      assert.is((await call(emu, 'DELETE', `/v1.0/groups/${dl.id}`)).status, 204);
+      assert.is(emu.tenant.get(dl.id, { includeDeleted: true }), undefined);
     });
   },
 );
