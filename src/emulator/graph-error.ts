@@ -15,6 +15,7 @@ export function graphError(
   code: string,
   message: string,
   headers: Record<string, string> = {},
+  details?: { target: string; code: string }[],
 ): EmuResponse {
   const clientRequestId = req.headers['client-request-id'];
   return {
@@ -29,14 +30,28 @@ export function graphError(
           'request-id': req.requestId,
           'client-request-id': typeof clientRequestId === 'string' ? clientRequestId : req.requestId,
         },
+        ...(details ? { details } : {}),
       },
     },
   };
 }
 
+/** A value another object already holds: Graph names the property in `details` (ObjectConflict). */
+export function conflictMessage(property: string): string {
+  return `Another object with the same value for property ${property} already exists.`;
+}
+
 /** The usual answers, with the codes the directory service uses. */
 export const errors = {
   badRequest: (req: EmuRequest, message: string) => graphError(req, 400, 'Request_BadRequest', message),
+  /**
+   * A unique property already taken: 400 with `details: [{target, code: "ObjectConflict"}]`, as a
+   * Graph docs maintainer showed it (microsoftgraph/microsoft-graph-docs#1508).
+   */
+  conflict: (req: EmuRequest, property: string) =>
+    graphError(req, 400, 'Request_BadRequest', conflictMessage(property), {}, [
+      { target: property, code: 'ObjectConflict' },
+    ]),
   unsupportedQuery: (req: EmuRequest, message = 'Unsupported Query.') =>
     graphError(req, 400, 'Request_UnsupportedQuery', message),
   notFound: (req: EmuRequest, id: string) =>
@@ -48,12 +63,13 @@ export const errors = {
     ),
   forbidden: (req: EmuRequest) =>
     graphError(req, 403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'),
-  badRoute: (req: EmuRequest) =>
+  /** An unknown path segment: the one named, else the last of the path. */
+  badRoute: (req: EmuRequest, segment?: string) =>
     graphError(
       req,
       400,
       'BadRequest',
-      `Resource not found for the segment '${req.url.pathname.split('/').filter(Boolean).pop() ?? ''}'.`,
+      `Resource not found for the segment '${segment ?? req.url.pathname.split('/').filter(Boolean).pop() ?? ''}'.`,
     ),
   methodNotAllowed: (req: EmuRequest) =>
     graphError(

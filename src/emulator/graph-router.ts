@@ -125,7 +125,7 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
   }
 
   const entity = entityFromCollection(first);
-  if (!entity) return errors.badRoute(req);
+  if (!entity) return errors.badRoute(req, first);
   const collectionUrl = `${root}/${first}`;
 
   if (second === undefined) {

@@ -121,10 +121,7 @@ export function handleDeletedItems(
       if (holder && holder.id !== object.id)
         return {
           entity: object.entity,
-          response: errors.badRequest(
-            req,
-            'Another object with the same value for property userPrincipalName already exists.',
-          ),
+          response: errors.conflict(req, 'userPrincipalName'),
         };
     }
     try {

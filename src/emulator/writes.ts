@@ -1,6 +1,6 @@
 import { entityInfo, type EntityName } from '../graph/schema.js';
 import { lookup } from './collections.js';
-import { errors, graphError, parseBody } from './graph-error.js';
+import { conflictMessage, errors, graphError, parseBody } from './graph-error.js';
 import type { EmuRequest, EmuResponse } from './http-types.js';
 import { acceptsTarget } from './links.js';
 import { renderObject, resolveSelect } from './render.js';
@@ -25,6 +25,7 @@ export interface WriteContext {
 function storeErrorResponse(req: EmuRequest, e: unknown): EmuResponse {
   if (!(e instanceof StoreError)) throw e;
   if (e.kind === 'notFound') return graphError(req, 404, 'Request_ResourceNotFound', e.message);
+  if (e.message === conflictMessage('userPrincipalName')) return errors.conflict(req, 'userPrincipalName');
   return errors.badRequest(req, e.message);
 }
 
@@ -151,10 +152,7 @@ export function handleCreate(
     const problem = checkPassword(profile.password, upn.slice(0, upn.lastIndexOf('@')));
     if (problem) return errors.badRequest(req, problem);
     if (ctx.store.userByPrincipalName(upn))
-      return errors.badRequest(
-        req,
-        'Another object with the same value for property userPrincipalName already exists.',
-      );
+      return errors.conflict(req, 'userPrincipalName');
     // The password is write-only: Graph never returns it, and the emulator does not keep it.
     const { password: _password, ...rest } = profile;
     props.passwordProfile = rest;
@@ -170,10 +168,7 @@ export function handleCreate(
     if (props.mailEnabled !== true && unified)
       return errors.badRequest(req, invalidValue('group', 'mailEnabled'));
     if (unified && unifiedNicknameTaken(ctx.store, String(props.mailNickname)))
-      return errors.badRequest(
-        req,
-        'Another object with the same value for property mailNickname already exists.',
-      );
+      return errors.conflict(req, 'mailNickname');
     props.groupTypes ??= [];
     props.createdDateTime = created;
     props.renewedDateTime = created;
@@ -242,10 +237,7 @@ export function handleUpdate(
     typeof props.mailNickname === 'string' &&
     unifiedNicknameTaken(ctx.store, props.mailNickname, object.id)
   )
-    return errors.badRequest(
-      req,
-      'Another object with the same value for property mailNickname already exists.',
-    );
+    return errors.conflict(req, 'mailNickname');
   const bindProblem = checkBinds(req, object, binds, ctx.store);
   if (bindProblem) return bindProblem;
   try {

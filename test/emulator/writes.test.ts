@@ -142,6 +142,11 @@ Create(
         ),
         /userPrincipalName already exists/,
       );
+      // The conflict names the property (microsoftgraph/microsoft-graph-docs#1508).
+      const taken = await call(emu, 'POST', '/v1.0/users', {
+        body: newUser({ userPrincipalName: `AdeleV@${DOMAIN}` }),
+      });
+      assert.equal(taken.json.error.details, [{ target: 'userPrincipalName', code: 'ObjectConflict' }]);
       // Another verified domain of the tenant is fine, and the allowed symbols.
       const ok = await call(emu, 'POST', '/v1.0/users', {
         body: newUser({ userPrincipalName: "o'neil.j-x_y!#^~@contoso.com", mailNickname: 'oneil' }),
