@@ -182,7 +182,7 @@ export function listObjects(req: EmuRequest, spec: ListSpec, ctx: ListContext): 
 /** `.../$count` of a list (needs `ConsistencyLevel: eventual`), as text/plain. */
 export function countObjects(req: EmuRequest, spec: Pick<ListSpec, 'entities' | 'source'>): EmuResponse {
   const mode = { eventual: queryMode(req).eventual, advanced: true };
-  if (!mode.eventual) return errors.badRequest(req, 'Count is not currently supported.');
+  if (!mode.eventual) return errors.badRequest(req, '$count is not currently supported.');
   const filter = compileFilter(req, spec.entities, req.url.searchParams.get('$filter'), mode);
   if (!filter.ok) return filter.response;
   const search = compileSearch(req, spec.entities, req.url.searchParams.get('$search'), mode);
