@@ -151,8 +151,7 @@ export function handleCreate(
     const profile = props.passwordProfile as Record<string, unknown>;
     const problem = checkPassword(profile.password, upn.slice(0, upn.lastIndexOf('@')));
     if (problem) return errors.badRequest(req, problem);
-    if (ctx.store.userByPrincipalName(upn))
-      return errors.conflict(req, 'userPrincipalName');
+    if (ctx.store.userByPrincipalName(upn)) return errors.conflict(req, 'userPrincipalName');
     // The password is write-only: Graph never returns it, and the emulator does not keep it.
     const { password: _password, ...rest } = profile;
     props.passwordProfile = rest;
