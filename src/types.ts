@@ -150,6 +150,35 @@ export interface Outcome {
   earlierRun?: 'found' | 'absent';
 }
 
+/**
+ * One input row on its way through the reverse stream (fulfill). Stages fill it in: the request
+ * builder its `request`, the batch writer its `outcome`, the results stage its `result`. A row that
+ * already has an outcome or a result (invalid, done in an earlier run, planned) passes the later
+ * stages untouched.
+ */
+export interface FulfillItem {
+  kind: 'row';
+  /** Input order across all files: the results sink puts rows back in it. */
+  seq: number;
+  row: CommandRow;
+  request?: PlannedRequest;
+  /** Look the object of a create up before sending it (see BatchWriter's WriteItem). */
+  lookupFirst?: 'started' | 'exists';
+  generatedPassword?: GeneratedPassword;
+  /** Set when the password sinks have recorded the generated password `pending` (the request went out). */
+  passwordPending?: boolean;
+  outcome?: Outcome;
+  result?: ResultRow;
+}
+
+/** The reverse stream failed after some rows: they still get their results, then the run fails. */
+export interface FulfillFailure {
+  kind: 'failure';
+  error: Error;
+}
+
+export type FulfillMsg = FulfillItem | FulfillFailure;
+
 /** A logger injected into modules: they never write to the process streams themselves. */
 export interface Logger {
   info(message: string): void;

@@ -1,20 +1,25 @@
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import _ from 'highland';
 import { EXIT, ToolError, UsageError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
-import { registerSecret } from '../redact.js';
-import { BatchWriter, type WriteItem } from '../sinks/batch-writer.js';
+import { readCaFile } from '../settings/ca-file.js';
+import type { SettingsLayer } from '../settings/settings.js';
+import { createBatchStage } from '../sinks/batch-stage.js';
+import { recordDone, recordStarted, skipJournaled } from '../sinks/journal-stages.js';
 import { fingerprintFile, openJournal, type Journal } from '../sinks/journal.js';
 import type { PasswordSink } from '../sinks/password-file.js';
 import { readMailSettings } from '../sinks/password-mail.js';
-import { readCaFile } from '../settings/ca-file.js';
-import type { SettingsLayer } from '../settings/settings.js';
-import { createResultsWriter, resultFor, type Outcome } from '../sinks/results.js';
+import { preparePasswords, settlePasswords } from '../sinks/password-stages.js';
+import { createResultsSink, createResultsWriter, withResults } from '../sinks/results.js';
 import { GRAPH_WRITE_BUDGET, parseWriteBudget, type WriteBudget } from '../sinks/write-pacer.js';
-import { openCommandCsv, type CommandCsv, type CommandRow } from '../sources/command-csv.js';
-import { describeRequest, toRequest, type GeneratedPassword } from '../streams/to-request.js';
-import type { ResultRow, ResultStatus } from '../types.js';
+import { openCommandCsv, type CommandCsv } from '../sources/command-csv.js';
+import { fromCommandCsvs } from '../sources/command-rows.js';
+import { buildRequests, planRequests } from '../streams/build-requests.js';
+import { createInputWindow } from '../streams/input-window.js';
+import type { FulfillMsg } from '../types.js';
 import { connect, settingsLayers } from './connection.js';
 import { openPasswordSinks } from './password-sinks.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
@@ -180,135 +185,52 @@ export async function fulfillCommand(
       format: args.format ?? 'csv',
       endOut: out !== process.stdout,
     });
-    const counts: Record<ResultStatus, number> = { ok: 0, skipped: 0, failed: 0, planned: 0 };
-    const ready = new Map<number, ResultRow>();
-    const generated = new Map<number, GeneratedPassword>();
-    /** Creates whose generated password the sink has recorded `pending`. */
-    const prepared = new Set<number>();
-    let nextOut = 0;
-    let flushed: Promise<void> = Promise.resolve();
-    let caughtUp: (() => void) | undefined;
-    let seq = 0;
-    let read = 0;
-    let groupsWithoutOwners = 0;
     const started = performance.now();
-
-    /** Results leave in input order, whatever order Graph answers in, one write at a time. */
-    function emit(at: number, result: ResultRow): Promise<void> {
-      ready.set(at, result);
-      counts[result.status]++;
-      flushed = flushed.then(async () => {
-        while (ready.has(nextOut)) {
-          const row = ready.get(nextOut)!;
-          ready.delete(nextOut++);
-          await results.write(row);
-        }
-        caughtUp?.();
-      });
-      return flushed;
-    }
-
-    /**
-     * The password sink follows what became of a create with a generated password: `created` or
-     * `discarded` once known; left `pending` when the answer was lost (a rerun settles it).
-     */
-    async function settlePassword(item: WriteItem, outcome: Outcome): Promise<void> {
-      const secret = generated.get(item.seq);
-      if (!secret || !passwords) return;
-      generated.delete(item.seq);
-      const sent = prepared.delete(item.seq);
-      // A create an earlier run started was looked up before anything else: ours never went out.
-      if (outcome.earlierRun)
-        await passwords.settleEarlier(
-          secret.userPrincipalName,
-          outcome.earlierRun === 'found' ? 'created' : 'discarded',
-        );
-      if (!sent) return;
-      if (outcome.status === 'ok' && outcome.newId) await passwords.confirm(secret);
-      else if (!outcome.uncertain) await passwords.discard(secret);
-    }
-
-    const writer = client
-      ? new BatchWriter({
+    const stop = new AbortController();
+    const window = createInputWindow(MAX_AHEAD);
+    const batches = client
+      ? createBatchStage({
           client,
           concurrency: args.concurrency ?? 4,
           writeBudget: budget,
           logger: log,
           beforeSend: async (items) => {
-            const creates = items.filter((i) => i.row.kind === 'object' && i.row.command === 'insert');
-            const secrets = creates
-              .map((i) => generated.get(i.seq))
-              .filter((p): p is GeneratedPassword => p !== undefined);
-            for (const i of creates) if (generated.has(i.seq)) prepared.add(i.seq);
             await Promise.all([
-              ...creates.map((i) =>
-                journal?.recordStarted({
-                  file: i.row.file,
-                  line: i.row.line,
-                  objectKey: i.request.objectKey,
-                }),
-              ),
-              secrets.length ? passwords?.prepare(secrets) : undefined,
+              journal ? recordStarted(journal)(items) : undefined,
+              passwords ? preparePasswords(passwords)(items) : undefined,
             ]);
           },
-          onResult: async (item: WriteItem, outcome: Outcome) => {
-            const result = resultFor(item.row, outcome);
-            if (item.request.warning && outcome.httpStatus === 201) groupsWithoutOwners++;
-            await settlePassword(item, outcome);
-            if (outcome.status !== 'failed' || outcome.errorCode !== 'ERR_INTERRUPTED')
-              await journal?.recordDone(result);
-            await emit(item.seq, result);
-          },
+          onFatal: () => stop.abort(),
         })
       : undefined;
+    const writer = batches?.writer;
+    const sink = createResultsSink({ results, window });
+    const { tally } = sink;
+    let read = 0;
 
-    async function handleRow(at: number, row: CommandRow): Promise<void> {
-      if (row.kind === 'invalid') return emit(at, resultFor(row, { status: 'failed' }));
-      const done = journal?.isDone(row.file, row.line);
-      if (done)
-        return emit(at, {
-          ...done,
-          message: done.message ? `${done.message} (journal)` : 'done in an earlier run (journal)',
-        });
-      const plan = toRequest(row, {
+    // The reverse stream: command CSVs → (journal) → requests → $batch writes → (passwords) → results.
+    let rows = _<FulfillMsg>(
+      Readable.from(fromCommandCsvs(inputs, { signal: stop.signal, onRow: () => read++ })),
+    ).through((s) => window.admit(s));
+    if (journal) rows = rows.through(skipJournaled(journal));
+    rows = rows.through(
+      buildRequests({
         graphBase,
         passwordSink: passwords !== undefined || args.dryRun === true,
         ...(recipientColumn ? { recipientColumn } : {}),
-      });
-      if (plan.kind === 'invalid')
-        return emit(
-          at,
-          resultFor(row, {
-            status: 'failed',
-            errorCode: 'ERR_ROW_INVALID',
-            message: plan.column ? `${plan.column}: ${plan.message}` : plan.message,
-          }),
-        );
-      if (plan.kind === 'noop') return emit(at, resultFor(row, { status: 'ok', message: plan.message }));
-      const profile = plan.request.body?.passwordProfile as { password?: unknown } | undefined;
-      if (typeof profile?.password === 'string') registerSecret(profile.password);
-      if (plan.request.warning) {
-        if (!writer) groupsWithoutOwners++;
-        log.verbose(`${row.file}:${row.line}: ${plan.request.warning}`);
-      }
-      if (!writer)
-        return emit(at, resultFor(row, { status: 'planned', message: describeRequest(plan.request) }));
-      if (plan.generatedPassword) generated.set(at, plan.generatedPassword);
-      // Graph refuses a second user with the same userPrincipalName, but creates a second security group
-      // with the same mailNickname: look groups up first, so that a replay never duplicates one.
-      const lookupFirst = journal?.wasStarted(row.file, row.line)
-        ? 'started'
-        : row.kind === 'object' && row.command === 'insert' && row.entity === 'group'
-          ? 'exists'
-          : undefined;
-      await writer.push({ seq: at, row, request: plan.request, ...(lookupFirst ? { lookupFirst } : {}) });
-    }
+        logger: log,
+      }),
+    );
+    rows = batches ? rows.through((s) => batches.through(s)) : rows.through(planRequests());
+    if (batches && passwords) rows = rows.through(settlePasswords(passwords));
+    rows = rows.through(withResults());
+    if (batches && journal) rows = rows.through(recordDone(journal));
 
     const progress = new Progress(
       (s) =>
-        `entra fulfill: ${read} rows read, ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed` +
+        `entra fulfill: ${read} rows read, ${tally.ok} ok, ${tally.skipped} skipped, ${tally.failed} failed` +
         (writer
-          ? `; ${Math.round((counts.ok + counts.skipped + counts.failed) / Math.max(s, 0.001))} rows/s, ${writer.stats.batches} batches, ${writer.stats.throttled} throttled`
+          ? `; ${Math.round((tally.ok + tally.skipped + tally.failed) / Math.max(s, 0.001))} rows/s, ${writer.stats.batches} batches, ${writer.stats.throttled} throttled`
           : ''),
       { quiet: args.quiet ?? false, ...(args.progress ? { tty: process.stderr.isTTY === true } : {}) },
     );
@@ -318,40 +240,27 @@ export async function fulfillCommand(
       interrupted = true;
       log.warn('interrupted: finishing the requests in flight, sending nothing more');
       void writer?.interrupt();
-      caughtUp?.();
+      stop.abort();
+      window.open();
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     progress.start();
-    let failure: Error | undefined;
-    const fail = (e: unknown) => (failure ??= e instanceof Error ? e : new Error(String(e)));
     try {
-      reading: for (const input of inputs)
-        for await (const row of input.rows()) {
-          while (seq - nextOut >= MAX_AHEAD && !interrupted)
-            await new Promise<void>((wake) => (caughtUp = wake));
-          if (interrupted) break reading;
-          read++;
-          await handleRow(seq++, row);
-        }
-    } catch (e) {
-      fail(e);
+      await pipeline(rows.toNodeStream({ objectMode: true }), sink.writable);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      progress.stop();
     }
-    await writer?.end().catch(fail);
-    await flushed.catch(fail);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    progress.stop();
-    await results.end().catch(fail);
-    if (failure) throw failure;
 
-    if (groupsWithoutOwners)
+    if (tally.groupsWithoutOwners)
       log.warn(
-        `${groupsWithoutOwners} group(s) ${args.dryRun ? 'would be' : 'were'} created without owners: Graph makes an app-created group without owners hard to manage; add owners with a *_owners_group.csv file`,
+        `${tally.groupsWithoutOwners} group(s) ${args.dryRun ? 'would be' : 'were'} created without owners: Graph makes an app-created group without owners hard to manage; add owners with a *_owners_group.csv file`,
       );
     const seconds = (performance.now() - started) / 1000;
     log.info(
-      `entra fulfill: ${read} rows: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed${counts.planned ? `, ${counts.planned} planned` : ''}` +
+      `entra fulfill: ${read} rows: ${tally.ok} ok, ${tally.skipped} skipped, ${tally.failed} failed${tally.planned ? `, ${tally.planned} planned` : ''}` +
         (writer
           ? `; ${writer.stats.batches} batches, ${writer.stats.itemRetries + writer.stats.batchRetries} retries, ${writer.stats.throttled} throttled`
           : '') +
@@ -362,6 +271,6 @@ export async function fulfillCommand(
         'ERR_INTERRUPTED',
         `interrupted after ${read} rows; rows without a result, or failed with ERR_INTERRUPTED, were not sent: rerun with the same --journal to finish`,
       );
-    return counts.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
+    return tally.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
   }
 }

@@ -44,7 +44,7 @@ export interface WriteItem {
   lookupFirst?: 'started' | 'exists';
 }
 
-export interface BatchWriterOptions {
+export interface BatchWriterOptions<I extends WriteItem = WriteItem> {
   client: GraphClient;
   /** `$batch` calls in flight (default 4). */
   concurrency?: number;
@@ -58,9 +58,9 @@ export interface BatchWriterOptions {
   lingerMs?: number;
   logger?: Logger;
   /** Called once per item with its final outcome; items of one answer are finished side by side. */
-  onResult: (item: WriteItem, outcome: Outcome) => void | Promise<void>;
+  onResult: (item: I, outcome: Outcome) => void | Promise<void>;
   /** Called before items are first sent, once per batch (the journal's `started`, the password sink's `pending`). */
-  beforeSend?: (items: WriteItem[]) => Promise<void>;
+  beforeSend?: (items: I[]) => Promise<void>;
 }
 
 export interface WriterStats {
@@ -71,8 +71,8 @@ export interface WriterStats {
   lookups: number;
 }
 
-interface Pending {
-  item: WriteItem;
+interface Pending<I extends WriteItem = WriteItem> {
+  item: I;
   /** The request's lock keys (the scheduler's view). */
   keys: LockKeys;
   attempts: number;
@@ -92,9 +92,9 @@ const TRANSIENT_CODES = new Set(['ERR_GRAPH_NETWORK', 'ERR_GRAPH_RESPONSE', 'ERR
 
 const isCreate = (p: Pending) => p.item.row.kind === 'object' && p.item.row.command === 'insert';
 
-export class BatchWriter {
+export class BatchWriter<I extends WriteItem = WriteItem> {
   readonly stats: WriterStats = { batches: 0, itemRetries: 0, batchRetries: 0, throttled: 0, lookups: 0 };
-  private readonly queue: Pending[] = [];
+  private readonly queue: Pending<I>[] = [];
   private readonly locks = new ObjectLocks();
   private running = 0;
   private readonly pacer: WritePacer;
@@ -109,7 +109,7 @@ export class BatchWriter {
   private ended = false;
   private warm = false;
 
-  constructor(private readonly options: BatchWriterOptions) {
+  constructor(private readonly options: BatchWriterOptions<I>) {
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.batchSize = Math.min(20, Math.max(1, options.batchSize ?? 20));
     this.lingerMs = options.lingerMs ?? 10;
@@ -119,8 +119,8 @@ export class BatchWriter {
   }
 
   /** Queues an item; resolves when there is room for more (backpressure). */
-  async push(item: WriteItem): Promise<void> {
-    const p: Pending = {
+  async push(item: I): Promise<void> {
+    const p: Pending<I> = {
       item,
       keys: item.request,
       attempts: 0,
@@ -166,7 +166,7 @@ export class BatchWriter {
   }
 
   /** The outcome of an item that will not be sent (again) because the writer stopped. */
-  private drop(p: Pending): Promise<void> {
+  private drop(p: Pending<I>): Promise<void> {
     const { error, fatal } = this.stop!;
     return this.finish(p, stoppedOutcome(error, fatal, p.uncertain));
   }
@@ -226,16 +226,16 @@ export class BatchWriter {
     }
   }
 
-  private take(batch: Pending[]): void {
+  private take(batch: Pending<I>[]): void {
     for (const p of batch) this.queue.splice(this.queue.indexOf(p), 1);
     this.locks.hold(batch);
   }
 
-  private release(p: Pending): void {
+  private release(p: Pending<I>): void {
     this.locks.release([p]);
   }
 
-  private requeue(p: Pending, delayMs: number): void {
+  private requeue(p: Pending<I>, delayMs: number): void {
     p.notBefore = performance.now() + delayMs;
     // Back at its place in input order, so that later rows of the same object stay behind it.
     const at = this.queue.findIndex((q) => q.item.seq > p.item.seq);
@@ -244,7 +244,7 @@ export class BatchWriter {
     this.kick();
   }
 
-  private async finish(p: Pending, outcome: Outcome): Promise<void> {
+  private async finish(p: Pending<I>, outcome: Outcome): Promise<void> {
     await this.options.onResult(p.item, {
       ...outcome,
       ...(p.earlierRun ? { earlierRun: p.earlierRun } : {}),
@@ -252,7 +252,7 @@ export class BatchWriter {
   }
 
   /** Finishes an item that was taken off the queue: its keys go back. */
-  private settled(p: Pending, outcome: Outcome): Promise<void> {
+  private settled(p: Pending<I>, outcome: Outcome): Promise<void> {
     this.release(p);
     return this.finish(p, outcome);
   }
@@ -261,7 +261,7 @@ export class BatchWriter {
    * Looks a create up when it has to be: first sends of `lookupFirst` items, and any resend after an
    * attempt that may have been applied. Returns false when the item is done (found, or requeued).
    */
-  private async lookupBeforeSend(p: Pending): Promise<boolean> {
+  private async lookupBeforeSend(p: Pending<I>): Promise<boolean> {
     const mode = !p.sent ? p.item.lookupFirst : p.uncertain && isCreate(p) ? 'lost' : undefined;
     if (!mode) return true;
     let found: string | undefined;
@@ -285,7 +285,7 @@ export class BatchWriter {
     return !(error instanceof ToolError) || TRANSIENT_CODES.has(error.code);
   }
 
-  private async send(batch: Pending[]): Promise<void> {
+  private async send(batch: Pending<I>[]): Promise<void> {
     const go = await Promise.all(batch.map((p) => this.lookupBeforeSend(p)));
     const ready = batch.filter((_, i) => go[i]);
     if (this.stop) {
@@ -341,7 +341,7 @@ export class BatchWriter {
   }
 
   /** Acts on the outcome policy's verdict on one item's answer. */
-  private async answer(p: Pending, answer: Parameters<typeof itemVerdict>[1]): Promise<void> {
+  private async answer(p: Pending<I>, answer: Parameters<typeof itemVerdict>[1]): Promise<void> {
     const verdict = itemVerdict(p.item.row, answer);
     if (verdict.kind === 'retry') {
       if (verdict.throttled) {
@@ -372,7 +372,12 @@ export class BatchWriter {
   }
 
   /** Requeues an item for another attempt, or fails it when it has had them all or the writer stopped. */
-  private async again(p: Pending, afterMs?: number, status?: number, error?: GraphErrorBody): Promise<void> {
+  private async again(
+    p: Pending<I>,
+    afterMs?: number,
+    status?: number,
+    error?: GraphErrorBody,
+  ): Promise<void> {
     p.attempts++;
     this.release(p);
     if (this.stop) return this.drop(p);
@@ -390,7 +395,7 @@ export class BatchWriter {
   }
 
   private async retryAll(
-    ready: Pending[],
+    ready: Pending<I>[],
     afterMs: number | undefined,
     status: number | undefined,
     error: GraphErrorBody,

@@ -1,6 +1,6 @@
 import { ToolError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
-import type { PlannedRequest } from '../streams/to-request.js';
+import type { PlannedRequest } from '../types.js';
 
 /**
  * The id of the object a create would make, found by its userPrincipalName (users) or mailNickname

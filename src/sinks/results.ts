@@ -1,8 +1,9 @@
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { ToolError } from '../errors.js';
 import { redact } from '../redact.js';
-import type { CommandRow, Outcome, ResultRow, ResultStatus } from '../types.js';
+import type { InputWindow } from '../streams/input-window.js';
+import type { CommandRow, FulfillMsg, Outcome, ResultRow, ResultStatus } from '../types.js';
 
 /**
  * Fulfill result rows (DESIGN §4): one per input row, as CSV (RFC 4180, header, `\n`) or NDJSON, with the
@@ -160,4 +161,76 @@ export function summarize(results: Iterable<ResultRow>): ResultSummary {
     summary[r.status]++;
   }
   return summary;
+}
+
+/** Every item's result row: the one an earlier stage gave it, or the one its outcome makes. */
+export function withResults(): (s: Highland.Stream<FulfillMsg>) => Highland.Stream<FulfillMsg> {
+  return (s) =>
+    s.map((msg) =>
+      msg.kind === 'row' && !msg.result && msg.outcome
+        ? { ...msg, result: resultFor(msg.row, msg.outcome) }
+        : msg,
+    );
+}
+
+/** What a fulfill run did, counted by the results sink as it writes. */
+export interface FulfillTally extends Record<ResultStatus, number> {
+  /** Groups created (or planned) without owners: Graph makes such groups hard to manage. */
+  groupsWithoutOwners: number;
+}
+
+export interface ResultsSink {
+  /** objectMode; takes the reverse stream's items, writes their results in input order. */
+  writable: Writable;
+  /** Live counts (progress reads them during the run). */
+  readonly tally: FulfillTally;
+}
+
+/**
+ * The end of the reverse stream: result rows written in input order (Graph answers out of order), one
+ * per input row, moving the input window as they go. A `failure` message fails the pipeline once every
+ * result before it is written.
+ */
+export function createResultsSink(options: { results: ResultsWriter; window: InputWindow }): ResultsSink {
+  const { results, window } = options;
+  const tally: FulfillTally = { ok: 0, skipped: 0, failed: 0, planned: 0, groupsWithoutOwners: 0 };
+  const ready = new Map<number, ResultRow>();
+  let failure: Error | undefined;
+  const flush = async () => {
+    while (ready.has(window.next)) {
+      const row = ready.get(window.next)!;
+      ready.delete(window.next);
+      await results.write(row);
+      window.advance();
+    }
+  };
+  const writable = new Writable({
+    objectMode: true,
+    write(msg: FulfillMsg, _encoding, callback) {
+      if (msg.kind === 'failure') {
+        failure ??= msg.error;
+        return callback();
+      }
+      const result = msg.result ?? resultFor(msg.row, msg.outcome ?? { status: 'failed' });
+      tally[result.status]++;
+      if (msg.request?.warning && (result.status === 'planned' || msg.outcome?.httpStatus === 201))
+        tally.groupsWithoutOwners++;
+      ready.set(msg.seq, result);
+      flush().then(() => callback(), callback);
+    },
+    final(callback) {
+      (async () => {
+        // Only rows dropped after a fatal error leave gaps: what came after them is written in order.
+        for (const seq of [...ready.keys()].sort((a, b) => a - b)) {
+          await results.write(ready.get(seq)!);
+          ready.delete(seq);
+        }
+        await results.end();
+      })().then(
+        () => callback(failure),
+        (error: Error) => callback(failure ?? error),
+      );
+    },
+  });
+  return { writable, tally };
 }

@@ -1,10 +1,18 @@
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createResultsWriter, resultFor, scrubSecrets, summarize } from '../../src/sinks/results.js';
+import {
+  createResultsSink,
+  createResultsWriter,
+  resultFor,
+  scrubSecrets,
+  summarize,
+} from '../../src/sinks/results.js';
+import { createInputWindow } from '../../src/streams/input-window.js';
 import { readCommandCsv, type CommandRow } from '../../src/sources/command-csv.js';
 import { describeRequest, toRequest } from '../../src/streams/to-request.js';
-import type { ResultRow } from '../../src/types.js';
+import type { FulfillMsg, ResultRow } from '../../src/types.js';
 
 const G1 = '11111111-1111-4111-8111-111111111111';
 const G2 = '22222222-2222-4222-8222-222222222222';
@@ -282,3 +290,58 @@ Summarize('summarize(results) counts rows per status', () => {
 });
 
 Summarize.run();
+
+// ---
+
+const Sink = suite('createResultsSink');
+
+const item = (seq: number, status: 'ok' | 'failed'): FulfillMsg => ({
+  kind: 'row',
+  seq,
+  row: {
+    kind: 'link',
+    file: 'in.csv',
+    line: seq + 2,
+    command: 'insert',
+    entity: 'group',
+    navigation: 'members',
+    ownerId: G1,
+    targetId: G2,
+  },
+  outcome: { status, httpStatus: status === 'ok' ? 204 : 404 },
+});
+
+Sink(
+  'createResultsSink() writes results in input order, whatever order they come in, and counts them',
+  async () => {
+    const { out, text } = sink();
+    const window = createInputWindow(10);
+    const results = createResultsSink({ results: createResultsWriter({ out, format: 'ndjson' }), window });
+    await pipeline(Readable.from([item(2, 'ok'), item(0, 'failed'), item(1, 'ok')]), results.writable);
+    assert.equal(
+      text()
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as ResultRow).line),
+      [2, 3, 4],
+    );
+    assert.is(window.next, 3);
+    assert.equal(results.tally, { ok: 2, skipped: 0, failed: 1, planned: 0, groupsWithoutOwners: 0 });
+  },
+);
+
+Sink('createResultsSink() fails with a failure message only once every result is written', async () => {
+  const { out, text } = sink();
+  const results = createResultsSink({
+    results: createResultsWriter({ out, format: 'ndjson' }),
+    window: createInputWindow(10),
+  });
+  const error = new Error('the CSV broke');
+  const msgs: FulfillMsg[] = [item(1, 'ok'), { kind: 'failure', error }, item(0, 'ok')];
+  let failed: unknown;
+  await pipeline(Readable.from(msgs), results.writable).catch((e: unknown) => (failed = e));
+  assert.is(failed, error);
+  assert.is(text().trimEnd().split('\n').length, 2);
+});
+
+Sink.run();
