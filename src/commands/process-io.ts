@@ -31,6 +31,11 @@ export async function runCommand(body: () => Promise<number | void>, options: Co
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exitCode = process.exitCode ?? EXIT.ok;
   });
+  // Nor is a closed stderr (`2>&1 | head`): the messages have nowhere to go, and the exit code must
+  // stay the one the run earned, as on a terminal. Unhandled, the EPIPE would end the process with 1.
+  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   try {
     const code = await body();
     process.exitCode = code ?? EXIT.ok;
