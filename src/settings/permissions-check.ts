@@ -3,19 +3,9 @@ import { platform } from 'node:os';
 import { isEncrypted } from '../credentials/envelope.js';
 import type { Logger } from '../types.js';
 import { ENCRYPTED_SETTINGS_FILE } from './encrypted-layer.js';
-import type { SettingsLayer } from './settings.js';
+import { isSecretKey, type SettingsLayer } from './settings.js';
 
-/**
- * Keys that hold secrets, by their last segment: `ApplicationKey`, `CertificatePassword`,
- * `EncryptionCertificate:Password`, `MailSettings:Password`, and any `*Password`, `*Secret`,
- * `*ApiKey` or `*Token` of later sections.
- */
-const SECRET_KEY = /(?:^|:)(?:ApplicationKey|[^:]*Password|[^:]*Secret|[^:]*ApiKey|[^:]*Token)$/i;
-
-/** True when `key` (a flat settings key) names a secret. */
-export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
-}
+export { isSecretKey };
 
 function shellQuote(path: string): string {
   return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;

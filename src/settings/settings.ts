@@ -64,9 +64,22 @@ const DEFAULTS: Partial<Record<Key, string>> = {
 /** Sections the environment layer picks up; later issues add theirs here. */
 const ENV_SECTIONS = ['connections', 'encryptioncertificate', 'mailsettings', 'azurekeyvault', 'cyberark'];
 
+/**
+ * Keys that hold secrets, by their last segment: `ApplicationKey`, `CertificatePassword`,
+ * `EncryptionCertificate:Password`, `MailSettings:Password`, and any `*Password`, `*Secret`,
+ * `*ApiKey` or `*Token` of later sections.
+ */
+const SECRET_KEY = /(?:^|:)(?:ApplicationKey|[^:]*Password|[^:]*Secret|[^:]*ApiKey|[^:]*Token)$/i;
+
+/** True when `key` (a flat settings key) names a secret. */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i;
 const BAD_NAME = /[<>:"/\\|?*_]/;
+const MAX_NAME_LENGTH = 100;
 
 /**
  * Flattens a parsed JSON document into a layer: nested objects joined with ':', arrays by index,
@@ -81,6 +94,12 @@ export function flattenJson(json: unknown, origin: string): SettingsLayer {
   }
   const values = new Map<string, string>();
   const visit = (value: unknown, path: string): void => {
+    // .NET reads 12345 as "12345"; a secret written so has already lost its leading zeros or digits.
+    if (typeof value === 'number' && isSecretKey(path))
+      throw new UsageError(
+        'ERR_SETTINGS',
+        `${origin}: ${path} is a number: a secret must be a JSON string in double quotes (a number loses leading zeros and digits)`,
+      );
     if (value !== null && typeof value === 'object') {
       const entries = Object.entries(value);
       if (entries.length === 0 && path) values.set(path, '');
@@ -194,19 +213,29 @@ export function resolveConnection(layers: SettingsLayer[], requestedName?: strin
   return validate(name, merged, files.join(', ') || 'appsettings.agent.json', vaultHints.join('; '));
 }
 
+/** Why `name` cannot be a connection name (DESIGN.md §2: file names are built from it), or undefined. */
+export function connectionNameProblem(name: string): string | undefined {
+  if (!name) return 'is empty';
+  if (/^[0-9]/.test(name)) return 'must not begin with a digit';
+  if (BAD_NAME.test(name)) return 'must not contain < > : " / \\ | ? * or _';
+  // Control characters, and what Windows strips or hides: `.`, `..`, a trailing dot or space.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'must not contain control characters';
+  if (/^\.|\.$/.test(name)) return 'is not usable in file names (it must not begin or end with a dot)';
+  if (/^\s|\s$/.test(name)) return 'must not begin or end with a space';
+  if (name.length > MAX_NAME_LENGTH) return `is longer than ${MAX_NAME_LENGTH} characters`;
+  return undefined;
+}
+
 function checkName(name: string, origin: string): void {
-  const why = !name
-    ? 'is empty'
-    : /^[0-9]/.test(name)
-      ? 'must not begin with a digit'
-      : BAD_NAME.test(name)
-        ? 'must not contain < > : " / \\ | ? * or _'
-        : undefined;
-  if (why)
+  const why = connectionNameProblem(name);
+  if (why) {
+    const shown = JSON.stringify(name).slice(1, -1);
     throw new UsageError(
       'ERR_SETTINGS',
-      `connection name '${name}' in ${origin} ${why} (file names are built from it)`,
+      `connection name '${shown}' in ${origin} ${why}${why.includes('file names') ? '' : ' (file names are built from it)'}`,
     );
+  }
 }
 
 function validate(
@@ -346,6 +375,9 @@ function describeJson(value: unknown): string {
   return value === null ? 'null' : `a ${typeof value}`;
 }
 
+/** The deepest nesting of objects and arrays {@link parseJsonText} reads. */
+export const MAX_JSON_DEPTH = 64;
+
 /**
  * Parses JSON the way .NET configuration reads it (a BOM, `//` and `/* *\/` comments and trailing
  * commas are accepted; duplicate keys, ignoring case, are not), failing with `<origin>:<line>:<column>`.
@@ -354,11 +386,12 @@ function describeJson(value: unknown): string {
 export function parseJsonText(text: string, origin: string, code: UsageCode): unknown {
   const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let i = 0;
-  const fail = (reason: string, at = i): never => {
+  let depth = 0;
+  const fail = (reason: string, at = i, what = 'malformed JSON: '): never => {
     const before = s.slice(0, at);
     const line = before.split('\n').length;
     const column = at - before.lastIndexOf('\n');
-    throw new UsageError(code, `${origin}:${line}:${column}: malformed JSON: ${reason}`);
+    throw new UsageError(code, `${origin}:${line}:${column}: ${what}${reason}`);
   };
   const space = (): void => {
     for (;;) {
@@ -386,6 +419,8 @@ export function parseJsonText(text: string, origin: string, code: UsageCode): un
     }
   };
   const container = (close: string, item: (out: unknown[] | Record<string, unknown>) => void) => {
+    // Settings are a few levels deep; a limit keeps a hostile file from overflowing the stack.
+    if (++depth > MAX_JSON_DEPTH) fail(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, i, '');
     const out = close === '}' ? (Object.create(null) as Record<string, unknown>) : [];
     i++;
     space();
@@ -398,6 +433,7 @@ export function parseJsonText(text: string, origin: string, code: UsageCode): un
       } else if (s[i] !== close) fail(`expected ',' or '${close}'`);
     }
     i++;
+    depth--;
     return out;
   };
   const value = (): unknown => {

@@ -62,6 +62,22 @@ Flatten('flattenJson(json) joins nested keys with ":" and arrays by index', () =
   );
 });
 
+Flatten('flattenJson(json) refuses a secret that is not a JSON string, never quoting it', () => {
+  for (const value of [12345, 1.5e3]) {
+    const json = { Connections: { Contoso: { ApplicationId: 'x', ApplicationKey: value } } };
+    const err = failure(() => flattenJson(json, 'f.json'));
+    assert.is(err.code, 'ERR_SETTINGS');
+    assert.is(
+      err.message,
+      'f.json: Connections:Contoso:ApplicationKey is a number: a secret must be a JSON string in double quotes (a number loses leading zeros and digits)',
+    );
+  }
+  const pfx = { Connections: { C: { CertificatePassword: 42 } } };
+  assert.match(failure(() => flattenJson(pfx, 'f.json')).message, 'CertificatePassword is a number');
+  // Other keys keep .NET's reading: a number is its text.
+  assert.is(flattenJson({ A: { Port: 8443 } }, 'f.json').values.get('A:Port'), '8443');
+});
+
 Flatten('flattenJson(array) fails with ERR_SETTINGS', () => {
   const err = failure(() => flattenJson([], 'f.json'));
   assert.is(err.code, 'ERR_SETTINGS');
@@ -161,6 +177,21 @@ Parse('parseJsonText(text) reports line and column of each kind of error', () =>
   }
 });
 
+Parse('parseJsonText(text) refuses JSON nested 100,000 deep with a usage error, not a stack overflow', () => {
+  for (const [open, close] of [
+    ['[', ']'],
+    ['{"a":', '}'],
+  ]) {
+    const text = open!.repeat(100_000) + close!.repeat(100_000);
+    const err = failure(() => parseJsonText(text, 't', 'ERR_SETTINGS'));
+    assert.is(err.code, 'ERR_SETTINGS');
+    assert.is(err.exitCode, 2);
+    assert.match(err.message, /^t:1:\d+: JSON nested deeper than 64 levels/);
+  }
+  const fine = '['.repeat(64) + ']'.repeat(64);
+  assert.equal(JSON.stringify(parseJsonText(fine, 't', 'ERR_SETTINGS')), fine);
+});
+
 Parse.run();
 
 // ---
@@ -229,12 +260,36 @@ Resolve('resolveConnection([]) says there is no connection', () => {
 });
 
 Resolve('resolveConnection(layers) rejects bad connection names', () => {
-  for (const bad of ['1Contoso', 'Con_toso', 'Con*toso', 'Con?toso', 'Con|toso', 'Con"toso', 'Con<toso']) {
+  const unusable = [
+    '.',
+    '..',
+    '...',
+    '.hidden',
+    'Contoso.',
+    'Contoso ',
+    ' Contoso',
+    'Con\ttoso',
+    'C'.repeat(101),
+  ];
+  for (const bad of [
+    '1Contoso',
+    'Con_toso',
+    'Con*toso',
+    'Con?toso',
+    'Con|toso',
+    'Con"toso',
+    'Con<toso',
+    ...unusable,
+  ]) {
     const e = failure(() => resolveConnection([layer('f.json', bad, base)]));
     assert.is(e.code, 'ERR_SETTINGS', bad);
-    assert.match(e.message, bad);
+    assert.ok(e.message.includes(JSON.stringify(bad).slice(1, -1)), e.message);
     assert.match(e.message, 'f.json');
   }
+  assert.match(
+    failure(() => resolveConnection([layer('f.json', '..', base)])).message,
+    `connection name '..' in f.json is not usable in file names (it must not begin or end with a dot)`,
+  );
 });
 
 Resolve('resolveConnection(layers) names the connection, key and file of a missing value', () => {
