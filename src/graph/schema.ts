@@ -1,4 +1,5 @@
 import catalogue from './graph-entity-properties.json' with { type: 'json' };
+import { closest } from '../suggest.js';
 
 /**
  * The v1.0 property catalogue of the directory entities we handle, extracted from Microsoft's CSDL
@@ -279,11 +280,9 @@ export function findProperty(entity: EntityName, name: string): PropertyInfo | u
   return undefined;
 }
 
-/** The property whose name matches `name` ignoring case, to suggest the right spelling in errors. */
+/** The property `name` most likely meant (another case, a near miss), to suggest in errors. */
 export function suggestProperty(entity: EntityName, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (const key of entityInfo(entity).properties.keys()) if (key.toLowerCase() === lower) return key;
-  return undefined;
+  return closest(name, entityInfo(entity).properties.keys());
 }
 
 /** `#microsoft.graph.user` or `microsoft.graph.user` → `user`; undefined for anything else. */

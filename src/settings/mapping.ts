@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { UsageError } from '../errors.js';
+import { closest, didYouMean } from '../suggest.js';
 import {
   entityFromOdataType,
   entityInfo,
@@ -79,17 +80,34 @@ export interface MappingOptions {
  * and `--select user=mail` alone exports only users, with `id` and `mail`.
  */
 export function resolveMapping(options: MappingOptions = {}): Mapping {
+  const problems: string[] = [];
   const selected = new Map<EntityName, string[]>();
   for (const spec of options.select ?? []) {
     const eq = spec.indexOf('=');
-    if (eq < 0) throw mappingError(`--select ${spec}: expected <entity>=<attribute>,<attribute>...`);
-    const entity = toEntity(spec.slice(0, eq).trim(), '--select');
+    if (eq < 0) {
+      problems.push(`--select ${spec}: expected <entity>=<attribute>,<attribute>...`);
+      continue;
+    }
+    const entity = entityNamed(spec.slice(0, eq).trim());
+    if (!entity) {
+      problems.push(unknownEntity(spec.slice(0, eq).trim(), '--select'));
+      continue;
+    }
     const names = splitList(spec.slice(eq + 1));
-    if (names.length === 0) throw mappingError(`--select ${spec}: no attribute listed for ${entity}`);
-    for (const name of names) check(entity, name, '--select');
+    if (names.length === 0) problems.push(`--select ${spec}: no attribute listed for ${entity}`);
+    for (const name of names) {
+      const v = classify(entity, name);
+      if ('error' in v) problems.push(`--select: ${v.error}`);
+    }
     selected.set(entity, [...(selected.get(entity) ?? []), ...names]);
   }
-  const listed = (options.entities ?? []).flatMap(splitList).map((e) => toEntity(e, '--entities'));
+  const listed: EntityName[] = [];
+  for (const name of (options.entities ?? []).flatMap(splitList)) {
+    const entity = entityNamed(name);
+    if (entity) listed.push(entity);
+    else problems.push(unknownEntity(name, '--entities'));
+  }
+  throwProblems(problems, options.select?.length ? '--select' : '--entities');
   if (options.entities && listed.length === 0) throw mappingError('--entities lists no entity');
   for (const entity of selected.keys())
     if (listed.length && !listed.includes(entity))
@@ -110,6 +128,13 @@ export function resolveMapping(options: MappingOptions = {}): Mapping {
   if (entities.length === 0)
     throw mappingError(`${options.file?.origin ?? 'the mapping'} lists no entity to export`);
   return { entities };
+}
+
+/** The link tables of a connection, as an Identity Manager mapping names them. */
+function linkTableNames(connection: string): string[] {
+  return EXPORT_ENTITIES.flatMap((entity) =>
+    entityInfo(entity).linkNavigations.map((nav) => `${connection}_${nav}_${entity}`),
+  );
 }
 
 /** Reads a `--mapping` file: JSON (`{ "entities": {...} }`) or Identity Manager XML, told apart by content. */
@@ -187,11 +212,6 @@ function classify(entity: EntityName, name: string): Verdict {
   return { kind: 'attribute' };
 }
 
-function check(entity: EntityName, name: string, origin: string): void {
-  const v = classify(entity, name);
-  if ('error' in v) throw mappingError(`${origin}: ${v.error}`);
-}
-
 function buildEntity(entity: EntityName, names: readonly string[]): EntityMapping {
   const attributes = new Set(['id']);
   const navigations = new Set<string>();
@@ -207,12 +227,23 @@ function buildEntity(entity: EntityName, names: readonly string[]): EntityMappin
   };
 }
 
-function toEntity(name: string, origin: string): EntityName {
-  const found =
+/** The export entity `name` means, ignoring case (`User`, `#microsoft.graph.user`), if any. */
+function entityNamed(name: string): EntityName | undefined {
+  return (
     EXPORT_ENTITIES.find((e) => e.toLowerCase() === name.toLowerCase()) ??
-    EXPORT_ENTITIES.find((e) => e === entityFromOdataType(name));
-  if (found) return found;
-  throw mappingError(`${origin}: unknown entity '${name}' (valid: ${EXPORT_ENTITIES.join(', ')})`);
+    EXPORT_ENTITIES.find((e) => e === entityFromOdataType(name))
+  );
+}
+
+function unknownEntity(name: string, origin: string): string {
+  return `${origin}: unknown entity '${name}'${didYouMean(name, EXPORT_ENTITIES)}; valid: ${EXPORT_ENTITIES.join(', ')}`;
+}
+
+/** Throws the problems found: one as its own message, several as lines under `N errors in <where>:`. */
+function throwProblems(problems: string[], where: string): void {
+  if (problems.length === 1) throw mappingError(problems[0]!);
+  if (problems.length > 1)
+    throw new UsageError('ERR_MAPPING', `${problems.length} errors in ${where}:`, { context: problems });
 }
 
 function splitList(list: string): string[] {
@@ -236,13 +267,24 @@ function parseJson(text: string, origin: string): MappingFile {
   const listed = json.entities;
   if (typeof listed !== 'object' || listed === null || Array.isArray(listed)) throw mappingError(shape);
   const entities = new Map<EntityName, string[]>();
+  const problems: string[] = [];
   for (const [key, names] of Object.entries(listed)) {
-    const entity = toEntity(key, origin);
-    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))
-      throw mappingError(`${origin}: entities.${key} must be an array of attribute names`);
-    for (const name of names as string[]) check(entity, name, `${origin}: entities.${key}`);
+    const entity = entityNamed(key);
+    if (!entity) {
+      problems.push(unknownEntity(key, origin));
+      continue;
+    }
+    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
+      problems.push(`${origin}: entities.${key} must be an array of attribute names`);
+      continue;
+    }
+    for (const name of names as string[]) {
+      const v = classify(entity, name);
+      if ('error' in v) problems.push(`${origin}: entities.${key}: ${v.error}`);
+    }
     entities.set(entity, names as string[]);
   }
+  throwProblems(problems, origin);
   return { origin, entities };
 }
 
@@ -253,7 +295,21 @@ function attr(node: XmlNode, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** Where the first `<!DOCTYPE` or `<!ENTITY` of `text` is, as `line:column`, if any. */
+function doctypeAt(text: string): string | undefined {
+  const at = text.search(/<!(DOCTYPE|ENTITY)\b/i);
+  if (at < 0) return undefined;
+  const before = text.slice(0, at);
+  return `${before.split('\n').length}:${at - before.lastIndexOf('\n')}`;
+}
+
 function parseXml(text: string, origin: string, connection?: string): MappingFile {
+  // Entities are how XML reads other files (XXE) or blows up (billion laughs); mappings need none.
+  const doctype = doctypeAt(text);
+  if (doctype)
+    throw mappingError(
+      `${origin}:${doctype}: a DOCTYPE (which may define entities) is not allowed in a mapping file: remove it`,
+    );
   const valid = XMLValidator.validate(text);
   if (valid !== true)
     throw mappingError(`${origin}:${valid.err.line}:${valid.err.col}: malformed XML: ${valid.err.msg}`);
@@ -289,18 +345,26 @@ function parseXml(text: string, origin: string, connection?: string): MappingFil
     );
   }
   const entities = new Map<EntityName, string[]>();
+  const problems: string[] = [];
   const add = (entity: EntityName, name: string) =>
     entities.set(entity, [...(entities.get(entity) ?? []), name]);
   for (const node of mine) {
     const where = `${origin}: EntityTypeMapping '${attr(node, 'Identifier') ?? table(node)}'`;
-    const c0 = splitList(attr(node, 'C0') ?? EXPORT_ENTITIES.join(' '));
-    const listed = c0.map((e) => toEntity(e, `${where} C0`));
+    const listed: EntityName[] = [];
+    for (const name of splitList(attr(node, 'C0') ?? EXPORT_ENTITIES.join(' '))) {
+      const entity = entityNamed(name);
+      if (entity) listed.push(entity);
+      else problems.push(unknownEntity(name, `${where} C0`));
+    }
     for (const entity of listed) if (!entities.has(entity)) entities.set(entity, []);
     for (const property of (node.Property ?? []) as XmlNode[]) {
       const column = attr(property, 'ConnectionColumn');
       const id = attr(property, 'Identifier') ?? '?';
-      if (typeof column !== 'string' || !column)
-        throw mappingError(`${where}, Property '${id}': ConnectionColumn is missing`);
+      if (typeof column !== 'string' || !column) {
+        problems.push(`${where}, Property '${id}': ConnectionColumn is missing`);
+        continue;
+      }
+      if (listed.length === 0) continue;
       const verdicts = listed.map((entity) => [entity, classify(entity, column)] as const);
       const fits = verdicts.filter(([, v]) => 'kind' in v);
       for (const [entity] of fits) add(entity, column);
@@ -309,17 +373,38 @@ function parseXml(text: string, origin: string, connection?: string): MappingFil
       const specific = errors.find((e) => !e.unknown)?.error;
       const hint = listed.map((e) => suggestProperty(e, column)).find(Boolean);
       const unknown = `unknown attribute '${column}' for ${listed.join(', ')}${hint ? ` (did you mean '${hint}'?)` : ''}`;
-      throw mappingError(`${where}, Property '${id}': ${specific ?? unknown}`);
+      problems.push(`${where}, Property '${id}': ${specific ?? unknown}`);
     }
   }
-  for (const node of links.filter(ours(/^(.*)_(?:members|owners)_(?:group|directoryRole)$/i))) {
-    const [, navigation, name] = /_(members|owners)_(group|directoryRole)$/i.exec(table(node))!;
-    const entity = toEntity(name!, origin);
-    const nav = navigation!.toLowerCase();
-    const where = `${origin}: EntityAssociationMapping ConnectionTable="${table(node)}"`;
-    if (!entities.has(entity)) throw mappingError(`${where}: ${entity} is not in any C0 of the mapping`);
-    check(entity, nav, where);
-    add(entity, nav);
+  const LINK = /^(.*)_(members|owners)_(group|directoryRole)$/i;
+  // The connections this file maps: a link table of theirs that is not one of ours is a typo, not
+  // another connector's table, and would silently drop the links it meant.
+  const prefixes = mine.map((n) => table(n).replace(/_directoryobjects$/i, ''));
+  for (const node of links) {
+    const name = table(node);
+    const where = `${origin}: EntityAssociationMapping ConnectionTable="${name}"`;
+    const m = LINK.exec(name);
+    if (!m || !ours(LINK)(node)) {
+      const prefix = prefixes.find((p) => name.toLowerCase().startsWith(`${p.toLowerCase()}_`));
+      if (!prefix) continue;
+      const tables = linkTableNames(prefix);
+      const near = closest(name, tables);
+      if (near || /_(members|owners)_|_(group|directoryRole)$/i.test(name))
+        problems.push(
+          `${where}: not a link table of this connector${near ? ` (did you mean '${near}'?)` : ''}; link tables: ${tables.join(', ')}`,
+        );
+      continue;
+    }
+    const entity = entityNamed(m[3]!)!;
+    const nav = m[2]!.toLowerCase();
+    if (!entities.has(entity)) {
+      problems.push(`${where}: ${entity} is not in any C0 of the mapping`);
+      continue;
+    }
+    const v = classify(entity, nav);
+    if ('error' in v) problems.push(`${where}: ${v.error}`);
+    else add(entity, nav);
   }
+  throwProblems(problems, origin);
   return { origin, entities };
 }

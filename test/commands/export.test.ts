@@ -510,7 +510,7 @@ const BAD: [string, (h: Harness) => Record<string, unknown>, RegExp][] = [
   [
     'an unknown attribute',
     () => ({ select: ['user=displayName,mial'] }),
-    /^entra: ERR_MAPPING: --select: unknown attribute 'mial' for user$/m,
+    /^entra: ERR_MAPPING: --select: unknown attribute 'mial' for user \(did you mean 'mail'\?\)$/m,
   ],
   [
     'a Get-only attribute',

@@ -16,11 +16,11 @@ import {
 
 const fixture = (name: string) => new URL(`../fixtures/mapping/${name}`, import.meta.url).pathname;
 
-function failure(fn: () => unknown): Error & { code: string } {
+function failure(fn: () => unknown): Error & { code: string; context: string[] } {
   try {
     fn();
   } catch (error) {
-    return error as Error & { code: string };
+    return error as Error & { code: string; context: string[] };
   }
   throw new Error('expected an error');
 }
@@ -131,6 +131,30 @@ Resolve('resolveMapping() rejects unknown entities, listing the valid ones', () 
   }
 });
 
+Resolve('resolveMapping() suggests the attribute and the entity a typo meant', () => {
+  const attribute = failure(() => resolveMapping({ select: ['user=displayNme'] }));
+  assert.is(
+    attribute.message,
+    "--select: unknown attribute 'displayNme' for user (did you mean 'displayName'?)",
+  );
+  const entity = failure(() => resolveMapping({ entities: ['usr'] }));
+  assert.is(
+    entity.message,
+    "--entities: unknown entity 'usr' (did you mean 'user'?); valid: user, group, directoryRole, servicePrincipal",
+  );
+});
+
+Resolve('resolveMapping() reports every mistake of --select and --entities at once', () => {
+  const e = failure(() => resolveMapping({ select: ['user=displayNme,mail,birthday', 'grop=displayName'] }));
+  assert.is(e.code, 'ERR_MAPPING');
+  assert.is(e.message, '3 errors in --select:');
+  assert.equal(e.context, [
+    "--select: unknown attribute 'displayNme' for user (did you mean 'displayName'?)",
+    "--select: attribute 'birthday' of user is returned by Graph only on a single-object GET (GET /users/{id}), never by delta: remove it",
+    "--select: unknown entity 'grop' (did you mean 'group'?); valid: user, group, directoryRole, servicePrincipal",
+  ]);
+});
+
 Resolve('resolveMapping() rejects malformed --select and empty --entities', () => {
   assert.is(failure(() => resolveMapping({ select: ['user'] })).code, 'ERR_MAPPING');
   assert.is(failure(() => resolveMapping({ select: ['user='] })).code, 'ERR_MAPPING');
@@ -199,6 +223,48 @@ Parse('readMappingFile(malformed) names the file, line and column', async () => 
 
 Parse('readMappingFile(missing) fails with ERR_MAPPING', async () => {
   assert.is((await failureAsync(() => readMappingFile('/nonexistent/m.json'))).code, 'ERR_MAPPING');
+});
+
+const xml = (body: string) => `<?xml version="1.0"?>\n<ConfigurationFile>\n${body}\n</ConfigurationFile>\n`;
+const users = (properties: string[]) =>
+  `<EntityTypeMapping Identifier="E" ConnectionTable="Contoso_directoryobjects" C0="user group">\n${properties
+    .map((c, i) => `<Property Identifier="p${i}" ConnectionColumn="${c}" />`)
+    .join('\n')}\n</EntityTypeMapping>`;
+
+Parse('parseMappingText(xml) reports every error of the file at once, each with its place', () => {
+  const text = xml(
+    `${users(['displayNme', 'mail', 'birthday'])}\n<EntityAssociationMapping Identifier="L" ConnectionTable="Contoso_members_bogus" />\n<EntityAssociationMapping Identifier="M" ConnectionTable="Contoso_owner_group" />`,
+  );
+  const e = failure(() => parseMappingText(text, 'm.xml', 'Contoso'));
+  assert.is(e.code, 'ERR_MAPPING');
+  assert.is(e.message, '4 errors in m.xml:');
+  assert.equal(e.context, [
+    "m.xml: EntityTypeMapping 'E', Property 'p0': unknown attribute 'displayNme' for user, group (did you mean 'displayName'?)",
+    "m.xml: EntityTypeMapping 'E', Property 'p2': attribute 'birthday' of user is returned by Graph only on a single-object GET (GET /users/{id}), never by delta: remove it",
+    'm.xml: EntityAssociationMapping ConnectionTable="Contoso_members_bogus": not a link table of this connector; link tables: Contoso_members_group, Contoso_owners_group, Contoso_members_directoryRole',
+    'm.xml: EntityAssociationMapping ConnectionTable="Contoso_owner_group": not a link table of this connector (did you mean \'Contoso_owners_group\'?); link tables: Contoso_members_group, Contoso_owners_group, Contoso_members_directoryRole',
+  ]);
+});
+
+Parse('parseMappingText(xml) refuses a DOCTYPE and its entities before reading anything', () => {
+  const text = `<?xml version="1.0"?>\n<!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>\n${users(['&xxe;'])}\n`;
+  const e = failure(() => parseMappingText(text, 'm.xml', 'Contoso'));
+  assert.is(e.code, 'ERR_MAPPING');
+  assert.is(
+    e.message,
+    'm.xml:2:1: a DOCTYPE (which may define entities) is not allowed in a mapping file: remove it',
+  );
+});
+
+Parse('parseMappingText(json) reports every unknown attribute at once', () => {
+  const e = failure(() =>
+    parseMappingText('{"entities":{"user":["mial","displayName"],"group":["dispalyName"]}}', 'm.json'),
+  );
+  assert.is(e.message, '2 errors in m.json:');
+  assert.equal(e.context, [
+    "m.json: entities.user: unknown attribute 'mial' for user (did you mean 'mail'?)",
+    "m.json: entities.group: unknown attribute 'dispalyName' for group (did you mean 'displayName'?)",
+  ]);
 });
 
 Parse('parseMappingText(json) rejects bad shapes and unknown entities', () => {
