@@ -1,4 +1,5 @@
 import { seededRandom } from './faults.js';
+import { loadLicenses } from './licenses.js';
 import type { DirectoryStore, StoredObject } from './store.js';
 
 /**
@@ -315,6 +316,8 @@ export function generateTenant(store: DirectoryStore, options: GenerateOptions):
       store.addLink(id, 'members', userObjects[Math.floor(random() * users)]!.id, { log: false });
   }
 
+  generateManagersAndLicenses(store, userObjects, options.seed ?? 1);
+
   const apps: [string, string][] = [
     ['00000003-0000-0000-c000-000000000000', 'Microsoft Graph'],
     ['00000002-0000-0ff1-ce00-000000000000', 'Office 365 Exchange Online'],
@@ -337,6 +340,31 @@ export function generateTenant(store: DirectoryStore, options: GenerateOptions):
       },
       { id: guidFrom(random), log: false },
     );
+}
+
+/**
+ * Reporting lines and licences, from a generator of their own run after everything else: a seed
+ * gives the same objects, ids and links as before these existed. Four users in five have a manager
+ * among the first tenth of the users (a manager always comes before its reports: no cycles); members
+ * get licences while seats last, sized to the tenant, leaving some seats free.
+ */
+function generateManagersAndLicenses(store: DirectoryStore, users: StoredObject[], seed: number): void {
+  const random = seededRandom(seed ^ 0x6d616e61);
+  const managers = Math.max(1, Math.floor(users.length / 10));
+  for (let i = 1; i < users.length; i++)
+    if (random() < 0.8)
+      store.loadLink(users[i]!, 'manager', users[Math.floor(random() * Math.min(i, managers))]!);
+  const [suite, premium] = store.skus;
+  if (!suite || !premium) return;
+  suite.enabled = Math.max(suite.enabled, Math.ceil(users.length * 0.7));
+  premium.enabled = Math.max(premium.enabled, Math.ceil(users.length * 0.25));
+  const stamp = '2024-03-01T09:00:00Z';
+  for (const u of users) {
+    if (u.data.userType !== 'Member') continue;
+    const r = random();
+    const skus = r < 0.15 ? [suite.skuId, premium.skuId] : r < 0.6 ? [suite.skuId] : [];
+    if (skus.length) loadLicenses(store, u, skus, stamp);
+  }
 }
 
 /** A name without its accents, for mail addresses: Zoë → Zoe. */

@@ -15,6 +15,8 @@ import { isRelationship } from './expand.js';
 import { errors, graphError } from './graph-error.js';
 import type { EmuRequest, EmuResponse } from './http-types.js';
 import { handleAddRef, handleDeletedItems, handleRemoveRef } from './links.js';
+import { handleInvitation } from './invitations.js';
+import { handleAssignLicense, handleSubscribedSkus } from './licenses.js';
 import { handleDirectReports, handleManager } from './manager.js';
 import { castOf, normalizeSegment } from './paths.js';
 import { storedLinks } from './store.js';
@@ -124,6 +126,15 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
     return handleDirectoryObject(req, o, root);
   }
 
+  if (first === 'subscribedSkus' && third === undefined)
+    return allow(['Organization.Read.All', ...DIRECTORY_READ])
+      ? handleSubscribedSkus(req, second, root, ctx.store)
+      : errors.forbidden(req);
+  if (first === 'invitations' && second === undefined)
+    return allow(['User.Invite.All', 'User.ReadWrite.All', 'Directory.ReadWrite.All'])
+      ? handleInvitation(req, root, ctx.store, ctx.now)
+      : errors.forbidden(req);
+
   const entity = entityFromCollection(first);
   if (!entity) return errors.badRoute(req, first);
   const collectionUrl = `${root}/${first}`;
@@ -174,6 +185,12 @@ export function routeGraph(req: EmuRequest, roles: string[], origin: string, ctx
   if (!owner) return errors.notFound(req, key);
   const tail = relationshipTail(segments.slice(3));
 
+  if (entity === 'user' && third === 'assignLicense' && fourth === undefined) {
+    if (m !== 'POST') return errors.methodNotAllowed(req);
+    return allow(WRITE.user)
+      ? handleAssignLicense(req, owner, root, ctx.store, ctx.now)
+      : errors.forbidden(req);
+  }
   if (entity === 'user' && third === 'manager') {
     if ((fourth !== undefined && fourth !== '$ref') || fifth !== undefined) return errors.badRoute(req);
     const needed = m === 'GET' ? READ.user : WRITE.user;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityName } from '../graph/schema.js';
+import { DEFAULT_SKUS, type Sku } from './licenses.js';
 import { LinkSet } from './link-set.js';
 
 const SAFE_ID = /^[0-9a-z._~-]{1,128}$/;
@@ -91,6 +92,8 @@ export interface StoreOptions {
   tenantId: string;
   domains: string[];
   now?: () => number;
+  /** The tenant's subscriptions (`subscribedSkus`); two well-known SKUs by default. */
+  skus?: Sku[];
 }
 
 /**
@@ -101,6 +104,8 @@ export interface StoreOptions {
 export class DirectoryStore {
   readonly tenantId: string;
   readonly domains: string[];
+  /** The tenant's subscriptions: licences users can be assigned. */
+  readonly skus: Sku[];
   /** Sequence number of the last change. */
   seq = 0;
   /** Bumped by a synchronization reset: delta tokens of an older generation get 410 Gone. */
@@ -119,6 +124,7 @@ export class DirectoryStore {
   constructor(options: StoreOptions) {
     this.tenantId = options.tenantId;
     this.domains = options.domains;
+    this.skus = structuredClone(options.skus ?? DEFAULT_SKUS);
     this.now = options.now ?? Date.now;
     for (const e of STORED_ENTITIES) this.stores.set(e, new EntityStore(e));
   }

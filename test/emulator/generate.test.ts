@@ -128,4 +128,24 @@ Generate('startEmulator({generate}) serves the generated tenant through delta', 
   );
 });
 
+Generate(
+  'generateTenant(...) gives most users a manager who comes before them, and licences within the seats',
+  () => {
+    const s = generated(2000, 10, 3);
+    const users = [...s.entityStore('user').live()];
+    const managed = users.filter((u) => u.links?.manager?.size);
+    assert.ok(managed.length > 1400 && managed.length < 1800, String(managed.length));
+    for (const u of managed) assert.ok(s.get([...u.links!.manager!][0]!)!.slot < u.slot);
+    for (const sku of s.skus) {
+      const used = users.filter((u) =>
+        (u.data.assignedLicenses as any[] | undefined)?.some((l) => l.skuId === sku.skuId),
+      ).length;
+      assert.ok(used > 0 && used <= sku.enabled, `${sku.skuPartNumber}: ${used} of ${sku.enabled}`);
+    }
+    assert.ok(
+      users.filter((u) => u.data.userType === 'Guest').every((u) => u.data.assignedLicenses === undefined),
+    );
+  },
+);
+
 Generate.run();
