@@ -15,10 +15,51 @@ export {
   environmentLayer,
   type ConnectionSettings,
 } from './settings/settings.js';
-export { resolveMapping, readMappingFile, type Mapping } from './settings/mapping.js';
-export { graphDelta, type SourceMsg } from './sources/graph-delta.js';
+export { resolveMapping, readMappingFile, selectQuery, type Mapping } from './settings/mapping.js';
+// The export pipeline, stage by stage, as `entra export` runs it (src/commands/export-run.ts):
+// graphDelta → routeByTypeStream → splitNavigationStream → createRoundState(...).through → a table writer.
+export { graphDelta, type DeltaSourceOptions } from './sources/graph-delta.js';
+export { createRouter, createObjectRouter, routeByTypeStream } from './streams/route-by-type.js';
+export {
+  createNavigationSplitter,
+  splitNavigation,
+  splitNavigationStream,
+} from './streams/split-navigation.js';
+export { createRoundState, type EntityRound, type RoundState } from './streams/round-state.js';
+export { exportTables } from './streams/export-tables.js';
+export { createTableWriter, createCsvStdoutWriter, createNdjsonWriter } from './sinks/csv-file.js';
+export { readCookie, stageCookies, writeCookies } from './sinks/cookie-file.js';
+// The fulfill pipeline (src/commands/fulfill.ts): fromCommandCsvs → skipJournaled → buildRequests →
+// createBatchStage(...).through → settlePasswords → withResults → recordDone → createResultsSink.
 export { openCommandCsv, readCommandCsv, type CommandRow } from './sources/command-csv.js';
-export { createRouter, exportTables } from './streams/route-by-type.js';
+export { fromCommandCsvs } from './sources/command-rows.js';
+export { createInputWindow, type InputWindow } from './streams/input-window.js';
+export { buildRequest, buildRequests, planRequests } from './streams/build-requests.js';
 export { toRequest } from './streams/to-request.js';
-export { ToolError, UsageError, GraphHttpError, EXIT } from './errors.js';
-export type { GraphObject, TableRow, ResultRow } from './types.js';
+export { createBatchStage, type BatchStage } from './sinks/batch-stage.js';
+export { BatchWriter } from './sinks/batch-writer.js';
+export { skipJournaled, recordStarted, recordDone } from './sinks/journal-stages.js';
+export { openJournal, fingerprintFile } from './sinks/journal.js';
+export { preparePasswords, settlePasswords } from './sinks/password-stages.js';
+export { createResultsSink, createResultsWriter, withResults } from './sinks/results.js';
+export {
+  ToolError,
+  UsageError,
+  GraphHttpError,
+  EXIT,
+  ERROR_CODES,
+  exitCodeOf,
+  type ErrorCode,
+} from './errors.js';
+export { retryDelay } from './graph/retry-delay.js';
+export { graphErrorOf } from './graph/graph-error.js';
+export type {
+  ExportMsg,
+  FulfillItem,
+  FulfillMsg,
+  GraphObject,
+  ResultRow,
+  RoundMode,
+  SourceMsg,
+  TableRow,
+} from './types.js';

@@ -1,5 +1,29 @@
 import type { EntityName } from './graph/schema.js';
 
+// --- the mapping: what to export (DESIGN.md §2), resolved by src/settings/mapping.ts
+
+/** What to export of one entity: structural attributes (always with `id`) and link navigations. */
+export interface EntityMapping {
+  entity: EntityName;
+  /** Sorted like the CSV columns (see compareColumns); includes `id`. */
+  attributes: string[];
+  /** `members`, `owners`: each becomes a `<nav>_<entity>` table, never a column. */
+  navigations: string[];
+}
+
+export interface Mapping {
+  entities: EntityMapping[];
+}
+
+export interface LinkTable {
+  /** `members_group` */
+  table: string;
+  entity: EntityName;
+  navigation: string;
+  /** `groupId`: the owning object's id column. */
+  ownerColumn: string;
+}
+
 /** The `Command` column of every CSV (DESIGN.md §3, §4). */
 export type Command = 'insert' | 'update' | 'delete';
 
@@ -17,11 +41,31 @@ export interface GraphObject {
  */
 export const LINKS_ONLY = '@entra.linksOnly';
 
-/** One record of a delta round, tagged with the entity whose delta query produced it. */
+/** A complete round (no usable cookie) or an incremental one (from a cookie), per entity. */
+export type RoundMode = 'complete' | 'incremental';
+
+/** One record of a delta round, tagged with the entity whose delta query produced it (the router's input). */
 export interface RecordMsg {
   kind: 'record';
   entity: EntityName;
   record: GraphObject;
+}
+
+// --- export: the messages of the delta stream (DESIGN.md §1), source → router → splitters → cookie stage
+
+/** A round's mode, before its first page: incremental from a cookie, or complete (with why, after a fallback). */
+export interface ModeMsg {
+  kind: 'mode';
+  entity: EntityName;
+  mode: RoundMode;
+  reason?: string;
+}
+
+/** One page of a delta round, as Graph sent it. */
+export interface PageMsg {
+  kind: 'page';
+  entity: EntityName;
+  records: GraphObject[];
 }
 
 /** The end of a delta round: the `@odata.deltaLink` to store as the entity's cookie (a Singer STATE). */
@@ -31,7 +75,32 @@ export interface StateMsg {
   deltaLink: string;
 }
 
-export type DeltaMsg = RecordMsg | StateMsg;
+/** What a delta source yields: its mode first, then pages, then the round's deltaLink. */
+export type SourceMsg = ModeMsg | PageMsg | StateMsg;
+
+/**
+ * A page after the router: each record with the entity whose mapping it follows (`owners[i]`, from
+ * its `@odata.type`) and its `directoryobjects` row (`rows[i]`; none for a repeat that only carries
+ * more links). Parallel arrays, not an object per record: the export's hot path.
+ */
+export interface RoutedMsg {
+  kind: 'routed';
+  entity: EntityName;
+  records: GraphObject[];
+  owners: EntityName[];
+  rows: (TableRow | undefined)[];
+}
+
+/** A page after the splitters: its table rows (object rows each followed by its link rows). */
+export interface RowsMsg {
+  kind: 'rows';
+  entity: EntityName;
+  /** How many records the page held. */
+  records: number;
+  rows: TableRow[];
+}
+
+export type ExportMsg = SourceMsg | RoutedMsg | RowsMsg;
 
 /** A row bound for one table: `directoryobjects`, or `<nav>_<entity>` for link tables. */
 export interface TableRow {

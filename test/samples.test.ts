@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -54,6 +54,18 @@ const checks: Record<string, () => Promise<void>> = {
     const lines = stdout.trimEnd().split('\n');
     assert.is(lines.length, 2, stdout);
     assert.match(lines[1]!, /^update,#microsoft\.graph\.user,.*Chief Retail Officer/);
+  },
+  'export-custom-sink.ts': async () => {
+    const lines = (await runSample('export-custom-sink.ts')).trimEnd().split('\n');
+    const tenant = await readTenantFile(join(samples, 'tenant.json'));
+    assert.is(lines.filter((l) => l.startsWith('directoryobjects insert ')).length, tenant.groups!.length);
+    assert.ok(lines.some((l) => /^members_group insert [0-9a-f-]{36}$/.test(l)));
+    assert.is(lines.at(-1), 'next round from: /v1.0/groups/delta');
+    // The README shows the pipeline part of this sample: the two must not drift apart.
+    const text = await readFile(join(samples, 'export-custom-sink.ts'), 'utf8');
+    const part = /\/\/ --- the pipeline\n([\s\S]*?)\n\s*\/\/ ---\n/.exec(text)![1]!;
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    assert.ok(readme.includes(part.replace(/^ {2}/gm, '')), 'README shows samples/export-custom-sink.ts');
   },
   'fulfill-members.ts': async () => {
     const rows = parse<Record<string, string>>(await runSample('fulfill-members.ts'), { columns: true });

@@ -5,36 +5,29 @@ import { pipeline } from 'node:stream/promises';
 import _ from 'highland';
 import { EXIT, ToolError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
-import { entityInfo, type EntityName } from '../graph/schema.js';
+import { entityInfo } from '../graph/schema.js';
 import type { Mapping } from '../settings/mapping.js';
 import type { ConnectionSettings } from '../settings/settings.js';
 import { stageCookies } from '../sinks/cookie-file.js';
 import { commitManifestPath, commitStaged, type StagedFile } from '../sinks/commit.js';
 import { createCsvStdoutWriter, createNdjsonWriter, createTableWriter, pipeRows } from '../sinks/csv-file.js';
-import { graphDelta, type SourceMsg } from '../sources/graph-delta.js';
+import { graphDelta } from '../sources/graph-delta.js';
 import { graphParallel, partitionProperty } from '../sources/graph-parallel.js';
-import { createRouter, exportTables, type RoundMode } from '../streams/route-by-type.js';
-import type { Logger, TableRow } from '../types.js';
+import { exportTables } from '../streams/export-tables.js';
+import { createRoundState, type EntityRound } from '../streams/round-state.js';
+import { routeByTypeStream } from '../streams/route-by-type.js';
+import { splitNavigationStream } from '../streams/split-navigation.js';
+import type { ExportMsg, Logger, SourceMsg } from '../types.js';
 import { Progress, type ProgressStream } from './progress.js';
 
-/** One entity's round in a run: what it asks for, how it goes, where it ended. */
-export interface EntityRun {
-  entity: EntityName;
-  select: string;
-  mode: RoundMode;
-  /** The deltaLink of the previous run, for an incremental round. */
-  cookie?: string;
-  /** The deltaLink this round ended with. */
-  deltaLink?: string;
-  objects: number;
-  pages: number;
-}
+export type { EntityRound as EntityRun } from '../streams/round-state.js';
 
 export interface RoundsOptions {
   settings: ConnectionSettings;
   client: GraphClient;
   mapping: Mapping;
-  runs: Map<EntityName, EntityRun>;
+  /** Each entity's round as the run starts (mode and cookie from the cookie files). */
+  rounds: EntityRound[];
   output: { dir: string } | { stream: Writable; format: 'csv' | 'ndjson'; table: string };
   cookieDir: string;
   log: Logger;
@@ -95,80 +88,60 @@ function watchSignals() {
   };
 }
 
+/** One entity's delta source: the sequential round, or `--parallel` partitions for a complete one. */
+function deltaSource(o: RoundsOptions, round: EntityRound): AsyncGenerator<SourceMsg> {
+  const { settings, client, log } = o;
+  const sequential = () =>
+    graphDelta({
+      client,
+      entity: round.entity,
+      initialUrl: `${settings.graphUrl}${entityInfo(round.entity).collection}/delta?$select=${round.select}`,
+      ...(round.cookie ? { cookie: round.cookie } : {}),
+    });
+  const m = o.mapping.entities.find((e) => e.entity === round.entity)!;
+  const parallel = o.parallel ?? 1;
+  return parallel > 1 && round.mode === 'complete' && partitionProperty(round.entity)
+    ? graphParallel(
+        {
+          client,
+          entity: round.entity,
+          attributes: m.attributes,
+          navigations: m.navigations,
+          parallel,
+          logger: log,
+        },
+        sequential,
+      )
+    : sequential();
+}
+
 /**
- * The rounds of one export run: a delta source per entity, merged, routed into table rows, written to
- * the CSV files (renamed into place at the end) or stdout, then the cookies. Resolves with the exit code.
+ * The rounds of one export run, as one composed stream: a delta source per entity, merged → router →
+ * navigation splitters → cookie stage (which takes the rounds' mode and state messages out) → the CSV
+ * files (renamed into place at the end) or stdout; then the cookies, from the cookie stage's
+ * deltaLinks. Resolves with the exit code.
  */
 export async function runRounds(o: RoundsOptions): Promise<number> {
-  const { settings, client, runs, log, cookieDir } = o;
+  const { settings, client, log, cookieDir, mapping } = o;
   const started = performance.now();
-  const tables = exportTables(o.mapping);
+  const tables = exportTables(mapping);
   const stdoutTable = 'stream' in o.output && o.output.format === 'csv' ? o.output.table : undefined;
-  const route = createRouter({ mapping: o.mapping, mode: (e) => runs.get(e)!.mode });
-  const counts = new Map<string, number>();
-  let dropped = 0;
-  const toRows = (msg: SourceMsg): TableRow[] => {
-    const run = runs.get(msg.entity)!;
-    if (msg.kind === 'mode') {
-      if (msg.mode !== run.mode)
-        log.warn(`${msg.entity}: ${msg.reason ?? 'cookie rejected'}; running a complete round`);
-      run.mode = msg.mode;
-      return [];
-    }
-    if (msg.kind === 'state') {
-      run.deltaLink = msg.deltaLink;
-      return [];
-    }
-    run.pages++;
-    run.objects += msg.records.length;
-    const rows: TableRow[] = [];
-    for (const record of msg.records)
-      for (const row of route({ kind: 'record', entity: msg.entity, record })) rows.push(row);
-    for (const row of rows) {
-      const key = `${row.table} ${row.cells.Command}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-      if (stdoutTable !== undefined && row.table !== stdoutTable) dropped++;
-    }
-    return rows;
-  };
-  const readables = [...runs.values()].map((run) => {
-    const sequential = () =>
-      graphDelta({
-        client,
-        entity: run.entity,
-        initialUrl: `${settings.graphUrl}${entityInfo(run.entity).collection}/delta?$select=${run.select}`,
-        ...(run.cookie ? { cookie: run.cookie } : {}),
-      });
-    const m = o.mapping.entities.find((e) => e.entity === run.entity)!;
-    const parallel = o.parallel ?? 1;
-    return Readable.from(
-      parallel > 1 && run.mode === 'complete' && partitionProperty(run.entity)
-        ? graphParallel(
-            {
-              client,
-              entity: run.entity,
-              attributes: m.attributes,
-              navigations: m.navigations,
-              parallel,
-              logger: log,
-            },
-            sequential,
-          )
-        : sequential(),
-      // A page or two ahead per entity is enough (the source prefetches one more): pages are large.
-      { highWaterMark: 2 },
-    );
-  });
+  const readables = o.rounds.map((round) =>
+    // A page or two ahead per entity is enough (the source prefetches one more): pages are large.
+    Readable.from(deltaSource(o, round), { highWaterMark: 2 }),
+  );
   // A source stopped early may still fail in the background (its client is closed): nobody listens then.
   for (const r of readables) r.on('error', () => {});
+  const state = createRoundState(o.rounds, { logger: log });
   // Rows travel a page at a time (one array per page): per-row stream overhead would dominate.
-  const rows = _(readables.map((r) => _<SourceMsg>(r)))
+  const rows = _(readables.map((r) => _<ExportMsg>(r)))
     .merge()
-    .map(toRows)
-    .filter((page) => page.length > 0);
+    .through(routeByTypeStream({ mapping }))
+    .through(splitNavigationStream({ mapping }))
+    .through(state.through);
 
   const progress = new Progress((s) => {
-    const all = [...runs.values()];
+    const all = [...state.rounds.values()];
     const objects = all.reduce((n, r) => n + r.objects, 0);
     const { retries, throttled, waitedMs } = client.stats;
     return (
@@ -177,15 +150,12 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
       (throttled ? `, ${throttled} throttled, waited ${(waitedMs / 1000).toFixed(1)} s` : '')
     );
   }, o.progress);
-  const endOfRounds = () => {
-    for (const run of runs.values())
-      if (!run.deltaLink)
-        throw new ToolError('ERR_GRAPH_RESPONSE', `the ${run.entity} round ended without a deltaLink`);
-  };
   const signals = watchSignals();
   progress.start();
   let written: string[] = [];
   let staged: StagedFile[] = [];
+  let counts: ReadonlyMap<string, number> | undefined;
+  let dropped = 0;
   const manifestPath = commitManifestPath(cookieDir, settings.name);
   try {
     if ('stream' in o.output) {
@@ -198,11 +168,13 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
         pipeRows(Readable.from(rows.toNodeStream({ objectMode: true })), writer),
         signals.interrupted,
       ]);
+      counts = writer.counts;
+      dropped = writer.dropped;
       if (result.closedEarly) {
         log.info('entra export: output closed early; cookies not advanced');
         return EXIT.ok;
       }
-      endOfRounds();
+      state.deltaLinks();
     } else {
       const { dir } = o.output;
       await sweepTemps(dir, settings.name);
@@ -213,10 +185,11 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
           pipeline(rows.toNodeStream({ objectMode: true }), writer.writable),
           signals.interrupted,
         ]);
-        endOfRounds();
+        state.deltaLinks();
         signals.commit();
         staged = await writer.stage();
         written = staged.map((f) => f.final);
+        counts = writer.counts;
       } catch (error) {
         await writer.abort();
         throw error;
@@ -229,13 +202,14 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
       );
     else {
       const createdAt = new Date();
+      const links = state.deltaLinks();
       staged.push(
         ...(await stageCookies(
           cookieDir,
           settings.name,
-          [...runs.values()].map((r) => ({
+          [...state.rounds.values()].map((r) => ({
             entity: r.entity,
-            deltaLink: r.deltaLink!,
+            deltaLink: links.get(r.entity)!,
             select: r.select,
             tenantId: settings.tenantId,
             graphUrl: settings.graphUrl,
@@ -253,8 +227,8 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
   }
 
   const seconds = (performance.now() - started) / 1000;
-  const all = [...runs.values()];
-  const summary = [...counts.entries()].map(([k, n]) => `${k} ${n}`).join(', ') || 'no rows';
+  const all = [...state.rounds.values()];
+  const summary = [...(counts ?? [])].map(([k, n]) => `${k} ${n}`).join(', ') || 'no rows';
   const pages = all.reduce((n, r) => n + r.pages, 0);
   const modes = all.map((r) => `${r.entity} ${r.mode}`).join(', ');
   log.info(

@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import type { Emulator } from '../emulator/server.js';
-import type { EntityName } from '../graph/schema.js';
 import { readCaFile } from '../settings/ca-file.js';
 import { flattenJson, type SettingsLayer } from '../settings/settings.js';
 import { readMappingFile, resolveMapping, selectQuery, type Mapping } from '../settings/mapping.js';
@@ -120,7 +119,7 @@ export async function exportCommand(
       // A run killed while moving its files into place is finished first, before cookies are read.
       if (await recoverCommit(commitManifestPath(cookieDir, settings.name)))
         log.info('entra export: finished moving the files of an interrupted run into place');
-      const runs = new Map<EntityName, EntityRun>();
+      const rounds: EntityRun[] = [];
       for (const m of mapping.entities) {
         const run: EntityRun = {
           entity: m.entity,
@@ -146,7 +145,7 @@ export async function exportCommand(
           } else if (cookie.status === 'unusable')
             log.warn(`${m.entity}: cookie not used (${cookie.reason}); running a complete round`);
         }
-        runs.set(m.entity, run);
+        rounds.push(run);
       }
       // Credentials first: a refused secret fails the run before any file is touched.
       await tokens.getToken();
@@ -154,7 +153,7 @@ export async function exportCommand(
         settings,
         client,
         mapping,
-        runs,
+        rounds,
         output: toStdout ? { stream: stdout, format, table } : { dir: outDir },
         cookieDir,
         log,

@@ -9,37 +9,20 @@ import {
   suggestProperty,
   type EntityName,
 } from '../graph/schema.js';
+import { compareColumns } from '../streams/export-tables.js';
+import type { EntityMapping, Mapping } from '../types.js';
 import { parseJsonText } from './settings.js';
+
+export type { EntityMapping, LinkTable, Mapping } from '../types.js';
+export { compareColumns, directoryObjectColumns, linkTables } from '../streams/export-tables.js';
 
 /** The entities the export handles (the Identity Manager default `C0`), in export order. */
 export const EXPORT_ENTITIES = ['user', 'group', 'directoryRole', 'servicePrincipal'] as const;
-
-/** What to export of one entity: structural attributes (always with `id`) and link navigations. */
-export interface EntityMapping {
-  entity: EntityName;
-  /** Sorted like the CSV columns (see {@link compareColumns}); includes `id`. */
-  attributes: string[];
-  /** `members`, `owners`: each becomes a `<nav>_<entity>` table, never a column. */
-  navigations: string[];
-}
-
-export interface Mapping {
-  entities: EntityMapping[];
-}
 
 /** A mapping file, parsed and checked: the attribute and navigation names listed per entity. */
 export interface MappingFile {
   origin: string;
   entities: Map<EntityName, string[]>;
-}
-
-export interface LinkTable {
-  /** `members_group` */
-  table: string;
-  entity: EntityName;
-  navigation: string;
-  /** `groupId`: the owning object's id column. */
-  ownerColumn: string;
 }
 
 /** The built-in attribute sets: what an identity engineer usually reconciles. */
@@ -164,31 +147,6 @@ export function parseMappingText(text: string, origin: string, connection?: stri
 /** The `$select` value of an entity: attributes then navigations, in a stable order. */
 export function selectQuery(m: EntityMapping): string {
   return [...m.attributes, ...m.navigations].join(',');
-}
-
-/** The attribute columns of `directoryobjects`: every entity's attributes, `id` included, sorted. */
-export function directoryObjectColumns(mapping: Mapping): string[] {
-  return [...new Set(mapping.entities.flatMap((e) => e.attributes))].sort(compareColumns);
-}
-
-/** One link table per exported navigation: `members_group` with owner column `groupId`. */
-export function linkTables(mapping: Mapping): LinkTable[] {
-  return mapping.entities.flatMap(({ entity, navigations }) =>
-    navigations.map((navigation) => ({
-      table: `${navigation}_${entity}`,
-      entity,
-      navigation,
-      ownerColumn: `${entity}Id`,
-    })),
-  );
-}
-
-/** Ordinal comparison of lower-cased names (the Identity Manager column order), ties by exact name. */
-export function compareColumns(a: string, b: string): number {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  if (x !== y) return x < y ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 type Verdict = { kind: 'attribute' | 'navigation' } | { error: string; unknown: boolean };

@@ -24,6 +24,8 @@ export interface TableWriter {
   stage(): Promise<{ temp: string; final: string }[]>;
   /** Stops writing and deletes the temp files; the previous CSVs stay as they were. */
   abort(): Promise<void>;
+  /** Rows written so far, by `<table> <Command>`. */
+  readonly counts: ReadonlyMap<string, number>;
 }
 
 /** A writer to a stream that the reader may close early (`| head`): EPIPE ends it cleanly. */
@@ -31,6 +33,16 @@ export interface StdoutWriter {
   writable: Writable;
   /** True once the output was closed by its reader: the run is incomplete, write no cookies. */
   readonly closedEarly: boolean;
+  /** Rows taken so far, by `<table> <Command>`, written or not. */
+  readonly counts: ReadonlyMap<string, number>;
+  /** Rows of other tables than the one written (`--format csv`): a run that drops rows writes no cookies. */
+  readonly dropped: number;
+}
+
+/** Counts a row by `<table> <Command>`, for the run's summary line. */
+function count(counts: Map<string, number>, row: TableRow): void {
+  const key = `${row.table} ${row.cells.Command}`;
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
 /**
@@ -105,6 +117,7 @@ export function createTableWriter(options: {
     file: AtomicFile;
   }
   const open = new Map<string, Open>();
+  const counts = new Map<string, number>();
   // Rows arrive a page at a time: each table's rows of a page become one CSV text, one write.
   const writable = new Writable({
     objectMode: true,
@@ -114,6 +127,7 @@ export function createTableWriter(options: {
       for (const row of rows) {
         const t = open.get(row.table);
         if (!t) return callback(new ToolError('ERR_CSV_TABLE', `no CSV table '${row.table}' in this export`));
+        count(counts, row);
         byTable.set(t, (byTable.get(t) ?? '') + csvRecord(t.columns, row.cells));
       }
       let pending = 1;
@@ -149,6 +163,7 @@ export function createTableWriter(options: {
   let committed = false;
   return {
     writable,
+    counts,
     async stage() {
       if (!writable.writableEnded) writable.end();
       await finishedOrFailed(writable);
@@ -208,13 +223,18 @@ function drained(out: Writable, callback: (error?: Error | null) => void): void 
 export function createCsvStdoutWriter(out: Writable, table: string, columns: string[]): StdoutWriter {
   if (!Array.isArray(columns) || columns.length === 0) throw invalid('columns', columns, 'expected names');
   let closedEarly = false;
+  let dropped = 0;
+  const counts = new Map<string, number>();
   const csv = stringify({ ...CSV_OPTIONS, header: true, columns });
   const writable = new Writable({
     objectMode: true,
     write(chunk: TableRow | TableRow[], _encoding, callback) {
       let ok = true;
-      for (const row of Array.isArray(chunk) ? chunk : [chunk])
+      for (const row of Array.isArray(chunk) ? chunk : [chunk]) {
+        count(counts, row);
         if (row.table === table) ok = csv.write(toArray(columns, row.cells));
+        else dropped++;
+      }
       if (ok) callback();
       else csv.once('drain', () => callback());
     },
@@ -233,8 +253,12 @@ export function createCsvStdoutWriter(out: Writable, table: string, columns: str
   closeOnEpipe(out, writable, () => (closedEarly = true));
   return {
     writable,
+    counts,
     get closedEarly() {
       return closedEarly;
+    },
+    get dropped() {
+      return dropped;
     },
   };
 }
@@ -242,12 +266,15 @@ export function createCsvStdoutWriter(out: Writable, table: string, columns: str
 /** `--output - --format ndjson`: every row of every table, one JSON object a line, `table` first. */
 export function createNdjsonWriter(out: Writable): StdoutWriter {
   let closedEarly = false;
+  const counts = new Map<string, number>();
   const writable = new Writable({
     objectMode: true,
     writev(chunks, callback) {
       let text = '';
       for (const { chunk } of chunks)
-        for (const { table, cells } of Array.isArray(chunk) ? (chunk as TableRow[]) : [chunk as TableRow]) {
+        for (const row of Array.isArray(chunk) ? (chunk as TableRow[]) : [chunk as TableRow]) {
+          count(counts, row);
+          const { table, cells } = row;
           const body = JSON.stringify(cells);
           text += `{"table":${JSON.stringify(table)}${body === '{}' ? '' : ','}${body.slice(1)}\n`;
         }
@@ -261,6 +288,8 @@ export function createNdjsonWriter(out: Writable): StdoutWriter {
   closeOnEpipe(out, writable, () => (closedEarly = true));
   return {
     writable,
+    counts,
+    dropped: 0,
     get closedEarly() {
       return closedEarly;
     },
@@ -271,7 +300,10 @@ export function createNdjsonWriter(out: Writable): StdoutWriter {
  * Runs `source` into a writer and resolves, instead of rejecting, when the reader closed the output
  * early (EPIPE on `out`): the command then exits 0 without writing cookies.
  */
-export async function pipeRows(source: Readable, writer: StdoutWriter): Promise<{ closedEarly: boolean }> {
+export async function pipeRows(
+  source: Readable,
+  writer: Pick<StdoutWriter, 'writable' | 'closedEarly'>,
+): Promise<{ closedEarly: boolean }> {
   try {
     await pipeline(source, writer.writable);
   } catch (error) {

@@ -4,13 +4,9 @@ import { graphErrorOf } from '../graph/graph-error.js';
 import { printableUrl } from '../graph/client.js';
 import type { EntityName } from '../graph/schema.js';
 import { GraphHttpError, ToolError } from '../errors.js';
-import type { GraphObject } from '../types.js';
+import type { GraphObject, SourceMsg } from '../types.js';
 
-/** What a delta source yields: its mode first, then pages, then the round's deltaLink. */
-export type SourceMsg =
-  | { kind: 'mode'; entity: EntityName; mode: 'complete' | 'incremental'; reason?: string }
-  | { kind: 'page'; entity: EntityName; records: GraphObject[] }
-  | { kind: 'state'; entity: EntityName; deltaLink: string };
+export type { SourceMsg } from '../types.js';
 
 export interface DeltaSourceOptions {
   client: GraphClient;

@@ -1,8 +1,7 @@
 import { printableUrl, type GraphClient } from '../graph/client.js';
 import { entityInfo, type EntityName } from '../graph/schema.js';
 import { ToolError } from '../errors.js';
-import { LINKS_ONLY, type GraphObject, type Logger } from '../types.js';
-import type { SourceMsg } from './graph-delta.js';
+import { LINKS_ONLY, type GraphObject, type Logger, type SourceMsg } from '../types.js';
 
 /**
  * The parallel complete mode (`entra export --parallel N`). A delta round is one sequential chain of

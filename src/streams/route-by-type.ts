@@ -1,12 +1,21 @@
 import { ToolError } from '../errors.js';
 import { entityFromOdataType, entityInfo, type EntityName } from '../graph/schema.js';
-import { directoryObjectColumns, linkTables, type Mapping } from '../settings/mapping.js';
-import { LINKS_ONLY, type Command, type DeltaMsg, type RecordMsg, type TableRow } from '../types.js';
-import { createObjectRowEncoder, OBJECT_TABLE, throughRows, type ObjectRowEncoder } from './encode-row.js';
-import { createNavigationSplitter, type NavigationSplitter } from './split-navigation.js';
+import type { Mapping } from '../types.js';
+import { directoryObjectColumns } from './export-tables.js';
+import {
+  LINKS_ONLY,
+  type Command,
+  type ExportMsg,
+  type GraphObject,
+  type RecordMsg,
+  type RoundMode,
+  type RoutedMsg,
+  type TableRow,
+} from '../types.js';
+import { createObjectRowEncoder, type ObjectRowEncoder } from './encode-row.js';
+import { createSplitters } from './split-navigation.js';
 
-/** A complete round (no usable cookie) or an incremental one (from a cookie), per entity. */
-export type RoundMode = 'complete' | 'incremental';
+export type { RoundMode } from '../types.js';
 
 /** The ids met so far in the complete rounds of a run; `add` is true the first time an id is met. */
 export interface SeenIds {
@@ -22,77 +31,89 @@ export interface RouterOptions {
   seen?: SeenIds;
 }
 
-/** The tables an export writes and their headers (DESIGN.md §3). */
-export function exportTables(mapping: Mapping): { table: string; columns: string[] }[] {
-  return [
-    { table: OBJECT_TABLE, columns: ['Command', '@odata.type', ...directoryObjectColumns(mapping)] },
-    ...linkTables(mapping).map((l) => ({ table: l.table, columns: ['Command', l.ownerColumn, 'id'] })),
-  ];
-}
-
-interface Plan {
-  odataType: string;
-  encode: ObjectRowEncoder;
-  splitters: NavigationSplitter[];
-}
+export { exportTables } from './export-tables.js';
 
 /**
- * The router: one record in, its `directoryobjects` row and its link rows out. `@odata.type` is Graph's
- * when present, else the entity's (per-type delta such as /users/delta omits it). Commands: `@removed` →
- * delete; incremental round → update; complete round → insert the first time an id is met, update on a
- * repeat (Graph may send an object several times in a round; later data wins for in-order consumers).
+ * The object half of the router, for one record: the entity whose mapping it follows (Graph's
+ * `@odata.type` when present, else the round's entity) and its `directoryobjects` row, or none for a
+ * repeat that only carries more links. The answer is one object reused by every call (the export's hot
+ * path): read it before the next call.
  */
-export function createRouter(options: RouterOptions): (msg: RecordMsg) => TableRow[] {
+export type ObjectRouter = (
+  entity: EntityName,
+  record: GraphObject,
+) => { readonly owner: EntityName; readonly row: TableRow | undefined };
+
+/**
+ * Builds the object half of the router. Commands: `@removed` → delete; incremental round → update;
+ * complete round → insert the first time an id is met, update on a repeat (Graph may send an object
+ * several times in a round; later data wins for in-order consumers).
+ */
+export function createObjectRouter(options: RouterOptions): ObjectRouter {
   const { mapping, mode } = options;
   if (!mapping || !Array.isArray(mapping.entities) || mapping.entities.length === 0)
     throw new ToolError('ERR_INVALID_OPTION', 'mapping: expected a Mapping with at least one entity');
   if (typeof mode !== 'function')
     throw new ToolError('ERR_INVALID_OPTION', `mode: expected a function, got ${typeof mode}`);
   const columns = directoryObjectColumns(mapping);
-  const plans = new Map<EntityName, Plan>();
-  for (const m of mapping.entities) {
+  const plans = new Map<EntityName, { odataType: string; encode: ObjectRowEncoder }>();
+  for (const m of mapping.entities)
     plans.set(m.entity, {
       odataType: entityInfo(m.entity).odataType,
       encode: createObjectRowEncoder(columns, m.attributes),
-      splitters: m.navigations.map((n) => createNavigationSplitter(n, m.entity)),
     });
-  }
   // Parsing '#microsoft.graph.x' once per distinct type, not per record.
   const typeToEntity = new Map<string, EntityName | undefined>();
   let seen = options.seen;
   const last = new Map<EntityName, TableRow>();
-  return (msg) => {
-    const record = msg.record;
+  const out: { owner: EntityName; row: TableRow | undefined } = { owner: 'user', row: undefined };
+  return (entity, record) => {
     const type = record['@odata.type'];
-    let plan: Plan | undefined;
+    let owner: EntityName | undefined;
     if (type !== undefined) {
-      let entity = typeToEntity.get(type);
-      if (entity === undefined && !typeToEntity.has(type))
-        typeToEntity.set(type, (entity = entityFromOdataType(type)));
-      if (entity !== undefined) plan = plans.get(entity);
+      owner = typeToEntity.get(type);
+      if (owner === undefined && !typeToEntity.has(type))
+        typeToEntity.set(type, (owner = entityFromOdataType(type)));
+      if (owner !== undefined && !plans.has(owner)) owner = undefined;
     }
-    plan ??= plans.get(msg.entity);
+    owner ??= entity;
+    const plan = plans.get(owner);
     if (!plan)
       throw new ToolError(
         'ERR_UNMAPPED_ENTITY',
-        `a ${msg.entity} record reached the router, but the mapping does not export ${msg.entity}`,
+        `a ${entity} record reached the router, but the mapping does not export ${entity}`,
       );
     if (typeof record.id !== 'string' || record.id === '')
-      throw new ToolError('ERR_GRAPH_PAYLOAD', `malformed delta page: a ${msg.entity} record without an id`);
+      throw new ToolError('ERR_GRAPH_PAYLOAD', `malformed delta page: a ${entity} record without an id`);
     let command: Command;
     if (record['@removed'] !== undefined) command = 'delete';
-    else if (mode(msg.entity) === 'incremental') command = 'update';
+    else if (mode(entity) === 'incremental') command = 'update';
     else command = (seen ??= createSeenIds()).add(record.id) ? 'insert' : 'update';
     const objectRow = plan.encode(record, command, type ?? plan.odataType);
-    const previous = last.get(msg.entity);
+    const previous = last.get(entity);
     // Graph repeats a large group on the next page with the next slice of its members, same property
     // values (delta-query-groups.md): the repeat adds links, not another identical object row.
     const repeat =
       record[LINKS_ONLY] === true ||
       (previous !== undefined && previous.cells.id === record.id && sameObject(previous, objectRow));
-    const rows = repeat ? [] : [objectRow];
-    last.set(msg.entity, objectRow);
-    for (const split of plan.splitters) for (const row of split(record)) rows.push(row);
+    last.set(entity, objectRow);
+    out.owner = owner;
+    out.row = repeat ? undefined : objectRow;
+    return out;
+  };
+}
+
+/**
+ * The router: one record in, its `directoryobjects` row and its link rows out: {@link createObjectRouter}
+ * followed by the navigation splitters of the record's entity (split-navigation.ts).
+ */
+export function createRouter(options: RouterOptions): (msg: RecordMsg) => TableRow[] {
+  const route = createObjectRouter(options);
+  const split = createSplitters(options.mapping);
+  return (msg) => {
+    const { owner, row } = route(msg.entity, msg.record);
+    const rows = row ? [row] : [];
+    for (const r of split(owner, msg.record)) rows.push(r);
     return rows;
   };
 }
@@ -105,13 +126,37 @@ function sameObject(a: TableRow, b: TableRow): boolean {
   return true;
 }
 
-/** Stream form of {@link createRouter}; state messages are dropped (the cookie sink takes them from its own fork). */
-export function routeByTypeStream(
-  options: RouterOptions,
-): <T extends DeltaMsg>(s: Highland.Stream<T>) => Highland.Stream<TableRow> {
-  const route = createRouter(options);
-  return <T extends DeltaMsg>(s: Highland.Stream<T>) =>
-    throughRows((msg: T) => (msg.kind === 'record' ? route(msg) : undefined))(s);
+/**
+ * The router stage of the export: each page of a delta source becomes a routed page (see
+ * {@link RoutedMsg}); mode and state messages pass on to the splitters and the cookie stage. The
+ * router follows each round's mode from the stream's own mode messages (a source that falls back to
+ * a complete round says so before its first page).
+ */
+export function routeByTypeStream(options: {
+  mapping: Mapping;
+  seen?: SeenIds;
+}): (s: Highland.Stream<ExportMsg>) => Highland.Stream<ExportMsg> {
+  const modes = new Map<EntityName, RoundMode>();
+  const route = createObjectRouter({
+    mapping: options.mapping,
+    mode: (entity) => modes.get(entity) ?? 'complete',
+    ...(options.seen ? { seen: options.seen } : {}),
+  });
+  return (s) =>
+    s.map((msg): ExportMsg => {
+      if (msg.kind === 'mode') modes.set(msg.entity, msg.mode);
+      if (msg.kind !== 'page') return msg;
+      const { entity, records } = msg;
+      const owners = new Array<EntityName>(records.length);
+      const rows = new Array<TableRow | undefined>(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const routed = route(entity, records[i]!);
+        owners[i] = routed.owner;
+        rows[i] = routed.row;
+      }
+      const routedMsg: RoutedMsg = { kind: 'routed', entity, records, owners, rows };
+      return routedMsg;
+    });
 }
 
 const HEX = new Int8Array(128).fill(-1);

@@ -1,7 +1,6 @@
 import { ToolError } from '../errors.js';
 import { entityInfo, isEntityName, type EntityName } from '../graph/schema.js';
-import type { GraphObject, RecordMsg, TableRow } from '../types.js';
-import { throughRows } from './encode-row.js';
+import type { ExportMsg, GraphObject, Mapping, RowsMsg, TableRow } from '../types.js';
 
 /** Turns one record into the link rows of one navigation, see {@link splitNavigation}. */
 export type NavigationSplitter = (record: GraphObject) => TableRow[];
@@ -42,23 +41,61 @@ export function splitNavigation(record: GraphObject, navigation: string, entity:
 }
 
 /**
- * Stream form of {@link splitNavigation}: the link rows of `navigation` for records of `entity`;
- * records of other entities give nothing.
+ * Every splitter of a mapping, by entity: `(entity, record)` → the link rows of all the entity's
+ * exported navigations, in mapping order (a shared empty array for an entity without any: read only).
+ */
+export function createSplitters(mapping: Mapping): (entity: EntityName, record: GraphObject) => TableRow[] {
+  const byEntity = new Map<EntityName, NavigationSplitter[]>();
+  for (const m of mapping.entities)
+    byEntity.set(
+      m.entity,
+      m.navigations.map((n) => createNavigationSplitter(n, m.entity)),
+    );
+  const none: TableRow[] = [];
+  return (entity, record) => {
+    const splitters = byEntity.get(entity);
+    if (!splitters?.length) return none;
+    if (splitters.length === 1) return splitters[0]!(record);
+    return splitters.flatMap((split) => split(record));
+  };
+}
+
+/**
+ * The splitter stage of the export: each routed page becomes its table rows, every record's object
+ * row followed by its link rows (members@delta, owners@delta), so that a table's rows keep Graph's
+ * order. Mode and state messages pass on to the cookie stage.
+ * @example source.through(routeByTypeStream({ mapping })).through(splitNavigationStream({ mapping }))
  */
 export function splitNavigationStream(options: {
-  navigation: string;
-  entity: EntityName;
-}): (s: Highland.Stream<RecordMsg>) => Highland.Stream<TableRow> {
-  const { navigation, entity } = options;
-  if (!isEntityName(entity))
-    throw new ToolError('ERR_INVALID_OPTION', `entity: unknown entity ${JSON.stringify(entity)}`);
-  if (!entityInfo(entity).linkNavigations.includes(navigation))
-    throw new ToolError(
-      'ERR_INVALID_OPTION',
-      `navigation: ${JSON.stringify(navigation)} is not a link navigation of ${entity}`,
-    );
-  const split = createNavigationSplitter(navigation, entity);
-  return throughRows((msg: RecordMsg) => (msg.entity === entity ? split(msg.record) : undefined));
+  mapping: Mapping;
+}): (s: Highland.Stream<ExportMsg>) => Highland.Stream<ExportMsg> {
+  const { mapping } = options;
+  if (!mapping || !Array.isArray(mapping.entities))
+    throw new ToolError('ERR_INVALID_OPTION', 'mapping: expected a Mapping');
+  for (const m of mapping.entities) {
+    if (!isEntityName(m.entity))
+      throw new ToolError('ERR_INVALID_OPTION', `mapping: unknown entity ${JSON.stringify(m.entity)}`);
+    for (const navigation of m.navigations)
+      if (!entityInfo(m.entity).linkNavigations.includes(navigation))
+        throw new ToolError(
+          'ERR_INVALID_OPTION',
+          `mapping: ${JSON.stringify(navigation)} is not a link navigation of ${m.entity}`,
+        );
+  }
+  const split = createSplitters(mapping);
+  return (s) =>
+    s.map((msg): ExportMsg => {
+      if (msg.kind !== 'routed') return msg;
+      const { records, owners, rows: objectRows } = msg;
+      const rows: TableRow[] = [];
+      for (let i = 0; i < records.length; i++) {
+        const row = objectRows[i];
+        if (row) rows.push(row);
+        for (const link of split(owners[i]!, records[i]!)) rows.push(link);
+      }
+      const rowsMsg: RowsMsg = { kind: 'rows', entity: msg.entity, records: records.length, rows };
+      return rowsMsg;
+    });
 }
 
 function payloadError(message: string): ToolError {

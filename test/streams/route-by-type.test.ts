@@ -10,7 +10,8 @@ import {
   type RoundMode,
   type SeenIds,
 } from '../../src/streams/route-by-type.js';
-import type { DeltaMsg, GraphObject, RecordMsg, TableRow } from '../../src/types.js';
+import { splitNavigationStream } from '../../src/streams/split-navigation.js';
+import type { ExportMsg, GraphObject, RecordMsg, SourceMsg, TableRow } from '../../src/types.js';
 import type { EntityName } from '../../src/graph/schema.js';
 import { collect, fromArray } from '../helpers/streams.js';
 
@@ -214,18 +215,59 @@ Seen.run();
 
 const Stream = suite('routeByTypeStream');
 
-Stream('routeByTypeStream() routes records and drops state messages', async () => {
-  const msgs: DeltaMsg[] = [
-    record('user', { id: 'u1', mail: 'a@x' }),
-    record('directoryRole', { id: 'r1', displayName: 'Admins', 'members@delta': [{ id: 'u1' }] }),
-    { kind: 'state', entity: 'user', deltaLink: 'https://graph/users/delta?$deltatoken=1' },
-  ];
-  const rows = await collect(fromArray(msgs).through(routeByTypeStream({ mapping, mode: complete })));
-  assert.equal(brief(rows), [
-    'directoryobjects:insert,#microsoft.graph.user,,,u1,a@x',
-    'directoryobjects:insert,#microsoft.graph.directoryRole,,Admins,r1,',
-    'members_directoryRole:insert,r1,u1',
-  ]);
-});
+Stream(
+  'routeByTypeStream() then splitNavigationStream() give each page its rows; mode and state pass',
+  async () => {
+    const msgs: SourceMsg[] = [
+      { kind: 'mode', entity: 'user', mode: 'complete' },
+      { kind: 'page', entity: 'user', records: [{ id: 'u1', mail: 'a@x' }] },
+      {
+        kind: 'page',
+        entity: 'directoryRole',
+        records: [{ id: 'r1', displayName: 'Admins', 'members@delta': [{ id: 'u1' }] }],
+      },
+      { kind: 'state', entity: 'user', deltaLink: 'https://graph/users/delta?$deltatoken=1' },
+    ];
+    const out = await collect(
+      fromArray<ExportMsg>(msgs)
+        .through(routeByTypeStream({ mapping }))
+        .through(splitNavigationStream({ mapping })),
+    );
+    assert.equal(
+      out.map((m) => m.kind),
+      ['mode', 'rows', 'rows', 'state'],
+    );
+    assert.equal(brief(out.flatMap((m) => (m.kind === 'rows' ? m.rows : []))), [
+      'directoryobjects:insert,#microsoft.graph.user,,,u1,a@x',
+      'directoryobjects:insert,#microsoft.graph.directoryRole,,Admins,r1,',
+      'members_directoryRole:insert,r1,u1',
+    ]);
+  },
+);
+
+Stream(
+  'routeByTypeStream() follows the mode messages of the stream: update in an incremental round',
+  async () => {
+    const out = await collect(
+      fromArray<ExportMsg>([
+        { kind: 'mode', entity: 'user', mode: 'incremental' },
+        {
+          kind: 'page',
+          entity: 'user',
+          records: [
+            { id: 'u1', mail: 'a@x' },
+            { id: 'u2', '@removed': { reason: 'deleted' } },
+          ],
+        },
+      ])
+        .through(routeByTypeStream({ mapping }))
+        .through(splitNavigationStream({ mapping })),
+    );
+    assert.equal(brief(out.flatMap((m) => (m.kind === 'rows' ? m.rows : []))), [
+      'directoryobjects:update,#microsoft.graph.user,,,u1,a@x',
+      'directoryobjects:delete,#microsoft.graph.user,,,u2,',
+    ]);
+  },
+);
 
 Stream.run();

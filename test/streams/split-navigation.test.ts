@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { splitNavigation, splitNavigationStream } from '../../src/streams/split-navigation.js';
 import type { EntityName } from '../../src/graph/schema.js';
-import type { RecordMsg } from '../../src/types.js';
+import { resolveMapping } from '../../src/settings/mapping.js';
+import type { ExportMsg, GraphObject, RoutedMsg } from '../../src/types.js';
 import { collect, fromArray } from '../helpers/streams.js';
 
 const Split = suite('splitNavigation');
@@ -62,35 +63,42 @@ Split.run();
 
 const Stream = suite('splitNavigationStream');
 
+const routed = (entity: EntityName, records: GraphObject[]): RoutedMsg => ({
+  kind: 'routed',
+  entity,
+  records,
+  owners: records.map(() => entity),
+  rows: records.map(() => undefined),
+});
+
 Stream(
-  'splitNavigationStream({navigation, entity}) splits each slice of a large group, other entities give nothing',
+  'splitNavigationStream({mapping}) splits each slice of a large group, other entities give nothing',
   async () => {
-    const msgs: RecordMsg[] = [
-      {
-        kind: 'record',
-        entity: 'group',
-        record: { id: 'g1', 'members@delta': [{ id: 'u1' }, { id: 'u2' }] },
-      },
-      { kind: 'record', entity: 'user', record: { id: 'u1' } },
-      { kind: 'record', entity: 'group', record: { id: 'g1', 'members@delta': [{ id: 'u3' }] } },
+    const mapping = resolveMapping({ select: ['user=mail', 'group=displayName,members'] });
+    const msgs: ExportMsg[] = [
+      routed('group', [{ id: 'g1', 'members@delta': [{ id: 'u1' }, { id: 'u2' }] }]),
+      routed('user', [{ id: 'u1' }]),
+      routed('group', [{ id: 'g1', 'members@delta': [{ id: 'u3' }] }]),
     ];
-    const rows = await collect(
-      fromArray(msgs).through(splitNavigationStream({ navigation: 'members', entity: 'group' })),
+    const out = await collect(fromArray(msgs).through(splitNavigationStream({ mapping })));
+    assert.equal(
+      out.flatMap((m) => (m.kind === 'rows' ? m.rows.map((r) => r.cells.id) : [])),
+      ['u1', 'u2', 'u3'],
     );
     assert.equal(
-      rows.map((r) => r.cells.id),
-      ['u1', 'u2', 'u3'],
+      out.map((m) => (m.kind === 'rows' ? m.records : m.kind)),
+      [1, 1, 1],
     );
   },
 );
 
 Stream('splitNavigationStream(options) rejects a navigation the entity does not export', () => {
-  for (const options of [
-    { navigation: 'owners', entity: 'directoryRole' as EntityName },
-    { navigation: 'members', entity: 'users' as EntityName },
+  for (const entities of [
+    [{ entity: 'directoryRole' as EntityName, attributes: ['id'], navigations: ['owners'] }],
+    [{ entity: 'users' as EntityName, attributes: ['id'], navigations: ['members'] }],
   ]) {
     try {
-      splitNavigationStream(options);
+      splitNavigationStream({ mapping: { entities } });
       assert.unreachable();
     } catch (error) {
       assert.is((error as { code: string }).code, 'ERR_INVALID_OPTION');
