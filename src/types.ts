@@ -248,6 +248,36 @@ export interface FulfillFailure {
 
 export type FulfillMsg = FulfillItem | FulfillFailure;
 
+// --- settings shapes shared by the layers that read them and the stages that use them
+
+/**
+ * Settings with .NET configuration semantics: flat keys joined with ':' and compared ignoring case,
+ * built from layers where a later layer overrides an earlier one key by key (file, encrypted file,
+ * Key Vault, environment, command line...).
+ */
+export interface SettingsLayer {
+  /** Where the values came from: 'appsettings.agent.json', 'environment', 'command line', ... */
+  origin: string;
+  values: Map<string, string>;
+}
+
+export type MailSecurity = 'StartTls' | 'Tls' | 'None';
+
+export interface MailSettings {
+  host: string;
+  port: number;
+  security: MailSecurity;
+  username?: string;
+  password?: string;
+  from: string;
+  /** A fixed recipient. */
+  to?: string;
+  /** The input column holding each user's recipient (see `GeneratedPassword.recipient`). */
+  toColumn?: string;
+  /** Absolute path of an extra CA (PEM). */
+  caFile?: string;
+}
+
 /** A logger injected into modules: they never write to the process streams themselves. */
 export interface Logger {
   info(message: string): void;

@@ -11,7 +11,7 @@ import { createBatchStage } from '../sinks/batch-stage.js';
 import { recordDone, recordStarted, skipJournaled } from '../sinks/journal-stages.js';
 import { fingerprintFile, openJournal, type Journal } from '../sinks/journal.js';
 import type { PasswordSink } from '../sinks/password-file.js';
-import { readMailSettings } from '../sinks/password-mail.js';
+import { readMailSettings } from '../settings/mail-settings.js';
 import { preparePasswords, settlePasswords } from '../sinks/password-stages.js';
 import { createResultsSink, createResultsWriter, withResults } from '../sinks/results.js';
 import { GRAPH_WRITE_BUDGET, parseWriteBudget, type WriteBudget } from '../sinks/write-pacer.js';

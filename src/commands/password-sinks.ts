@@ -3,7 +3,8 @@ import { loadEncryptionCertificate } from '../credentials/encryption-certificate
 import type { SettingsLayer } from '../settings/settings.js';
 import { openEncryptedPasswordFile } from '../sinks/password-encrypted-file.js';
 import { openPasswordFile, type PasswordSink } from '../sinks/password-file.js';
-import { openPasswordMail, readMailSettings } from '../sinks/password-mail.js';
+import { readMailSettings } from '../settings/mail-settings.js';
+import { openPasswordMail } from '../sinks/password-mail.js';
 import type { Logger } from '../types.js';
 
 /** Every call goes to each sink: a password mailed and kept encrypted on disk. */

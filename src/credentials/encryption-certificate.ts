@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import forge from 'node-forge';
 import { UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import type { SettingsLayer } from '../settings/settings.js';
+import type { SettingsLayer } from '../types.js';
 
 /**
  * The `EncryptionCertificate` settings section: the RSA certificate that protects encrypted settings

@@ -1,17 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { UsageError, type UsageCode } from '../errors.js';
+import type { SettingsLayer } from '../types.js';
 
-/**
- * Settings with .NET configuration semantics: flat keys joined with ':' and compared ignoring case,
- * built from layers where a later layer overrides an earlier one key by key (file, encrypted file,
- * Key Vault, environment, command line...).
- */
-export interface SettingsLayer {
-  /** Where the values came from: 'appsettings.agent.json', 'environment', 'command line', ... */
-  origin: string;
-  values: Map<string, string>;
-}
+export type { SettingsLayer } from '../types.js';
 
 /** One validated connection (DESIGN.md §2). Secrets are redacted from `JSON.stringify` and `inspect`. */
 export interface ConnectionSettings {

@@ -1,13 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
 import nodemailer from 'nodemailer';
 import { ToolError, UsageError } from '../errors.js';
 import { trustedCertificateAuthorities } from '../graph/https-trust.js';
 import { registerSecret } from '../redact.js';
-import type { SettingsLayer } from '../settings/settings.js';
-import type { GeneratedPassword } from '../streams/to-request.js';
-import type { Logger } from '../types.js';
+import type { GeneratedPassword, Logger, MailSecurity, MailSettings } from '../types.js';
 import type { PasswordSink } from './password-file.js';
 
 /**
@@ -27,22 +24,7 @@ import type { PasswordSink } from './password-file.js';
  * | `CaFile` | an extra PEM CA to trust besides Node's roots (certificates are always verified) |
  */
 
-export type MailSecurity = 'StartTls' | 'Tls' | 'None';
-
-export interface MailSettings {
-  host: string;
-  port: number;
-  security: MailSecurity;
-  username?: string;
-  password?: string;
-  from: string;
-  /** A fixed recipient. */
-  to?: string;
-  /** The input column holding each user's recipient (see {@link MailedPassword.recipient}). */
-  toColumn?: string;
-  /** Absolute path of an extra CA (PEM). */
-  caFile?: string;
-}
+export type { MailSecurity, MailSettings } from '../types.js';
 
 /**
  * A generated password with the recipient that `ToColumn` names, taken by the fulfill command from
@@ -58,8 +40,8 @@ export interface PasswordMailOptions {
   timeoutMs?: number;
 }
 
-const SECTION = 'MailSettings';
-const KEYS = [
+export const SECTION = 'MailSettings';
+export const KEYS = [
   'Host',
   'Port',
   'Security',
@@ -70,9 +52,8 @@ const KEYS = [
   'ToColumn',
   'CaFile',
 ] as const;
-type Key = (typeof KEYS)[number];
-const SECURITY: MailSecurity[] = ['StartTls', 'Tls', 'None'];
-const DEFAULT_PORT: Record<MailSecurity, number> = { StartTls: 587, Tls: 465, None: 25 };
+export const SECURITY: MailSecurity[] = ['StartTls', 'Tls', 'None'];
+export const DEFAULT_PORT: Record<MailSecurity, number> = { StartTls: 587, Tls: 465, None: 25 };
 const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$|^[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>$/;
 
 /** True for hosts that never leave the machine: `localhost`, 127.0.0.0/8, ::1. */
@@ -83,67 +64,8 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(h) === 6 && (h === '::1' || h === '0:0:0:0:0:0:0:1');
 }
 
-/**
- * Reads and checks the `MailSettings` section (later layers win, keys ignore case); undefined when
- * absent. `Security: None` to a host that is not loopback is refused: a password must not cross a
- * network in clear.
- */
-export function readMailSettings(
-  layers: SettingsLayer[],
-  options: { baseDir?: string } = {},
-): MailSettings | undefined {
-  const prefix = `${SECTION.toLowerCase()}:`;
-  const found = new Map<Key, { value: string; origin: string }>();
-  for (const layer of layers)
-    for (const [key, value] of layer.values) {
-      if (!key.toLowerCase().startsWith(prefix)) continue;
-      const short = key.slice(prefix.length);
-      const known = KEYS.find((k) => k.toLowerCase() === short.toLowerCase());
-      if (!known)
-        throw new UsageError(
-          'ERR_SETTINGS',
-          `${layer.origin}: unknown key ${SECTION}:${short} (known: ${KEYS.join(', ')})`,
-        );
-      found.set(known, { value: known === 'Password' ? value : value.trim(), origin: layer.origin });
-    }
-  if (found.size === 0) return undefined;
-  const where = [...new Set([...found.values()].map((f) => f.origin))].join(', ');
-  const fail = (why: string): never => {
-    throw new UsageError('ERR_SETTINGS', `${SECTION} in ${where}: ${why}`);
-  };
-  const get = (key: Key) => found.get(key)?.value || undefined;
-  const host = get('Host') ?? fail('Host is missing');
-  const securityText = get('Security') ?? 'StartTls';
-  const security =
-    SECURITY.find((s) => s.toLowerCase() === securityText.toLowerCase()) ??
-    fail(`Security must be ${SECURITY.join(', ')}; got ${securityText}`);
-  const portText = get('Port');
-  const port = portText === undefined ? DEFAULT_PORT[security] : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`Port must be 1-65535; got ${portText}`);
-  const from = get('From') ?? fail('From is missing');
-  const to = get('To');
-  const toColumn = get('ToColumn');
-  if (to && toColumn) fail('set To (a fixed recipient) or ToColumn (a column of the input), not both');
-  if (!to && !toColumn)
-    fail('no recipient: set To (a fixed address) or ToColumn (e.g. a manager mail column)');
-  const settings: MailSettings = { host, port, security, from };
-  if (to) settings.to = to;
-  if (toColumn) settings.toColumn = toColumn;
-  const username = get('Username');
-  const password = get('Password');
-  if (password && !username) fail('Password is set but Username is not');
-  if (username) settings.username = username;
-  if (password) {
-    registerSecret(password);
-    settings.password = password;
-  }
-  const caFile = get('CaFile');
-  if (caFile) settings.caFile = resolve(options.baseDir ?? '.', caFile);
-  checkMailSettings(settings, where);
-  return settings;
-}
-
-function checkMailSettings(settings: MailSettings, where = SECTION): void {
+/** Checks mail settings, however they were made: `Security: None` only to a loopback host, real addresses. */
+export function checkMailSettings(settings: MailSettings, where = SECTION): void {
   const fail = (why: string): never => {
     throw new UsageError('ERR_SETTINGS', `${SECTION} in ${where}: ${why}`);
   };

@@ -10,10 +10,10 @@ import { redact } from '../../src/redact.js';
 import {
   isLoopbackHost,
   openPasswordMail,
-  readMailSettings,
   type MailedPassword,
   type MailSettings,
 } from '../../src/sinks/password-mail.js';
+import { readMailSettings } from '../../src/settings/mail-settings.js';
 import type { SettingsLayer } from '../../src/settings/settings.js';
 import type { Logger } from '../../src/types.js';
 import { failure } from '../helpers/common.js';
