@@ -278,6 +278,12 @@ export interface MailSettings {
   caFile?: string;
 }
 
+/** A write budget: at most `writes` writes in any `windowMs` (Graph's: 3,000 per 2 min 30 s). */
+export interface WriteBudget {
+  writes: number;
+  windowMs: number;
+}
+
 /** A logger injected into modules: they never write to the process streams themselves. */
 export interface Logger {
   info(message: string): void;

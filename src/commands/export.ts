@@ -1,12 +1,11 @@
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { UsageError } from '../errors.js';
 import type { Emulator } from '../emulator/server.js';
 import { readCaFile } from '../settings/ca-file.js';
 import { flattenJson, type SettingsLayer } from '../settings/settings.js';
-import { readMappingFile, resolveMapping, selectQuery, type Mapping } from '../settings/mapping.js';
+import { exportOptions } from '../settings/export-options.js';
+import { selectQuery } from '../settings/mapping.js';
 import { readCookie } from '../sinks/cookie-file.js';
-import { exportTables } from '../streams/route-by-type.js';
 import { connect, settingsLayers } from './connection.js';
 import { commitManifestPath, recoverCommit } from '../sinks/commit.js';
 import { runRounds, type EntityRun } from './export-run.js';
@@ -41,24 +40,6 @@ export interface ExportIo {
   progressIntervalMs?: number;
 }
 
-/** Validates the command line before anything else happens (exit 2, nothing written). */
-function checkArgs(args: ExportArgs): void {
-  const toStdout = args.output === '-';
-  if (args.output === '') throw new UsageError('ERR_USAGE', "--output needs a folder, or '-' for stdout");
-  if (args.format === 'ndjson' && !toStdout)
-    throw new UsageError('ERR_USAGE', '--format ndjson writes to stdout: add --output -');
-  if (
-    args.parallel !== undefined &&
-    !(Number.isInteger(args.parallel) && args.parallel >= 1 && args.parallel <= 64)
-  )
-    throw new UsageError('ERR_USAGE', `--parallel must be an integer from 1 to 64, got ${args.parallel}`);
-  if (args.table !== undefined && !(toStdout && (args.format ?? 'csv') === 'csv'))
-    throw new UsageError(
-      'ERR_USAGE',
-      '--table picks the one table written to stdout: use it with --output - --format csv',
-    );
-}
-
 /**
  * `entra export`: one delta round per entity, streamed through the router into one CSV per table,
  * renamed into place only when the whole run succeeded; cookies written last.
@@ -71,25 +52,8 @@ export async function exportCommand(
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const log = stderrLogger(args, stderr);
-  checkArgs(args);
+  const { mapping, output } = await exportOptions(args);
   const ca = args.ca !== undefined ? await readCaFile(args.ca) : undefined;
-  const mappingFile = args.mapping
-    ? await readMappingFile(resolve(args.mapping), args.connection)
-    : undefined;
-  const mapping: Mapping = resolveMapping({
-    ...(args.entities?.length ? { entities: args.entities } : {}),
-    ...(args.select?.length ? { select: args.select } : {}),
-    ...(mappingFile ? { file: mappingFile } : {}),
-  });
-  const tables = exportTables(mapping);
-  const toStdout = args.output === '-';
-  const format = args.format ?? 'csv';
-  const table = args.table ?? 'directoryobjects';
-  if (toStdout && format === 'csv' && !tables.some((t) => t.table === table))
-    throw new UsageError(
-      'ERR_USAGE',
-      `--table ${table} is not produced by this mapping; tables: ${tables.map((t) => t.table).join(', ')}`,
-    );
 
   let demo: Emulator | undefined;
   let layers: SettingsLayer[];
@@ -114,7 +78,6 @@ export async function exportCommand(
       env,
     });
     try {
-      const outDir = resolve(args.output && !toStdout ? args.output : 'ExportOutput');
       const cookieDir = resolve(args.cookies ?? 'ExportCookies');
       // A run killed while moving its files into place is finished first, before cookies are read.
       if (await recoverCommit(commitManifestPath(cookieDir, settings.name)))
@@ -154,7 +117,10 @@ export async function exportCommand(
         client,
         mapping,
         rounds,
-        output: toStdout ? { stream: stdout, format, table } : { dir: outDir },
+        output:
+          'stdout' in output
+            ? { stream: stdout, format: output.format, table: output.table }
+            : { dir: output.dir },
         cookieDir,
         log,
         ...(args.parallel ? { parallel: args.parallel } : {}),

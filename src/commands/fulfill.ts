@@ -11,10 +11,10 @@ import { createBatchStage } from '../sinks/batch-stage.js';
 import { recordDone, recordStarted, skipJournaled } from '../sinks/journal-stages.js';
 import { fingerprintFile, openJournal, type Journal } from '../sinks/journal.js';
 import type { PasswordSink } from '../sinks/password-file.js';
+import { fulfillOptions } from '../settings/fulfill-options.js';
 import { readMailSettings } from '../settings/mail-settings.js';
 import { preparePasswords, settlePasswords } from '../sinks/password-stages.js';
 import { createResultsSink, createResultsWriter, withResults } from '../sinks/results.js';
-import { GRAPH_WRITE_BUDGET, parseWriteBudget, type WriteBudget } from '../sinks/write-pacer.js';
 import { openCommandCsv, type CommandCsv } from '../sources/command-csv.js';
 import { fromCommandCsvs } from '../sources/command-rows.js';
 import { buildRequests, planRequests } from '../streams/build-requests.js';
@@ -46,41 +46,6 @@ export interface FulfillArgs extends CommonOptions {
 const DEFAULT_GRAPH = 'https://graph.microsoft.com/v1.0/';
 /** Results held back waiting for an earlier row, at most: the reader waits beyond that. */
 const MAX_AHEAD = 10_000;
-
-function checkArgs(args: FulfillArgs): { files: string[]; budget: WriteBudget | null } {
-  const files = args.files?.length ? args.files : ['-'];
-  if (files.filter((f) => f === '-').length > 1)
-    throw new UsageError('ERR_USAGE', "stdin ('-') can be read only once");
-  if (files.includes('-') && process.stdin.isTTY)
-    throw new UsageError(
-      'ERR_USAGE',
-      'no input: name one or more command CSV files, or pipe one into stdin (see entra fulfill --help)',
-    );
-  if (new Set(files.map((f) => resolve(f))).size !== files.length)
-    throw new UsageError('ERR_USAGE', 'the same input file is named twice');
-  if (args.journal && files.includes('-'))
-    throw new UsageError(
-      'ERR_USAGE',
-      '--journal needs input files: stdin cannot be fingerprinted or read again on a rerun',
-    );
-  if (
-    args.concurrency !== undefined &&
-    !(Number.isInteger(args.concurrency) && args.concurrency >= 1 && args.concurrency <= 64)
-  )
-    throw new UsageError(
-      'ERR_USAGE',
-      `--concurrency must be an integer from 1 to 64, got ${args.concurrency}`,
-    );
-  let budget: WriteBudget | null = GRAPH_WRITE_BUDGET;
-  if (args.writeBudget !== undefined) {
-    try {
-      budget = parseWriteBudget(args.writeBudget);
-    } catch (e) {
-      throw new UsageError('ERR_USAGE', `--write-budget: ${(e as Error).message}`);
-    }
-  }
-  return { files, budget };
-}
 
 async function openResults(path: string | undefined): Promise<Writable> {
   if (!path || path === '-') return process.stdout;
@@ -131,7 +96,7 @@ export async function fulfillCommand(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const log = stderrLogger(args);
-  const { files, budget } = checkArgs(args);
+  const { files, budget } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
   const inputs: CommandCsv[] = [];
   let client: GraphClient | undefined;
   let journal: Journal | undefined;
@@ -141,10 +106,11 @@ export async function fulfillCommand(
   try {
     const graph = await openGraph(args, env, log);
     client = graph.client;
-    // Mail delivery may take each recipient from a column of the input (MailSettings:ToColumn).
-    const mailColumn = graph.layers
-      ? readMailSettings(graph.layers, { ...(graph.file ? { baseDir: dirname(graph.file) } : {}) })?.toColumn
+    // Read once: the password mail sink, and the input column that may name each recipient.
+    const mail = graph.layers
+      ? readMailSettings(graph.layers, { ...(graph.file ? { baseDir: dirname(graph.file) } : {}) })
       : undefined;
+    const mailColumn = mail?.toColumn;
     for (const file of files)
       inputs.push(
         await openCommandCsv({
@@ -164,6 +130,7 @@ export async function fulfillCommand(
       ...(args.passwordFile ? { passwordFile: args.passwordFile } : {}),
       ...(graph.layers ? { layers: graph.layers } : {}),
       ...(graph.file ? { settingsFile: graph.file } : {}),
+      ...(mail ? { mail } : {}),
       dryRun: args.dryRun === true,
       logger: log,
     });

@@ -3,9 +3,8 @@ import { loadEncryptionCertificate } from '../credentials/encryption-certificate
 import type { SettingsLayer } from '../settings/settings.js';
 import { openEncryptedPasswordFile } from '../sinks/password-encrypted-file.js';
 import { openPasswordFile, type PasswordSink } from '../sinks/password-file.js';
-import { readMailSettings } from '../settings/mail-settings.js';
 import { openPasswordMail } from '../sinks/password-mail.js';
-import type { Logger } from '../types.js';
+import type { Logger, MailSettings } from '../types.js';
 
 /** Every call goes to each sink: a password mailed and kept encrypted on disk. */
 function tee(sinks: PasswordSink[]): PasswordSink {
@@ -41,11 +40,13 @@ export async function openPasswordSinks(options: {
   passwordFile?: string;
   layers?: SettingsLayer[];
   settingsFile?: string;
+  /** `MailSettings`, read by the command (src/settings/mail-settings.ts). */
+  mail?: MailSettings;
   dryRun?: boolean;
   logger: Logger;
 }): Promise<{ sink?: PasswordSink; recipientColumn?: string; mail: boolean }> {
   const baseDir = options.settingsFile ? dirname(options.settingsFile) : process.cwd();
-  const mail = options.layers ? readMailSettings(options.layers, { baseDir }) : undefined;
+  const { mail } = options;
   const sinks: PasswordSink[] = [];
   if (!options.dryRun) {
     if (options.passwordFile) {

@@ -1,24 +1,15 @@
+import type { WriteBudget } from '../types.js';
+
 /**
  * Client-side pacing under Graph's write budget (3,000 writes per 2 min 30 s per app and tenant,
  * throttling-limits.md): a token bucket that starts full, like Graph's, and says how long to wait
  * before the next `n` writes may go. A 429 pauses everything until its Retry-After has passed.
  */
-export interface WriteBudget {
-  writes: number;
-  windowMs: number;
-}
+
+export type { WriteBudget } from '../types.js';
 
 /** Graph's documented write budget. */
 export const GRAPH_WRITE_BUDGET: WriteBudget = { writes: 3000, windowMs: 150_000 };
-
-/** `3000/150` (writes per seconds) or `off`. */
-export function parseWriteBudget(text: string): WriteBudget | null {
-  if (text === 'off') return null;
-  const m = /^(\d+)\s*\/\s*(\d+(?:\.\d+)?)$/.exec(text.trim());
-  if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0)
-    throw new Error(`expected WRITES/SECONDS (e.g. 3000/150) or off, got '${text}'`);
-  return { writes: Number(m[1]), windowMs: Number(m[2]) * 1000 };
-}
 
 export class WritePacer {
   private tokens: number;

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GRAPH_WRITE_BUDGET, parseWriteBudget, WritePacer } from '../../src/sinks/write-pacer.js';
+import { parseWriteBudget } from '../../src/settings/fulfill-options.js';
+import { GRAPH_WRITE_BUDGET, WritePacer } from '../../src/sinks/write-pacer.js';
 
 /** A clock the test moves by hand. */
 function clock(start = 1000) {
