@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Emulator } from '../emulator/server.js';
 import { readCaFile } from '../settings/ca-file.js';
+import { checkExportPaths } from '../settings/paths.js';
 import { flattenJson, type SettingsLayer } from '../settings/settings.js';
 import { exportOptions } from '../settings/export-options.js';
 import { selectQuery } from '../settings/mapping.js';
@@ -53,6 +54,10 @@ export async function exportCommand(
   const stderr = io.stderr ?? process.stderr;
   const log = stderrLogger(args, stderr);
   const { mapping, output } = await exportOptions(args);
+  await checkExportPaths({
+    ...('dir' in output ? { output: output.dir } : {}),
+    ...('dir' in output && !args.demo ? { cookies: args.cookies ?? 'ExportCookies' } : {}),
+  });
   const ca = args.ca !== undefined ? await readCaFile(args.ca) : undefined;
 
   let demo: Emulator | undefined;

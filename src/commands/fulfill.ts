@@ -6,6 +6,7 @@ import _ from 'highland';
 import { EXIT, ToolError, UsageError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import { readCaFile } from '../settings/ca-file.js';
+import { checkFulfillPaths } from '../settings/paths.js';
 import type { SettingsLayer } from '../settings/settings.js';
 import { createBatchStage } from '../sinks/batch-stage.js';
 import { recordDone, recordStarted, skipJournaled } from '../sinks/journal-stages.js';
@@ -97,6 +98,7 @@ export async function fulfillCommand(
 ): Promise<number> {
   const log = stderrLogger(args);
   const { files, budget } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
+  await checkFulfillPaths(args);
   const inputs: CommandCsv[] = [];
   let client: GraphClient | undefined;
   let journal: Journal | undefined;

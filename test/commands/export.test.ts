@@ -548,6 +548,36 @@ const BAD: [string, (h: Harness) => Record<string, unknown>, RegExp][] = [
     /^entra: ERR_USAGE: --table owners_directoryRole is not produced by this mapping; tables: directoryobjects, members_group/,
   ],
   [
+    '--cookies naming a file',
+    (h) => ({ cookies: join(h.dir, 'bad.json') }),
+    /^entra: ERR_USAGE: --cookies .*bad\.json: not a folder \(it is a file\)$/m,
+  ],
+  [
+    '--output in /proc (where mkdir -p spins)',
+    () => ({ output: '/proc/xyz' }),
+    /^entra: ERR_USAGE: --output \/proc\/xyz: cannot create this folder \(no such file or folder, ENOENT\)$/m,
+  ],
+  [
+    'a numeric ApplicationKey (never sent)',
+    (h) => ({ settings: join(h.dir, 'numkey.json') }),
+    /^entra: ERR_SETTINGS: .*numkey\.json: Connections:Contoso:ApplicationKey is a number: a secret must be a JSON string/,
+  ],
+  [
+    'settings nested 100,000 deep',
+    (h) => ({ settings: join(h.dir, 'deep.json') }),
+    /^entra: ERR_SETTINGS: .*deep\.json:1:\d+: JSON nested deeper than 64 levels$/m,
+  ],
+  [
+    "a connection named '..'",
+    (h) => ({ settings: join(h.dir, 'dots.json') }),
+    /^entra: ERR_SETTINGS: connection name '\.\.' in .* is not usable in file names/,
+  ],
+  [
+    'an XML mapping with an external entity',
+    (h) => ({ mapping: join(h.dir, 'xxe.xml') }),
+    /^entra: ERR_MAPPING: .*xxe\.xml:2:1: a DOCTYPE \(which may define entities\) is not allowed in a mapping file: remove it$/m,
+  ],
+  [
     'a missing --ca file',
     (h) => ({ ca: join(h.dir, 'none.pem') }),
     /^entra: ERR_USAGE: --ca: cannot read .*none\.pem: ENOENT/,
@@ -580,6 +610,17 @@ for (const [name, args, message] of BAD)
         join(h.dir, 'two.json'),
         JSON.stringify({ Connections: { ...connection(h.emu, 'A'), ...connection(h.emu, 'B') } }),
         { mode: 0o600 },
+      );
+      const numeric = connection(h.emu) as { Contoso: Record<string, unknown> };
+      numeric.Contoso.ApplicationKey = 12345;
+      await writeFile(join(h.dir, 'numkey.json'), JSON.stringify({ Connections: numeric }), { mode: 0o600 });
+      await writeFile(join(h.dir, 'deep.json'), '['.repeat(100_000) + ']'.repeat(100_000));
+      await writeFile(join(h.dir, 'dots.json'), JSON.stringify({ Connections: connection(h.emu, '..') }), {
+        mode: 0o600,
+      });
+      await writeFile(
+        join(h.dir, 'xxe.xml'),
+        '<?xml version="1.0"?>\n<!DOCTYPE m [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>\n<m>&xxe;</m>\n',
       );
       await writeFile(
         join(h.dir, 'bad.xml'),

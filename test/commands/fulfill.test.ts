@@ -685,7 +685,23 @@ Bad('fulfillCommand(bad input) stops before any write with one clear message (ex
       [
         { files: [good!], results: join(dir, 'nodir', 'r.csv') },
         'ERR_USAGE',
-        /--results: cannot write .*ENOENT/,
+        /--results .*nodir\/r\.csv: folder .*nodir does not exist$/,
+      ],
+      [
+        { files: [good!], journal: '/dev/null' },
+        'ERR_USAGE',
+        /^--journal \/dev\/null: not a regular file \(it is a character device\)$/,
+      ],
+      [
+        { files: [good!], journal: join(dir, 'other') },
+        'ERR_USAGE',
+        /^--journal .*other: is a folder: name a file$/,
+      ],
+      [
+        // Root ignores mode bits, not sysfs.
+        { files: [good!], journal: process.getuid?.() === 0 ? '/sys/run.journal' : '/run.journal' },
+        'ERR_USAGE',
+        /^--journal \/(sys\/)?run\.journal: cannot create it \(permission denied, EACCES\)$/,
       ],
       [
         { files: [good!], journal: otherJournal },

@@ -1,0 +1,143 @@
+import { constants, type Stats } from 'node:fs';
+import { access, mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+
+/**
+ * Checks of the paths a command will write (folders like `--output` and `--cookies`, files like
+ * `--journal` and `--results`), run before anything else so that a path that cannot work is a usage
+ * error (exit 2) naming the option, never a failure halfway through a run. What exists is checked
+ * with access(2); what does not is created and removed at once, as only trying tells (root ignores
+ * mode bits, /proc refuses what its mode allows): a check leaves nothing behind.
+ */
+
+const REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  ENAMETOOLONG: 'name too long',
+  ENOSPC: 'no space left',
+  EEXIST: 'already exists',
+  ELOOP: 'too many symbolic links',
+};
+
+function reason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code ?? String(error);
+  return REASONS[code] ? `${REASONS[code]}, ${code}` : code;
+}
+
+function kindOf(s: Stats): string {
+  if (s.isFile()) return 'a file';
+  if (s.isDirectory()) return 'a folder';
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isFIFO()) return 'a pipe';
+  if (s.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/** `stat`, or undefined where nothing is (a missing entry, or a path through a file). */
+async function statOrNone(path: string, fail: (why: string) => never): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    return fail(`cannot look at it (${reason(error)})`);
+  }
+}
+
+/**
+ * Checks that `path` (the value of `option`) is a folder the run can write in, or can create:
+ * the nearest existing folder above it must let a sub-folder be made.
+ * @example await checkOutputFolder('--cookies', args.cookies)
+ */
+export async function checkOutputFolder(option: string, path: string): Promise<void> {
+  const fail = (why: string): never => {
+    throw new UsageError('ERR_USAGE', `${option} ${path}: ${why}`);
+  };
+  if (!path) fail('empty path');
+  const full = resolve(path);
+  const found = await statOrNone(full, fail);
+  if (found) {
+    if (!found.isDirectory()) fail(`not a folder (it is ${kindOf(found)})`);
+    await access(full, constants.W_OK | constants.X_OK).catch((error: unknown) =>
+      fail(`cannot write in this folder (${reason(error)})`),
+    );
+    return;
+  }
+  let child = full;
+  let parent = dirname(full);
+  let above: Stats | undefined;
+  while (!(above = await statOrNone(parent, fail)) && parent !== dirname(parent)) {
+    child = parent;
+    parent = dirname(parent);
+  }
+  if (above && !above.isDirectory()) fail(`${parent} is ${kindOf(above)}, not a folder`);
+  // mkdir, not mkdir -p: Node's recursive mkdir spins forever where a parent exists but refuses
+  // children with ENOENT (/proc), and it is what creates these folders later.
+  try {
+    await mkdir(child);
+  } catch (error) {
+    fail(`cannot create ${child === full ? 'this folder' : `folder ${child}`} (${reason(error)})`);
+  }
+  await rmdir(child);
+}
+
+/**
+ * Checks that `path` (the value of `option`) is a regular file the run can write, or a file it can
+ * create in an existing folder (or, with `createFolder`, in a folder it can create). With `streams`,
+ * a pipe or a character device (`/dev/stdout`) is accepted too, for outputs written once from start
+ * to end.
+ * @example await checkOutputFile('--journal', args.journal)
+ */
+export async function checkOutputFile(
+  option: string,
+  path: string,
+  options: { streams?: boolean; createFolder?: boolean } = {},
+): Promise<void> {
+  const fail = (why: string): never => {
+    throw new UsageError('ERR_USAGE', `${option} ${path}: ${why}`);
+  };
+  if (!path) fail('empty path');
+  const full = resolve(path);
+  const found = await statOrNone(full, fail);
+  if (found) {
+    if (found.isDirectory()) fail('is a folder: name a file');
+    const stream = found.isFIFO() || found.isCharacterDevice();
+    if (!found.isFile() && !(options.streams && stream)) fail(`not a regular file (it is ${kindOf(found)})`);
+    await access(full, constants.W_OK).catch((error: unknown) => fail(`cannot write it (${reason(error)})`));
+    return;
+  }
+  const folder = dirname(full);
+  const above = await statOrNone(folder, fail);
+  if (!above && options.createFolder) return checkOutputFolder(option, folder);
+  if (!above) fail(`folder ${folder} does not exist`);
+  if (!above!.isDirectory()) fail(`${folder} is ${kindOf(above!)}, not a folder`);
+  try {
+    await (await open(full, 'wx')).close();
+  } catch (error) {
+    fail(`cannot create it (${reason(error)})`);
+  }
+  await unlink(full);
+}
+
+/** The paths `entra export` writes, checked before anything runs. */
+export async function checkExportPaths(paths: { output?: string; cookies?: string }): Promise<void> {
+  if (paths.output !== undefined && paths.output !== '-') await checkOutputFolder('--output', paths.output);
+  if (paths.cookies !== undefined) await checkOutputFolder('--cookies', paths.cookies);
+}
+
+/** The paths `entra fulfill` writes, checked before anything runs. */
+export async function checkFulfillPaths(paths: {
+  journal?: string;
+  results?: string;
+  passwordFile?: string;
+}): Promise<void> {
+  if (paths.journal !== undefined) await checkOutputFile('--journal', paths.journal);
+  if (paths.results !== undefined && paths.results !== '-')
+    await checkOutputFile('--results', paths.results, { streams: true });
+  if (paths.passwordFile !== undefined) await checkOutputFile('--password-file', paths.passwordFile);
+}
