@@ -1,6 +1,7 @@
-import { writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseFaultSpec } from '../emulator/faults.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/server.js';
@@ -12,6 +13,8 @@ import {
   type CredentialFlags,
   type CredentialSetup,
 } from './emulate-credentials.js';
+import { checkOutputFile, checkOutputFolder } from '../settings/paths.js';
+import { connectionNameProblem } from '../settings/settings.js';
 import { sampleTenantPath } from './package-root.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
 
@@ -27,6 +30,54 @@ export interface EmulateArgs extends CommonOptions, CredentialFlags {
   throttle?: boolean;
   caOut?: string;
   pageSize?: number;
+}
+
+/** The whole-number options of `entra emulate` and their ranges. */
+const RANGES: [keyof EmulateArgs, string, number, number][] = [
+  ['port', '--port', 0, 65_535],
+  ['users', '--users', 0, 10_000_000],
+  ['groups', '--groups', 0, 1_000_000],
+  ['seed', '--seed', 0, 2 ** 32 - 1],
+  ['latency', '--latency', 0, 600_000],
+  ['jitter', '--jitter', 0, 600_000],
+  ['pageSize', '--page-size', 1, 100_000],
+];
+
+/**
+ * Checks every value of the command line before anything starts or is written: numbers in range,
+ * a connection name usable in file names, output paths that can be written (exit 2 otherwise).
+ */
+export async function checkEmulateArgs(args: EmulateArgs): Promise<void> {
+  for (const [key, option, min, max] of RANGES) {
+    const value = args[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+      throw new UsageError(
+        'ERR_USAGE',
+        `${option} must be a whole number from ${min} to ${max}, got ${String(value)}`,
+      );
+  }
+  if (args.connection !== undefined) {
+    const problem = connectionNameProblem(args.connection);
+    if (problem)
+      throw new UsageError(
+        'ERR_USAGE',
+        `--connection '${JSON.stringify(args.connection).slice(1, -1)}' ${problem}`,
+      );
+  }
+  checkCredentialFlags(args);
+  // Like the folders of --certificate-out, those of these files are created when missing.
+  for (const [option, path] of [
+    ['--settings-out', args.settingsOut],
+    ['--ca-out', args.caOut],
+    ['--federated-token-out', args.federatedTokenOut],
+  ] as const)
+    if (path !== undefined) await checkOutputFile(option, path, { createFolder: true });
+  for (const [option, path] of [
+    ['--certificate-out', args.certificateOut],
+    ['--cyberark', args.cyberark],
+  ] as const)
+    if (path !== undefined) await checkOutputFolder(option, path);
 }
 
 /** Builds emulator options from the command line, with clear usage errors. */
@@ -70,6 +121,9 @@ export interface RunningEmulator {
   info: Record<string, unknown>;
   /** Files written besides the CA (settings, agent file). */
   written: string[];
+  /** The temp folder of the CA without --ca-out, removed by close(). */
+  temporary: string | undefined;
+  /** Stops the emulator and its credential helpers, and removes the temp folder. */
   close(): Promise<void>;
 }
 
@@ -81,14 +135,21 @@ export async function startEmulate(
   args: EmulateArgs,
   overrides: Partial<EmulatorOptions> = {},
 ): Promise<RunningEmulator> {
-  checkCredentialFlags(args);
+  await checkEmulateArgs(args);
   const prepared = prepareCredentials(args);
   const emu = await startEmulator({ ...(await emulatorOptions(args)), ...prepared.options, ...overrides });
   let setup: CredentialSetup | undefined;
+  // Without --ca-out the CA goes to a private temp folder of this run, removed when it stops.
+  let tempDir: string | undefined;
+  const removeTemp = async () => {
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    tempDir = undefined;
+  };
   try {
     setup = await setUpCredentials(emu, args, prepared);
-    const port = new URL(emu.url).port;
-    const caFile = resolve(args.caOut ?? join(tmpdir(), `entra-emulator-${port}-ca.pem`));
+    if (!args.caOut) tempDir = await mkdtemp(join(tmpdir(), 'entra-emulator-'));
+    const caFile = resolve(args.caOut ?? join(tempDir!, 'ca.pem'));
+    await mkdir(dirname(caFile), { recursive: true });
     await writeFile(caFile, emu.caPem);
     const written = args.settingsOut ? await setup.writeSettings(args.settingsOut, caFile) : [];
     const info = {
@@ -104,14 +165,17 @@ export async function startEmulate(
       emu,
       info,
       written,
+      temporary: tempDir,
       close: async () => {
         stop();
         await emu.close();
+        await removeTemp();
       },
     };
   } catch (error) {
     setup?.stop();
     await emu.close();
+    await removeTemp();
     throw error;
   }
 }
@@ -124,7 +188,18 @@ export async function startEmulate(
 export async function emulate(args: EmulateArgs): Promise<number> {
   const log = stderrLogger(args);
   const started = performance.now();
+  // Listening before the JSON line goes out: whoever reads it may stop us at once.
+  const stopped = new Promise<NodeJS.Signals>((done) => {
+    process.once('SIGINT', () => done('SIGINT'));
+    process.once('SIGTERM', () => done('SIGTERM'));
+  });
   const running = await startEmulate(args);
+  // The last resort should the process end another way (an uncaught error): no CA left in temp.
+  const { temporary } = running;
+  const removeOnExit = () => {
+    if (temporary) rmSync(temporary, { recursive: true, force: true });
+  };
+  process.once('exit', removeOnExit);
   const { emu, info } = running;
   process.stdout.write(`${JSON.stringify(info)}\n`);
   const users = emu.tenant.store.count('user');
@@ -134,11 +209,9 @@ export async function emulate(args: EmulateArgs): Promise<number> {
   );
   for (const line of describeCredentials(running, args.connection ?? 'Contoso'))
     log.info(`entra emulate: ${line}`);
-  const signal = await new Promise<NodeJS.Signals>((done) => {
-    process.once('SIGINT', () => done('SIGINT'));
-    process.once('SIGTERM', () => done('SIGTERM'));
-  });
+  const signal = await stopped;
   await running.close();
+  process.off('exit', removeOnExit);
   log.info(`entra emulate: stopped (${signal})`);
   return signal === 'SIGINT' ? 130 : 0;
 }
