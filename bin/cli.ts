@@ -1,247 +1,360 @@
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type FallbackCompletionFunction } from 'yargs';
 import { emulate } from '../src/commands/emulate.js';
 import { doctorCommand } from '../src/commands/doctor.js';
 import { exportCommand } from '../src/commands/export.js';
 import { fulfillCommand } from '../src/commands/fulfill.js';
 import { protectCommand } from '../src/commands/protect.js';
 import { runCommand } from '../src/commands/process-io.js';
+import { schemaCommand } from '../src/commands/schema.js';
+import { exitCodesEpilog, helpWidth, numberOption, typedValue, usageMessage } from '../src/commands/usage.js';
 import { redact } from '../src/redact.js';
+
+/** The commands, and the sub-commands of those that have them (for "did you mean"). */
+const COMMANDS: Record<string, string[]> = {
+  '': ['emulate', 'export', 'fulfill', 'doctor', 'schema', 'protect', 'completion'],
+  protect: ['value', 'file', 'decrypt'],
+};
+
+/** Adds examples that paste as one line each: `[comment, command]`, a blank line between two. */
+function examples<T>(y: Argv<T>, list: [string, string][]): Argv<T> {
+  list.forEach(([comment, command], i) => {
+    if (i > 0) y = y.example('', '');
+    y = y.example(`# ${comment}`, '').example(command, '');
+  });
+  return y;
+}
 
 /** The options of every command that connects to a tenant. */
 function connectionOptions<T>(y: Argv<T>) {
   return y
-    .option('settings', { type: 'string', describe: 'Settings file', default: 'appsettings.agent.json' })
+    .option('settings', {
+      alias: 's',
+      type: 'string',
+      describe: 'Settings file (a sample: samples/appsettings.agent.json)',
+      default: 'appsettings.agent.json',
+    })
     .option('setting', {
       type: 'string',
       array: true,
       describe:
         'Override one setting, KEY=VALUE (e.g. Connections:Contoso:TenantId=...); keep secrets out of command lines',
     })
-    .option('connection', { type: 'string', describe: 'Connection name (default: the only one)' });
+    .option('connection', {
+      alias: 'c',
+      type: 'string',
+      describe: 'Connection name (default: the only one)',
+    });
 }
 
 /**
  * The `entra` command table: yargs over `args` (the command line without node and the script).
  * Handlers call src/commands/*; bin/entra.ts parses the process's arguments with it.
  */
-export function entraCli(args: string[]) {
+export function entraCli(
+  args: string[],
+  options: {
+    /** Terminal width for help (default: stdout's). */
+    columns?: number;
+    /** Reports a usage error (default: `entra: ERR_USAGE: ...` on stderr, exit 2); tests throw instead. */
+    onUsageError?: (text: string, help: string) => never;
+  } = {},
+) {
   // yargs-parser drops a lone '-': glue it to the flags where it means stdout, and carry it through
   // as STDIN where it names fulfill's input file (`entra fulfill changes.csv -`).
   const STDIN = '\u0000stdin';
+  const TO_STDOUT: Record<string, string> = { '--output': '--output', '-o': '--output', '--results': '--results', '-r': '--results' }; // prettier-ignore
   const fulfilling = args.find((a) => !a.startsWith('-')) === 'fulfill';
   const argv = args.flatMap((arg, i, all) =>
-    arg === '-' && ['--output', '--results', '-o'].includes(all[i - 1] ?? '')
+    arg === '-' && TO_STDOUT[all[i - 1] ?? '']
       ? []
-      : arg === '--output' || arg === '--results'
-        ? all[i + 1] === '-'
-          ? [`${arg}=-`]
-          : [arg]
+      : TO_STDOUT[arg] && all[i + 1] === '-'
+        ? [`${TO_STDOUT[arg]}=-`]
         : arg === '-' && fulfilling
           ? [STDIN]
           : [arg],
   );
-  return yargs(argv)
+  const number = (name: string) => numberOption(name, (n) => typedValue(argv, n));
+  const cli: Argv = yargs(argv);
+  return cli
     .scriptName('entra')
     .usage('$0 <command> [options]')
-    .option('verbose', { type: 'boolean', describe: 'One line per request, stack traces on errors' })
-    .option('quiet', { type: 'boolean', describe: 'No progress or summary on stderr' })
+    .option('verbose', {
+      alias: 'v',
+      type: 'boolean',
+      describe: 'One line per request, stack traces on errors',
+    })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'No progress or summary on stderr' })
     .command(
       'emulate',
       'Serve an emulated Microsoft Graph and identity platform on 127.0.0.1 (HTTPS)',
       (y) =>
-        y
-          .option('port', { type: 'number', describe: 'Port (default: a free one)' })
-          .option('tenant', { type: 'string', describe: 'Tenant JSON file (default: the sample tenant)' })
-          .option('users', { type: 'number', describe: 'Generate a tenant with N users' })
-          .option('groups', { type: 'number', describe: 'Generate M groups' })
-          .option('seed', { type: 'number', describe: 'Seed of the generated tenant', default: 1 })
-          .option('latency', { type: 'number', describe: 'Added latency per request, ms' })
-          .option('jitter', { type: 'number', describe: 'Random extra latency up to this, ms' })
-          .option('faults', {
-            type: 'string',
-            describe: "Faults, e.g. '429:0.1,503*3@/users/delta,reset:0.01'",
-          })
-          .option('throttle', {
-            type: 'boolean',
-            default: true,
-            describe: "Graph's throttling limits (--no-throttle to switch off)",
-          })
-          .option('page-size', { type: 'number', describe: 'Objects per delta page (default 200)' })
-          .option('settings-out', { type: 'string', describe: 'Write a ready appsettings.agent.json here' })
-          .option('ca-out', { type: 'string', describe: "Write the emulator's CA certificate here" })
-          .option('connection', {
-            type: 'string',
-            default: 'Contoso',
-            describe: 'Connection name in --settings-out',
-          })
-          .option('certificate-out', {
-            type: 'string',
-            describe:
-              'Register a generated certificate on the app; write DIR/app.pem (certificate + key), DIR/app.pfx and its password in DIR/app.pfx.password',
-          })
-          .option('federated-token-out', {
-            type: 'string',
-            describe:
-              'Register a federated credential (workload identity) on the app; write a signed assertion to FILE (valid 1 hour, rewritten every 30 minutes)',
-          })
-          .option('managed-identity', {
-            type: 'boolean',
-            describe:
-              'Serve an App Service style managed-identity endpoint (IDENTITY_ENDPOINT, IDENTITY_HEADER in the JSON line)',
-          })
-          .option('key-vault', {
-            type: 'boolean',
-            describe:
-              "Serve an Azure Key Vault holding the app's secret (Connections--<connection>--ApplicationKey), readable by the app and the managed identity",
-          })
-          .option('cyberark', {
-            type: 'string',
-            describe:
-              "Serve a CyberArk CCP (mutual TLS) holding the app's secret; write its client certificate and key to DIR",
-          })
-          .example(
-            '$0 emulate --settings-out appsettings.agent.json --ca-out ca.pem',
-            'Serve the sample tenant',
-          )
-          .example(
-            '$0 emulate --certificate-out certs --settings-out appsettings.agent.json --ca-out ca.pem',
-            'Sign in with a certificate (settings use certs/app.pem)',
-          )
-          .example(
-            '$0 emulate --key-vault --managed-identity --settings-out appsettings.agent.json --ca-out ca.pem',
-            'The secret in Key Vault, read as the managed identity: no secret in the settings',
-          )
-          .example('$0 emulate --users 100000 --groups 5000 --seed 7', 'Serve a generated tenant')
-          .example("$0 emulate --latency 100 --faults '429:0.05,reset:0.01'", 'A slow, unreliable Graph'),
+        examples(
+          y
+            .option('port', {
+              alias: 'p',
+              type: 'number',
+              describe: 'Port (default: a free one)',
+              coerce: number('port'),
+            })
+            .option('tenant', { type: 'string', describe: 'Tenant JSON file (default: the sample tenant)' })
+            .option('users', {
+              type: 'number',
+              describe: 'Generate a tenant with N users',
+              coerce: number('users'),
+            })
+            .option('groups', { type: 'number', describe: 'Generate M groups', coerce: number('groups') })
+            .option('seed', {
+              type: 'number',
+              describe: 'Seed of the generated tenant',
+              default: 1,
+              coerce: number('seed'),
+            })
+            .option('latency', {
+              type: 'number',
+              describe: 'Added latency per request, ms',
+              coerce: number('latency'),
+            })
+            .option('jitter', {
+              type: 'number',
+              describe: 'Random extra latency up to this, ms',
+              coerce: number('jitter'),
+            })
+            .option('faults', {
+              type: 'string',
+              describe: "Faults, e.g. '429:0.1,503*3@/users/delta,reset:0.01'",
+            })
+            .option('throttle', {
+              type: 'boolean',
+              default: true,
+              describe: "Graph's throttling limits (--no-throttle to switch off)",
+            })
+            .option('page-size', {
+              type: 'number',
+              describe: 'Objects per delta page (default 200)',
+              coerce: number('page-size'),
+            })
+            .option('settings-out', { type: 'string', describe: 'Write a ready appsettings.agent.json here' })
+            .option('ca-out', {
+              type: 'string',
+              describe: "Write the emulator's CA certificate here (default: a temp file, removed at the end)",
+            })
+            .option('connection', {
+              alias: 'c',
+              type: 'string',
+              default: 'Contoso',
+              describe: 'Connection name in --settings-out',
+            })
+            .option('certificate-out', {
+              type: 'string',
+              describe:
+                'Register a generated certificate on the app; write DIR/app.pem (certificate + key), DIR/app.pfx and its password in DIR/app.pfx.password',
+            })
+            .option('federated-token-out', {
+              type: 'string',
+              describe:
+                'Register a federated credential (workload identity) on the app; write a signed assertion to FILE (valid 1 hour, rewritten every 30 minutes)',
+            })
+            .option('managed-identity', {
+              type: 'boolean',
+              describe:
+                'Serve an App Service style managed-identity endpoint (IDENTITY_ENDPOINT, IDENTITY_HEADER in the JSON line)',
+            })
+            .option('key-vault', {
+              type: 'boolean',
+              describe:
+                "Serve an Azure Key Vault holding the app's secret (Connections--<connection>--ApplicationKey), readable by the app and the managed identity",
+            })
+            .option('cyberark', {
+              type: 'string',
+              describe:
+                "Serve a CyberArk CCP (mutual TLS) holding the app's secret; write its client certificate and key to DIR",
+            }),
+          [
+            [
+              'Serve the sample tenant; write settings and the CA for the connector',
+              '$0 emulate --settings-out appsettings.agent.json --ca-out ca.pem',
+            ],
+            [
+              'Sign in with a certificate (the settings use certs/app.pem)',
+              '$0 emulate --certificate-out certs --settings-out appsettings.agent.json',
+            ],
+            [
+              'The secret in Key Vault, read as the managed identity: none in kv.json',
+              '$0 emulate --key-vault --managed-identity --settings-out kv.json',
+            ],
+            ['Serve a generated tenant', '$0 emulate --users 100000 --groups 5000 --seed 7'],
+            ['A slow, unreliable Graph', "$0 emulate --latency 100 --faults '429:0.05,reset:0.01'"],
+          ],
+        ).epilog(
+          'Ctrl-C or SIGTERM stops it and removes the temp CA.\n\n' +
+            exitCodesEpilog([0, 1, 2, 130], {
+              0: '0 stopped by SIGTERM',
+              1: '1 could not start (e.g. the port is taken)',
+              2: '2 a bad option, nothing started',
+            }),
+        ),
       (args) => runCommand(() => emulate(args), args),
     )
     .command(
       'export',
       'Export users, groups, roles and service principals, and their links, to CSV (delta queries)',
       (y) =>
-        connectionOptions(y)
-          .option('output', {
-            type: 'string',
-            describe: "Output folder, or '-' for stdout",
-            default: 'ExportOutput',
-          })
-          .option('cookies', {
-            type: 'string',
-            describe: 'Folder of the delta cookies',
-            default: 'ExportCookies',
-          })
-          .option('ignore-cookies', {
-            type: 'boolean',
-            describe: 'Run a complete round even where cookies exist',
-          })
-          .option('entities', {
-            type: 'string',
-            array: true,
-            describe: 'Entities to export, e.g. user,group',
-          })
-          .option('select', {
-            type: 'string',
-            array: true,
-            describe: 'Attributes per entity, e.g. user=displayName,mail',
-          })
-          .option('mapping', { type: 'string', describe: 'Mapping file: JSON or Identity Manager XML' })
-          .option('format', {
-            choices: ['csv', 'ndjson'] as const,
-            describe: 'Format with --output - (default csv)',
-          })
-          .option('table', {
-            type: 'string',
-            describe: 'Table written to stdout with --format csv (default directoryobjects)',
-          })
-          .option('parallel', {
-            type: 'number',
-            describe:
-              'Complete rounds of users and groups in N parallel partitions (see README, Performance)',
-          })
-          .option('demo', {
-            type: 'boolean',
-            describe: 'Export the built-in emulated sample tenant (no settings needed; cookies are not read)',
-          })
-          .option('ca', {
-            type: 'string',
-            describe: 'PEM CA file to trust besides the system roots (e.g. from entra emulate --ca-out)',
-          })
-          .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' })
-          .example('$0 export --demo', 'Export the emulated sample tenant to ./ExportOutput')
-          .example(
-            '$0 export --settings appsettings.agent.json --connection Contoso',
-            'A complete round the first time, incremental rounds from the cookies after',
-          )
-          .example('$0 export --ignore-cookies', 'A complete round, whatever the cookies say')
-          .example(
-            '$0 export --entities user,group --select user=displayName,mail',
-            'Only users and groups; users with id, displayName and mail',
-          )
-          .example(
-            '$0 export --ca ca.pem',
-            'Against `entra emulate --ca-out ca.pem` (or NODE_EXTRA_CA_CERTS=ca.pem)',
-          )
-          .example('$0 export --output - --format csv --table members_group | wc -l', 'One table to stdout')
-          .example(
-            '$0 export --output - --format ndjson | jq -c \'select(.table=="directoryobjects")\'',
-            'Every row of every table as NDJSON',
-          )
-          .epilog(
-            'Exit codes: 0 done, 1 runtime failure (Graph, network, files), 2 usage or settings error (nothing written), 130 interrupted. ' +
-              'A failed or interrupted run leaves the previous CSVs and cookies as they were.',
-          ),
+        examples(
+          connectionOptions(y)
+            .option('output', {
+              alias: 'o',
+              type: 'string',
+              describe: "Output folder, or '-' for stdout",
+              default: 'ExportOutput',
+            })
+            .option('cookies', {
+              type: 'string',
+              describe: 'Folder of the delta cookies',
+              default: 'ExportCookies',
+            })
+            .option('ignore-cookies', {
+              type: 'boolean',
+              describe: 'Run a complete round even where cookies exist',
+            })
+            .option('entities', {
+              alias: 'e',
+              type: 'string',
+              array: true,
+              describe: 'Entities to export, e.g. user,group (see entra schema)',
+            })
+            .option('select', {
+              type: 'string',
+              array: true,
+              describe: 'Attributes per entity, e.g. user=displayName,mail (see entra schema user)',
+            })
+            .option('mapping', {
+              alias: 'm',
+              type: 'string',
+              describe: 'Mapping file: JSON or Identity Manager XML',
+            })
+            .option('format', {
+              alias: 'f',
+              choices: ['csv', 'ndjson'] as const,
+              describe: 'Format with --output - (default csv)',
+            })
+            .option('table', {
+              alias: 't',
+              type: 'string',
+              describe: 'Table written to stdout with --format csv (default directoryobjects)',
+            })
+            .option('parallel', {
+              type: 'number',
+              describe:
+                'Complete rounds of users and groups in N parallel partitions (see README, Performance)',
+              coerce: number('parallel'),
+            })
+            .option('demo', {
+              type: 'boolean',
+              describe:
+                'Export the built-in emulated sample tenant (no settings needed; cookies are not read)',
+            })
+            .option('ca', {
+              type: 'string',
+              describe: 'PEM CA file to trust besides the system roots (e.g. from entra emulate --ca-out)',
+            })
+            .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' }),
+          [
+            ['Export the emulated sample tenant to ./ExportOutput', '$0 export --demo'],
+            [
+              'A complete round the first time, incremental rounds from the cookies after',
+              '$0 export -s appsettings.agent.json -c Contoso',
+            ],
+            ['A complete round, whatever the cookies say', '$0 export --ignore-cookies'],
+            [
+              'Only users and groups; users with id, displayName and mail',
+              '$0 export -e user,group --select user=displayName,mail',
+            ],
+            [
+              'Against entra emulate --ca-out ca.pem (or NODE_EXTRA_CA_CERTS=ca.pem)',
+              '$0 export --ca ca.pem',
+            ],
+            ['One table to stdout', '$0 export -o - -t members_group | wc -l'],
+            [
+              'Every row of every table as NDJSON',
+              `$0 export -o - -f ndjson | jq -c 'select(.table=="members_group")'`,
+            ],
+          ],
+        ).epilog(
+          'A failed or interrupted run leaves the previous CSVs and cookies as they were.\n\n' +
+            exitCodesEpilog([0, 1, 2, 4, 130]),
+        ),
       (args) => runCommand(() => exportCommand(args), args),
     )
     .command(
       'fulfill [files..]',
       'Apply command CSVs to the tenant: create, update, delete objects; add and remove members and owners',
       (y) =>
-        connectionOptions(
-          y.positional('files', {
-            type: 'string',
-            array: true,
-            describe: "Command CSV files, or '-' for stdin",
-          }),
-        )
-          .option('results', { type: 'string', describe: "Results file, or '-' for stdout", default: '-' })
-          .option('format', {
-            choices: ['csv', 'ndjson'] as const,
-            default: 'csv' as const,
-            describe: 'Results format',
-          })
-          .option('dry-run', { type: 'boolean', describe: 'Send nothing; report every planned request' })
-          .option('journal', {
-            type: 'string',
-            describe: 'Journal file: a rerun skips finished rows, never creates twice',
-          })
-          .option('navigation', {
-            choices: ['members', 'owners'] as const,
-            describe: 'Navigation of link rows when the file name does not say',
-          })
-          .option('concurrency', { type: 'number', default: 4, describe: '$batch requests in flight' })
-          .option('password-file', {
-            type: 'string',
-            describe: 'Protected file (mode 0600) for generated initial passwords',
-          })
-          .option('write-budget', {
-            type: 'string',
-            describe: "Pace writes: WRITES/SECONDS (Graph's 3000/150 by default) or off",
-          })
-          .option('ca', {
-            type: 'string',
-            describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",
-          })
-          .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' })
-          .example('$0 fulfill Contoso_directoryobjects.csv --dry-run', 'Show the requests, send nothing')
-          .example(
-            '$0 fulfill changes.csv Contoso_members_group.csv --journal run.journal --results results.csv',
-            'Apply, safely replayable',
+        examples(
+          connectionOptions(
+            y.positional('files', {
+              type: 'string',
+              array: true,
+              describe: "Command CSV files, or '-' for stdin",
+            }),
           )
-          .example(
-            '$0 fulfill new-users.csv --password-file passwords.csv',
-            'Create users with generated passwords',
-          )
-          .example('cat links.csv | $0 fulfill - --navigation members', 'Link rows from stdin'),
+            .option('results', {
+              alias: 'r',
+              type: 'string',
+              describe: "Results file, or '-' for stdout",
+              default: '-',
+            })
+            .option('format', {
+              alias: 'f',
+              choices: ['csv', 'ndjson'] as const,
+              default: 'csv' as const,
+              describe: 'Results format',
+            })
+            .option('dry-run', {
+              alias: 'n',
+              type: 'boolean',
+              describe: 'Send nothing; report every planned request',
+            })
+            .option('journal', {
+              alias: 'j',
+              type: 'string',
+              describe: 'Journal file: a rerun skips finished rows, never creates twice',
+            })
+            .option('navigation', {
+              choices: ['members', 'owners'] as const,
+              describe: 'Navigation of link rows when the file name does not say',
+            })
+            .option('concurrency', {
+              type: 'number',
+              default: 4,
+              describe: '$batch requests in flight',
+              coerce: number('concurrency'),
+            })
+            .option('password-file', {
+              type: 'string',
+              describe: 'Protected file (mode 0600) for generated initial passwords',
+            })
+            .option('write-budget', {
+              type: 'string',
+              describe: "Pace writes: WRITES/SECONDS (Graph's 3000/150 by default) or off",
+            })
+            .option('ca', {
+              type: 'string',
+              describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",
+            })
+            .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' }),
+          [
+            ['Show the requests, send nothing', '$0 fulfill Contoso_directoryobjects.csv --dry-run'],
+            [
+              'Apply, safely replayable: a rerun skips what is done',
+              '$0 fulfill changes.csv --journal run.journal --results results.csv',
+            ],
+            [
+              'Create users with generated passwords',
+              '$0 fulfill new-users.csv --password-file passwords.csv',
+            ],
+            ['Link rows from stdin', 'cat links.csv | $0 fulfill - --navigation members'],
+          ],
+        ).epilog(exitCodesEpilog([0, 1, 2, 3, 4, 130])),
       (args) =>
         runCommand(
           () => fulfillCommand({ ...args, files: args.files?.map((f) => (f === STDIN ? '-' : f)) }),
@@ -252,123 +365,201 @@ export function entraCli(args: string[]) {
       'doctor',
       'Check a connection end to end without changing anything: settings, token, permissions, one delta page per entity',
       (y) =>
-        connectionOptions(y)
-          .option('ca', {
-            type: 'string',
-            describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",
-          })
-          .option('entities', {
-            type: 'string',
-            array: true,
-            describe: 'Entities to check, e.g. user,group (default: all four)',
-          })
-          .example(
-            '$0 doctor --settings appsettings.agent.json',
-            'One verdict line per check; exit 1 if any fails',
-          )
-          .example(
-            'Connections__Contoso__ApplicationKey=... $0 doctor --entities user',
-            'Check a secret given in the environment, and only what exporting users needs',
-          )
-          .epilog(
-            'Each setting is shown with the layer it came from (file, encrypted file, Azure Key Vault, CyberArk, environment, command line, default); ' +
-              'secrets show as ***. Exit codes: 0 ready, 1 a check failed, 2 the settings cannot be read.',
-          ),
+        examples(
+          connectionOptions(y)
+            .option('ca', {
+              type: 'string',
+              describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",
+            })
+            .option('entities', {
+              alias: 'e',
+              type: 'string',
+              array: true,
+              describe: 'Entities to check, e.g. user,group (default: all four)',
+            }),
+          [
+            ['One verdict line per check; exit 1 if any fails', '$0 doctor -s appsettings.agent.json'],
+            [
+              'A secret from the environment; only what exporting users needs',
+              'Connections__Contoso__ApplicationKey=... $0 doctor -e user',
+            ],
+          ],
+        ).epilog(
+          'Each setting is shown with the layer it came from (file, encrypted file, Azure Key Vault, CyberArk, environment, command line, default); ' +
+            'secrets show as ***.\n\n' +
+            exitCodesEpilog([0, 1, 2], {
+              0: '0 ready',
+              1: '1 a check failed (an unreachable host fails within seconds)',
+              2: '2 the settings cannot be read',
+            }),
+        ),
       (args) => runCommand(() => doctorCommand(args), args),
     )
+    .command(
+      'schema [entity]',
+      'List the attributes of each entity: type, exportable or Get-only, writable or read-only; and the link tables',
+      (y) =>
+        examples(
+          y
+            .positional('entity', {
+              type: 'string',
+              describe: 'user, group, directoryRole or servicePrincipal (default: a summary of each)',
+            })
+            .option('json', { type: 'boolean', describe: 'JSON, for programs' }),
+          [
+            ['The entities, their attribute counts and link tables', '$0 schema'],
+            ['What can be exported of users, and what fulfill can write', '$0 schema user'],
+            ['The names only', "$0 schema user --json | jq -r '.attributes[].name'"],
+          ],
+        ).epilog(exitCodesEpilog([0, 2], { 2: '2 unknown entity' })),
+      (args) => runCommand(() => schemaCommand(args), args),
+    )
     .command('protect', 'Encrypt settings values for the EncryptionCertificate, and decrypt them', (y) => {
-      const certificate = (c: typeof y) =>
+      // Each sub-command takes only what it uses: encrypting needs no private key.
+      const certificate = <U>(c: Argv<U>) =>
         c
           .option('certificate', {
             type: 'string',
             describe: 'Certificate: PEM, or PFX (password in $ENTRA_CERTIFICATE_PASSWORD)',
-          })
-          .option('private-key', {
-            type: 'string',
-            describe: 'Separate PEM private key of --certificate (decrypt)',
           })
           .option('password', {
             type: 'string',
             describe: 'PFX password; prefer $ENTRA_CERTIFICATE_PASSWORD',
           })
           .option('settings', {
+            alias: 's',
             type: 'string',
             describe: 'Take the EncryptionCertificate section of this settings file',
-          })
-          .option('key', {
-            type: 'string',
-            describe: 'Setting key the value is bound to, e.g. Connections:Contoso:ApplicationKey',
           });
-      return y
-        .command(
-          'value [values..]',
-          'Print one ciphertext per value (values from stdin, one per line, when none is given)',
-          (c) => certificate(c).positional('values', { type: 'string', array: true }),
-          (args) =>
-            runCommand(
-              // Values after `--` (a value starting with '-') land in `_`, after the two command names.
-              () =>
-                protectCommand({
-                  ...args,
-                  action: 'value',
-                  values: [...(args.values ?? []), ...args._.slice(2).map(String)],
-                }),
-              args,
-            ),
-        )
-        .command(
-          'file <input> <output>',
-          'Write OUTPUT (mode 0600) with every string value of the settings file INPUT encrypted',
-          (c) =>
-            certificate(c)
-              .positional('input', { type: 'string', demandOption: true })
-              .positional('output', { type: 'string', demandOption: true })
-              .option('force', { type: 'boolean', describe: 'Replace an existing OUTPUT' }),
-          (args) => runCommand(() => protectCommand({ ...args, action: 'file' }), args),
-        )
-        .command(
-          'decrypt [values..]',
-          'Decrypt values (or stdin), or --file: an encrypted settings or password file (private key needed)',
-          (c) =>
-            certificate(c)
-              .positional('values', { type: 'string', array: true })
-              .option('file', {
-                type: 'string',
-                describe: 'Encrypted settings (JSON) or password (CSV) file',
-              }),
-          (args) =>
-            runCommand(
-              // Values after `--` (a value starting with '-') land in `_`, after the two command names.
-              () =>
-                protectCommand({
-                  ...args,
-                  action: 'decrypt',
-                  values: [...(args.values ?? []), ...args._.slice(2).map(String)],
-                }),
-              args,
-            ),
-        )
-        .example(
-          '$0 protect value --certificate enc.pem --key Connections:Contoso:ApplicationKey < secret.txt',
-          'Encrypt a secret read from stdin',
-        )
-        .example(
-          '$0 protect file appsettings.agent.json appsettings.encrypted.agent.json --settings appsettings.agent.json',
-          'Encrypt a settings file',
-        )
-        .example(
-          'ENTRA_CERTIFICATE_PASSWORD=... $0 protect decrypt --certificate enc.pfx --file passwords.csv',
-          'Read generated passwords',
-        )
-        .demandCommand(1, 'Name a protect command: value, file or decrypt');
+      const key = <U>(c: Argv<U>) =>
+        c.option('key', {
+          type: 'string',
+          describe: 'Setting key the value is bound to, e.g. Connections:Contoso:ApplicationKey',
+        });
+      const valueExample: [string, string] = [
+        "Encrypt a secret from stdin for the settings' EncryptionCertificate",
+        '$0 protect value --key Connections:Contoso:ApplicationKey < secret.txt',
+      ];
+      const fileExample: [string, string] = [
+        'Encrypt every value of a settings file',
+        '$0 protect file appsettings.agent.json appsettings.encrypted.agent.json',
+      ];
+      const decryptExample: [string, string] = [
+        'Read generated passwords (PFX password in $ENTRA_CERTIFICATE_PASSWORD)',
+        '$0 protect decrypt --certificate enc.pfx --file passwords.csv',
+      ];
+      const epilog = exitCodesEpilog([0, 1, 2]);
+      return examples(
+        y
+          .command(
+            'value [values..]',
+            'Print one ciphertext per value (values from stdin, one per line, when none is given)',
+            (c) =>
+              examples(key(certificate(c)).positional('values', { type: 'string', array: true }), [
+                valueExample,
+              ]).epilog(epilog),
+            (args) =>
+              runCommand(
+                // Values after `--` (a value starting with '-') land in `_`, after the two command names.
+                () =>
+                  protectCommand({
+                    ...args,
+                    action: 'value',
+                    values: [...(args.values ?? []), ...args._.slice(2).map(String)],
+                  }),
+                args,
+              ),
+          )
+          .command(
+            'file <input> <output>',
+            'Write OUTPUT (mode 0600) with every string value of the settings file INPUT encrypted',
+            (c) =>
+              examples(
+                certificate(c)
+                  .positional('input', { type: 'string', demandOption: true })
+                  .positional('output', { type: 'string', demandOption: true })
+                  .option('force', { type: 'boolean', describe: 'Replace an existing OUTPUT' }),
+                [fileExample],
+              ).epilog(epilog),
+            (args) => runCommand(() => protectCommand({ ...args, action: 'file' }), args),
+          )
+          .command(
+            'decrypt [values..]',
+            'Decrypt values (or stdin), or --file: an encrypted settings or password file (private key needed)',
+            (c) =>
+              examples(
+                key(certificate(c))
+                  .positional('values', { type: 'string', array: true })
+                  .option('private-key', {
+                    type: 'string',
+                    describe: 'Separate PEM private key of --certificate',
+                  })
+                  .option('file', {
+                    type: 'string',
+                    describe: 'Encrypted settings (JSON) or password (CSV) file',
+                  }),
+                [decryptExample],
+              ).epilog(epilog),
+            (args) =>
+              runCommand(
+                // Values after `--` (a value starting with '-') land in `_`, after the two command names.
+                () =>
+                  protectCommand({
+                    ...args,
+                    action: 'decrypt',
+                    values: [...(args.values ?? []), ...args._.slice(2).map(String)],
+                  }),
+                args,
+              ),
+          ),
+        [valueExample, fileExample, decryptExample],
+      )
+        .epilog(epilog)
+        .demandCommand(1, 'name a protect command: value, file or decrypt');
     })
-    .demandCommand(1, 'Name a command: export, fulfill, emulate, doctor or protect (see --help)')
+    .completion(
+      'completion',
+      'Print a shell completion script (bash, zsh): entra completion >> ~/.bashrc',
+      // yargs offers `--v` beside `--verbose` for a short alias: keep the real spellings only.
+      ((_current, _argv, completionFilter, done) =>
+        completionFilter((_error, list) =>
+          done((list ?? []).filter((c) => !/^--[^-]$/.test(c))),
+        )) satisfies FallbackCompletionFunction,
+    )
+    .demandCommand(1, `name a command: ${COMMANDS['']!.join(', ')} (see entra --help)`)
     .strict()
     .fail((message, error) => {
-      if (error) throw error;
-      process.stderr.write(redact(`entra: ERR_USAGE: ${message}\nRun 'entra --help' for usage.\n`));
+      // yargs' own checks (and our number options) end here; anything else is a bug, shown as such.
+      if (error && error.name !== 'YError') throw error;
+      // Not in @types/yargs: the command path being parsed, and the options it declares.
+      const internals = cli as unknown as {
+        getInternalMethods(): { getContext(): { commands: string[] } };
+        getOptions(): { key: Record<string, unknown> };
+      };
+      const path = internals.getInternalMethods().getContext().commands;
+      const known = Object.keys(internals.getOptions().key);
+      const text = usageMessage(message, argv, known, COMMANDS[path.join(' ')] ?? []);
+      const help = ['entra', ...path, '--help'].join(' ');
+      if (options.onUsageError) options.onUsageError(text, help);
+      process.stderr.write(redact(`entra: ERR_USAGE: ${text}\nRun '${help}' for usage.\n`));
       process.exit(2);
     })
     .help()
-    .wrap(Math.min(110, process.stdout.columns || 110));
+    .alias('help', 'h')
+    .example('# Try it: export an emulated sample tenant to ./ExportOutput', '')
+    .example('$0 export --demo', '')
+    .example('', '')
+    .example('# Check a connection end to end, changing nothing', '')
+    .example('$0 doctor -s appsettings.agent.json', '')
+    .example('', '')
+    .example('# What can be exported of users, and what fulfill can write', '')
+    .example('$0 schema user', '')
+    .example('', '')
+    .example('# Tab completion of commands and options in bash or zsh', '')
+    .example('$0 completion >> ~/.bashrc', '')
+    .alias('version', 'V')
+    .epilog(
+      `${exitCodesEpilog([0, 1, 2, 3, 4, 130])}\n\nEach command's --help has examples; the README has the walk-throughs.`,
+    )
+    .wrap(helpWidth(options.columns ?? process.stdout.columns));
 }

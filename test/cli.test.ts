@@ -112,15 +112,15 @@ CLI(
     for (const text of [
       '--ca ',
       '--ignore-cookies',
-      'entra export --demo ',
-      'entra export --output - --format ndjson | jq -c',
+      'entra export --demo\n',
+      'entra export -o - -f ndjson | jq -c',
       'entra export --ca ca.pem',
-      '130 interrupted',
+      '130  interrupted',
     ])
       assert.ok(help.stdout.includes(text), text);
     for (const [run, line] of [
-      [unknown, 'entra: ERR_USAGE: Unknown argument: nope'],
-      [format, 'entra: ERR_USAGE: Invalid values:'],
+      [unknown, 'entra: ERR_USAGE: unknown option --nope\n'],
+      [format, "entra: ERR_USAGE: --format 'xml' is not one of csv, ndjson\n"],
       [connection, "entra: ERR_SETTINGS: no connection 'Fabrikam' in "],
     ] as const) {
       assert.is(run.code, 2, run.stderr);

@@ -1,0 +1,84 @@
+import { PassThrough } from 'node:stream';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { entitySchema, exportEntity, schemaCommand } from '../../src/commands/schema.js';
+import { failure } from '../helpers/common.js';
+
+async function print(args: Parameters<typeof schemaCommand>[0]): Promise<string> {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString()));
+  assert.is(await schemaCommand(args, out), 0);
+  return text;
+}
+
+const Entity = suite('entitySchema');
+
+Entity('entitySchema(user) gives types, Get-only, read-only, required and the default set', () => {
+  const s = entitySchema('user');
+  const by = new Map(s.attributes.map((a) => [a.name, a]));
+  assert.equal(by.get('displayName'), {
+    name: 'displayName',
+    type: 'String',
+    export: 'delta',
+    write: 'required',
+    default: true,
+  });
+  assert.equal(by.get('businessPhones')?.type, 'String[]');
+  assert.equal(by.get('passwordProfile')?.type, 'passwordProfile');
+  assert.is(by.get('birthday')?.export, 'get-only');
+  assert.is(by.get('createdDateTime')?.write, 'read-only');
+  assert.is(by.get('jobTitle')?.write, 'writable');
+  assert.is(by.get('id')?.default, true);
+  assert.not.ok(by.has('manager'), 'navigations are not attributes');
+  assert.ok(s.otherNavigations.includes('manager'));
+  assert.equal(s.links, []);
+});
+
+Entity('entitySchema(group) lists its link tables with their columns', () => {
+  assert.equal(entitySchema('group').links, [
+    { navigation: 'members', table: 'members_group', columns: ['Command', 'groupId', 'id'], default: true },
+    { navigation: 'owners', table: 'owners_group', columns: ['Command', 'groupId', 'id'], default: true },
+  ]);
+});
+
+Entity('exportEntity(name) takes any case or the @odata.type, and suggests on a typo', async () => {
+  assert.is(exportEntity('User'), 'user');
+  assert.is(exportEntity('#microsoft.graph.servicePrincipal'), 'servicePrincipal');
+  assert.is(
+    await failure(
+      Promise.resolve().then(() => exportEntity('usr')),
+      'ERR_USAGE',
+    ),
+    "unknown entity 'usr' (did you mean 'user'?); entities: user, group, directoryRole, servicePrincipal",
+  );
+});
+
+Entity.run();
+
+// ---
+
+const Command = suite('schemaCommand');
+
+Command('schemaCommand({}) prints one line per entity; ({entity}) its attribute table', async () => {
+  const summary = (await print({})).split('\n');
+  assert.match(summary[0]!, /^entity +attributes +writable +link tables$/);
+  assert.match(summary[2]!, /^group +\d+ +\d+ +members_group, owners_group$/);
+  const user = await print({ entity: 'user' });
+  assert.match(
+    user,
+    /^user \(#microsoft\.graph\.user, \/users\): \d+ exportable attributes, \* in the default set\n/,
+  );
+  assert.match(user, /\ndisplayName \* +String +yes +required on create\n/);
+  assert.match(user, /\nbirthday +DateTimeOffset +no: Get-only +writable\n/);
+  assert.match(user, /\nLink tables: none\n/);
+});
+
+Command('schemaCommand({entity, json}) prints the same as JSON, for programs', async () => {
+  const json = JSON.parse(await print({ entity: 'group', json: true })) as ReturnType<typeof entitySchema>;
+  assert.equal(json, entitySchema('group'));
+  const all = JSON.parse(await print({ json: true })) as unknown[];
+  assert.is(all.length, 4);
+});
+
+Command.run();
