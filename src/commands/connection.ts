@@ -154,7 +154,11 @@ export function connect(
     ca?: string;
     logger: Logger;
     settingsFile: string;
-    timeoutMs?: number;
+    /**
+     * Tighter bounds than a run's (doctor: fail within seconds): per-request timeout and retries of
+     * the Graph client and the token provider alike.
+     */
+    limits?: { timeoutMs: number; retries: number };
     env?: NodeJS.ProcessEnv;
   },
 ): OpenConnection {
@@ -174,6 +178,7 @@ export function connect(
     connection: settings.name,
     logger: options.logger,
     ...(options.ca ? { ca: options.ca } : {}),
+    ...options.limits,
   };
   let tokens: TokenProvider;
   if (settings.managedIdentity) {
@@ -211,7 +216,7 @@ export function connect(
     getToken: (o) => tokens.getToken(o),
     logger: options.logger,
     ...(options.ca ? { ca: options.ca } : {}),
-    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...options.limits,
   });
   return { settings, credential, client, tokens, settingsFile: options.settingsFile };
 }

@@ -17,6 +17,13 @@ export interface DoctorArgs extends CommonOptions {
 
 type Verdict = 'OK' | 'WARN' | 'FAIL';
 
+/**
+ * Doctor answers within seconds: a host that does not answer gets one retry after 10 s, not the
+ * minutes of backoff a run gives a throttled or flaky Graph.
+ */
+const DOCTOR_LIMITS = { timeoutMs: 10_000, retries: 1 };
+const PROBLEMS = 'verdict: problems found (see FAIL lines)\n';
+
 const SECRET_KEYS = new Set(['ApplicationKey', 'CertificatePassword']);
 
 /**
@@ -48,11 +55,13 @@ export async function doctorCommand(
       ...(ca ? { ca } : {}),
       logger: log,
       settingsFile: file,
+      limits: DOCTOR_LIMITS,
       env,
     });
   } catch (e) {
     if (!(e instanceof ToolError)) throw e;
     line('FAIL', 'settings', e.message);
+    out.write('verdict: the settings cannot be read (see the FAIL line)\n');
     return e.exitCode;
   }
   const { settings, client, tokens } = connection;
@@ -85,6 +94,7 @@ export async function doctorCommand(
       token = await tokens.getToken();
     } catch (e) {
       line('FAIL', 'token', e instanceof Error ? e.message : String(e));
+      out.write(PROBLEMS);
       return EXIT.failure;
     }
     const { roles, claims } = tokenRoles(token);
@@ -121,9 +131,15 @@ export async function doctorCommand(
       );
     }
 
+    // After a host that did not answer, the other entities would only wait for it again.
+    let unreachable: string | undefined;
     for (const m of mapping.entities) {
       const url = `${entityInfo(m.entity).collection}/delta?$select=${selectQuery(m)}`;
       const t0 = performance.now();
+      if (unreachable) {
+        line('FAIL', `delta ${m.entity}`, unreachable);
+        continue;
+      }
       try {
         const page = await client.get<{ value?: unknown[] }>(url);
         line(
@@ -133,11 +149,13 @@ export async function doctorCommand(
         );
       } catch (e) {
         line('FAIL', `delta ${m.entity}`, e instanceof Error ? e.message : String(e));
+        if (e instanceof ToolError && e.code === 'ERR_GRAPH_NETWORK')
+          unreachable = `not tried: Graph at ${new URL(settings.graphUrl).host} did not answer (see delta ${m.entity})`;
       }
     }
   } finally {
     client.close();
   }
-  out.write(failed ? 'verdict: problems found (see FAIL lines)\n' : 'verdict: ready\n');
+  out.write(failed ? PROBLEMS : 'verdict: ready\n');
   return failed ? EXIT.failure : EXIT.ok;
 }

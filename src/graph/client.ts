@@ -132,7 +132,12 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     retry: { limit: 0 },
     throwHttpErrors: false,
     followRedirect: false,
-    timeout: { connect: 15_000, secureConnect: 15_000, response: timeout, socket: timeout },
+    timeout: {
+      connect: Math.min(15_000, timeout),
+      secureConnect: Math.min(15_000, timeout),
+      response: timeout,
+      socket: timeout,
+    },
     headers: { 'user-agent': 'entra-connector', accept: 'application/json' },
   });
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,11 +168,53 @@ Doctor(
       );
       assert.not.ok(refused.out.includes(wrong));
       assert.not.match(refused.out, /\n(OK|FAIL) {1,3}delta/);
+      assert.ok(refused.out.endsWith('verdict: problems found (see FAIL lines)\n'), refused.out);
 
       const out = textSink();
       const code = await doctorCommand({ settings: join(dir, 'missing.json'), quiet: true }, {}, out);
       assert.is(code, 2);
       assert.match(out.text, /^FAIL settings: settings file not found: .*missing\.json/);
+      assert.ok(out.text.endsWith('verdict: the settings cannot be read (see the FAIL line)\n'), out.text);
+    }),
+);
+
+Doctor(
+  'doctorCommand(unreachable Graph) retries each request once, skips the other entities, and says so',
+  () =>
+    run(async ({ emu, dir }) => {
+      // A host that takes connections and drops them at once: what a dead proxy or a firewall does.
+      let connections = 0;
+      const dead = createServer((socket) => {
+        connections++;
+        socket.destroy();
+      });
+      await new Promise<void>((done) => dead.listen(0, '127.0.0.1', done));
+      try {
+        const { port } = dead.address() as AddressInfo;
+        const settings = emu.settings('Contoso') as { Connections: { Contoso: Record<string, string> } };
+        settings.Connections.Contoso.MicrosoftGraphPathApi = `https://127.0.0.1:${port}/v1.0/`;
+        const file = join(dir, 'unreachable.json');
+        await writeFile(file, JSON.stringify(settings), { mode: 0o600 });
+        const out = textSink();
+        const code = await doctorCommand({ settings: file, ca: join(dir, 'ca.pem'), quiet: true }, {}, out);
+        assert.is(code, 1, out.text);
+        assert.match(out.text, /\nOK {3}token: /);
+        assert.match(
+          out.text,
+          /\nFAIL delta user: GET https:\/\/127\.0\.0\.1:\d+\/v1\.0\/users\/delta.* failed after 2 attempts: /,
+        );
+        for (const entity of ['group', 'directoryRole', 'servicePrincipal'])
+          assert.match(
+            out.text,
+            new RegExp(
+              `\\nFAIL delta ${entity}: not tried: Graph at 127\\.0\\.0\\.1:${port} did not answer \\(see delta user\\)\\n`,
+            ),
+          );
+        assert.is(connections, 2, 'one request and one retry, for the first entity only');
+        assert.ok(out.text.endsWith('verdict: problems found (see FAIL lines)\n'));
+      } finally {
+        dead.close();
+      }
     }),
 );
 
