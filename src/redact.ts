@@ -63,3 +63,16 @@ export function redact(text: string): string {
 export function mask(value: string | undefined): string {
   return value ? MASK : '';
 }
+
+/**
+ * A quotation of text that may be a secret or binary (a line that did not parse): at most `max`
+ * characters, control characters and undecodable bytes shown as `?`, and the length when cut.
+ * @example excerpt('VecJZrxzSnP-o1wu') // "'VecJZrxz…' (16 characters)"
+ */
+export function excerpt(text: string, max = 8, quote = "'"): string {
+  // eslint-disable-next-line no-control-regex
+  const chars = [...text.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, '?')];
+  return chars.length <= max
+    ? `${quote}${chars.join('')}${quote}`
+    : `${quote}${chars.slice(0, max).join('')}…${quote} (${chars.length} characters)`;
+}

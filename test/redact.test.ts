@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { forgetSecret, redact, registerSecret } from '../src/redact.js';
+import { excerpt, forgetSecret, redact, registerSecret } from '../src/redact.js';
 
 const Redact = suite('redact');
 
@@ -31,3 +31,15 @@ Redact('redact(text) masks the right secret among a hundred thousand registered 
 });
 
 Redact.run();
+
+// ---
+
+const Excerpt = suite('excerpt');
+
+Excerpt('excerpt(text, max) quotes a short line whole, else its first characters and its length', () => {
+  assert.is(excerpt('Command'), "'Command'");
+  assert.is(excerpt('VecJZrxzSnP-o1wu'), "'VecJZrxz…' (16 characters)");
+  assert.is(excerpt('0\u0082\t\u0000\ufffdAB', 4), "'0???…' (7 characters)");
+});
+
+Excerpt.run();

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { parse, type InfoRecord, type Options } from 'csv-parse';
 import { UsageError } from '../errors.js';
+import { excerpt } from '../redact.js';
 import { entityFromOdataType, entityInfo, isEntityName, type EntityName } from '../graph/schema.js';
 import { decodeObjectRow, isGuid, quoteCell, unwritableReason } from '../streams/decode-row.js';
 import type { Command, CommandRow, InvalidRow, Navigation, ObjectRow } from '../types.js';
@@ -107,12 +108,18 @@ class LineIndex {
   }
 }
 
+const QUOTING: Record<string, string> = {
+  INVALID_OPENING_QUOTE: 'a quote inside a field that does not begin with one',
+  CSV_INVALID_CLOSING_QUOTE: 'characters after the closing quote of a field',
+  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'characters after the closing quote of a field',
+};
+
 function parseError(error: unknown, file: string, line: number, header: string[] | undefined): unknown {
   if (error instanceof CsvInputError) return error;
   const e = error as { code?: string; column?: unknown; message?: string };
   const column =
     typeof e.column === 'number'
-      ? `${e.column + 1}${header?.[e.column] ? ` (${header[e.column]})` : ''}`
+      ? `${e.column + 1}${header?.[e.column] ? ` (${excerpt(header[e.column]!, 24, '')})` : ''}`
       : undefined;
   switch (e.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
@@ -128,7 +135,8 @@ function parseError(error: unknown, file: string, line: number, header: string[]
     case 'CSV_INVALID_CLOSING_QUOTE':
     case 'INVALID_OPENING_QUOTE':
     case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-      return new CsvInputError(file, line, column, `malformed quoting (${e.message})`, error);
+      // csv-parse's message quotes the field, which may be a secret: say what is wrong, not what is there.
+      return new CsvInputError(file, line, column, `malformed quoting (${QUOTING[e.code]})`, error);
     case 'ENOENT':
     case 'EACCES':
     case 'EISDIR':
@@ -231,7 +239,13 @@ function parseHeader(
   }
   const need = (name: string, what: string) => {
     const i = at.get(name);
-    if (i === undefined) throw fail(`missing column ${name} (${what}); header is ${columns.join(',')}`);
+    if (i === undefined)
+      throw fail(
+        // A file that is not a CSV (a password, a key) has its secret on this line: quote a prefix only.
+        columns.length === 1
+          ? `missing column ${name} (${what}); the first line is one column, ${excerpt(columns[0]!)}, not a comma-separated header`
+          : `missing column ${name} (${what}); header is ${excerpt(columns.join(','), 60)}`,
+      );
     return i;
   };
   const linkOwner = columns.find((c) => /Id$/.test(c) && isEntityName(c.slice(0, -2)));

@@ -328,6 +328,37 @@ Open('openCommandCsv().close() releases a file whose rows are not read', async (
   }
 });
 
+Open(
+  'openCommandCsv(a secret file) quotes at most a short prefix of its line, never the secret',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'command-csv-'));
+    try {
+      const secret = 'VecJZrxzSnP-o1wu';
+      await writeFile(join(dir, 'app.pfx.password'), secret);
+      const e = await csvError({ input: join(dir, 'app.pfx.password') });
+      assert.not.ok(e.message.includes(secret.slice(0, 9)), e.message);
+      assert.ok(
+        e.message.endsWith(
+          "line 1: missing column Command (insert, update or delete); the first line is one column, 'VecJZrxz…' (16 characters), not a comma-separated header",
+        ),
+        e.message,
+      );
+      // Bytes of a PFX: the line quoted is short and printable.
+      const binary = Buffer.from([
+        0x30, 0x82, 0x09, 0x76, 0x02, 0x01, 0x03, 0x22, 0x0a, 0x41, 0x22, 0x42, 0x00, 0x2c, 0x0a,
+      ]);
+      await writeFile(join(dir, 'app.pfx'), Buffer.concat([binary, Buffer.from(`"x"y,${secret}\n`)]));
+      const b = await csvError({ input: join(dir, 'app.pfx') });
+      assert.not.ok(b.message.includes(secret.slice(0, 9)), b.message);
+      // eslint-disable-next-line no-control-regex
+      assert.not.match(b.message, /[\u0000-\u0008\u000b-\u001f\ufffd]/);
+      assert.ok(b.message.length < 200, b.message);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 Open.run();
 
 // ---
