@@ -281,7 +281,7 @@ export function entraCli(
           ],
         ).epilog(
           'A failed or interrupted run leaves the previous CSVs and cookies as they were.\n\n' +
-            exitCodesEpilog([0, 1, 2, 4, 130]),
+            exitCodesEpilog([0, 1, 2, 130]),
         ),
       (args) => runCommand(() => exportCommand(args), args),
     )

@@ -19,6 +19,7 @@ import {
   type SettingsLayer,
 } from '../settings/settings.js';
 import { silentLogger, type Logger } from '../types.js';
+import { sampleSettingsPath } from './package-root.js';
 
 export interface ConnectionArgs {
   settings?: string;
@@ -70,7 +71,7 @@ export async function settingsLayers(
 ): Promise<{ layers: SettingsLayer[]; file: string }> {
   const log = options.logger ?? silentLogger;
   const file = resolve(args.settings ?? 'appsettings.agent.json');
-  const plain = await readSettingsFile(file);
+  const plain = await readSettingsFile(file, { sample: sampleSettingsPath() });
   const environment = environmentLayer(env);
   const cli = commandLineLayer(args.setting);
   for (const layer of [plain, environment, cli]) registerLayerSecrets(layer);

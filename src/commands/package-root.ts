@@ -17,3 +17,8 @@ export function packageRoot(): string {
 export function sampleTenantPath(): string {
   return join(packageRoot(), 'samples', 'tenant.json');
 }
+
+/** The sample settings file that a "settings file not found" error points to. */
+export function sampleSettingsPath(): string {
+  return join(packageRoot(), 'samples', 'appsettings.agent.json');
+}

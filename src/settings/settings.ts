@@ -128,16 +128,21 @@ export function environmentLayer(env: Record<string, string | undefined>): Setti
 /**
  * Reads an `appsettings.agent.json`-style file into a layer whose origin is `path`. Accepts a BOM,
  * comments and trailing commas as .NET does; rejects duplicate keys (ignoring case) like .NET.
+ * `sample` is a sample settings file a "not found" error points to.
  */
-export async function readSettingsFile(path: string): Promise<SettingsLayer> {
+export async function readSettingsFile(
+  path: string,
+  options: { sample?: string } = {},
+): Promise<SettingsLayer> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    const start = options.sample ? `start from the sample ${options.sample}` : 'write one';
     const why =
       code === 'ENOENT'
-        ? `settings file not found: ${path} (write one with a "Connections" section, see the README, or let \`entra emulate --settings-out ${path}\` create one for the local emulator)`
+        ? `settings file not found: ${path} (${start} with your "Connections" values, see the README, or let \`entra emulate --settings-out ${path}\` write one for the local emulator)`
         : `cannot read settings file ${path}: ${code ?? String(error)}`;
     throw new UsageError('ERR_SETTINGS', why, { cause: error });
   }

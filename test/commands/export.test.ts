@@ -480,7 +480,7 @@ const BAD: [string, (h: Harness) => Record<string, unknown>, RegExp][] = [
   [
     'a missing settings file',
     (h) => ({ settings: join(h.dir, 'nope.json') }),
-    /^entra: ERR_SETTINGS: settings file not found: .*nope\.json/,
+    /^entra: ERR_SETTINGS: settings file not found: .*nope\.json \(start from the sample \/.*\/samples\/appsettings\.agent\.json with your "Connections" values/,
   ],
   [
     'a malformed settings file',
