@@ -15,6 +15,7 @@ import { requestJson } from './http-json.js';
 import { isTlsTrustError, trustedCertificateAuthorities } from './https-trust.js';
 import { retryDelay } from './retry-delay.js';
 import type { TokenProvider } from './token.js';
+import { msalLogLine } from './msal-log.js';
 
 /**
  * Access tokens from the host's managed identity (App Service, Functions, Container Apps: the
@@ -207,7 +208,10 @@ export function createManagedIdentityTokenProvider(
       loggerOptions: {
         logLevel: LogLevel.Warning,
         piiLoggingEnabled: false,
-        loggerCallback: (_level, message) => calls.getStore()?.logger.verbose(`msal: ${message}`),
+        loggerCallback: (_level, message) => {
+          const line = msalLogLine(message);
+          if (line) calls.getStore()?.logger.verbose(line);
+        },
       },
     },
   });

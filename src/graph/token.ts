@@ -6,6 +6,7 @@ import { registerSecret } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
 import { createHttpsNetworkClient, isTlsTrustError, type HttpExchange } from './https-trust.js';
 import { retryDelay } from './retry-delay.js';
+import { msalLogLine } from './msal-log.js';
 
 /**
  * The connector's access-token provider: msal-node's client-credentials flow behind `getToken()`.
@@ -176,7 +177,10 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
         loggerOptions: {
           logLevel: LogLevel.Warning,
           piiLoggingEnabled: false,
-          loggerCallback: (_level, message) => logger.verbose(`msal: ${message}`),
+          loggerCallback: (_level, message) => {
+            const line = msalLogLine(message);
+            if (line) logger.verbose(line);
+          },
         },
       },
     });

@@ -548,6 +548,11 @@ const BAD: [string, (h: Harness) => Record<string, unknown>, RegExp][] = [
     /^entra: ERR_USAGE: --table owners_directoryRole is not produced by this mapping; tables: directoryobjects, members_group/,
   ],
   [
+    '--output naming an existing file',
+    (h) => ({ output: join(h.dir, 'bad.json') }),
+    /^entra: ERR_USAGE: --output .*bad\.json: not a folder \(it is a file\)$/m,
+  ],
+  [
     '--cookies naming a file',
     (h) => ({ cookies: join(h.dir, 'bad.json') }),
     /^entra: ERR_USAGE: --cookies .*bad\.json: not a folder \(it is a file\)$/m,

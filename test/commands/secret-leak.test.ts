@@ -194,6 +194,11 @@ Leak('export, fulfill and doctor with --verbose write no secret, token or passwo
     // --verbose did trace requests, and the refused run said why.
     assert.match(runs[0]![1].stderr, /GET .*\/v1\.0\/users\/delta/);
     assert.match(runs[4]![1].stderr, /ERR_AUTH: .*AADSTS7000215/);
+    // msal's lines come without its date and correlation id, and not the warning every app-only token gets.
+    for (const [what, exit] of runs) {
+      assert.not.match(exit.stderr, /No client info in response/, what);
+      assert.not.match(exit.stderr, /@azure\/msal-node@/, what);
+    }
 
     const files = await filesUnder(work);
     assert.ok(files.has('ExportOutput/Contoso_directoryobjects.csv') && files.has('run.journal'));
