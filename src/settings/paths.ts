@@ -49,18 +49,23 @@ async function statOrNone(path: string, fail: (why: string) => never): Promise<S
   }
 }
 
+/** What is at `path` (the value of `option`), and how to fail naming both. */
+async function lookAt(option: string, path: string) {
+  const fail = (why: string): never => {
+    throw new UsageError('ERR_USAGE', `${option} ${path}: ${why}`);
+  };
+  if (!path) fail('empty path');
+  const full = resolve(path);
+  return { fail, full, found: await statOrNone(full, fail) };
+}
+
 /**
  * Checks that `path` (the value of `option`) is a folder the run can write in, or can create:
  * the nearest existing folder above it must let a sub-folder be made.
  * @example await checkOutputFolder('--cookies', args.cookies)
  */
 export async function checkOutputFolder(option: string, path: string): Promise<void> {
-  const fail = (why: string): never => {
-    throw new UsageError('ERR_USAGE', `${option} ${path}: ${why}`);
-  };
-  if (!path) fail('empty path');
-  const full = resolve(path);
-  const found = await statOrNone(full, fail);
+  const { fail, full, found } = await lookAt(option, path);
   if (found) {
     if (!found.isDirectory()) fail(`not a folder (it is ${kindOf(found)})`);
     await access(full, constants.W_OK | constants.X_OK).catch((error: unknown) =>
@@ -98,12 +103,7 @@ export async function checkOutputFile(
   path: string,
   options: { streams?: boolean; createFolder?: boolean } = {},
 ): Promise<void> {
-  const fail = (why: string): never => {
-    throw new UsageError('ERR_USAGE', `${option} ${path}: ${why}`);
-  };
-  if (!path) fail('empty path');
-  const full = resolve(path);
-  const found = await statOrNone(full, fail);
+  const { fail, full, found } = await lookAt(option, path);
   if (found) {
     if (found.isDirectory()) fail('is a folder: name a file');
     const stream = found.isFIFO() || found.isCharacterDevice();
