@@ -189,8 +189,8 @@ export function entraCli(
           'Ctrl-C or SIGTERM stops it and removes the temp CA.\n\n' +
             exitCodesEpilog([0, 1, 2, 130], {
               0: '0 stopped by SIGTERM',
-              1: '1 could not start (e.g. the port is taken)',
-              2: '2 a bad option, nothing started',
+              1: '1 could not start',
+              2: '2 a bad option (or a --port in use), nothing started',
             }),
         ),
       (args) => runCommand(() => emulate(args), args),

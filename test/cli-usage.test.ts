@@ -90,6 +90,7 @@ Errors('bad choices are one line naming each option, the value and the choices',
     await usageError(['fulfill', '--navigation', 'x', '--format', 'xml']),
     "--navigation 'x' is not one of members, owners; --format 'xml' is not one of csv, ndjson",
   );
+  assert.is(await usageError(['export', '--format']), '--format needs a value: one of csv, ndjson');
 });
 
 Errors('a missing command says which there are', async () => {

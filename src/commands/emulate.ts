@@ -57,6 +57,7 @@ export async function checkEmulateArgs(args: EmulateArgs): Promise<void> {
         `${option} must be a whole number from ${min} to ${max}, got ${String(value)}`,
       );
   }
+  if (args.tenant === '') throw new UsageError('ERR_USAGE', '--tenant needs a tenant JSON file');
   if (args.connection !== undefined) {
     const problem = connectionNameProblem(args.connection);
     if (problem)
@@ -137,7 +138,20 @@ export async function startEmulate(
 ): Promise<RunningEmulator> {
   await checkEmulateArgs(args);
   const prepared = prepareCredentials(args);
-  const emu = await startEmulator({ ...(await emulatorOptions(args)), ...prepared.options, ...overrides });
+  const emu = await startEmulator({
+    ...(await emulatorOptions(args)),
+    ...prepared.options,
+    ...overrides,
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE')
+      throw new UsageError('ERR_USAGE', `--port ${args.port}: in use; pick another, or leave --port out`);
+    if (error.code === 'EACCES')
+      throw new UsageError(
+        'ERR_USAGE',
+        `--port ${args.port}: permission denied (ports below 1024 need privileges)`,
+      );
+    throw error;
+  });
   let setup: CredentialSetup | undefined;
   // Without --ca-out the CA goes to a private temp folder of this run, removed when it stops.
   let tempDir: string | undefined;

@@ -113,7 +113,10 @@ export function invalidValues(message: string): string | undefined {
   if (!message.startsWith('Invalid values:')) return undefined;
   const parts = [...message.matchAll(/Argument: ([^,]+), Given: (.*), Choices: (.*)$/gm)].map(
     ([, name, given, choices]) =>
-      `--${name} ${given!.replace(/^"(.*)"$/, "'$1'")} is not one of ${choices!.replaceAll('"', '')}`,
+      // A string comes quoted; a bare `true` is the flag given without its value.
+      given === 'true'
+        ? `--${name} needs a value: one of ${choices!.replaceAll('"', '')}`
+        : `--${name} ${given!.replace(/^"(.*)"$/, "'$1'")} is not one of ${choices!.replaceAll('"', '')}`,
   );
   return parts.length ? parts.join('; ') : undefined;
 }

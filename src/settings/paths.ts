@@ -54,7 +54,7 @@ async function lookAt(option: string, path: string) {
   const fail = (why: string): never => {
     throw new UsageError('ERR_USAGE', `${option} ${path}: ${why}`);
   };
-  if (!path) fail('empty path');
+  if (!path) throw new UsageError('ERR_USAGE', `${option} needs a path`);
   const full = resolve(path);
   return { fail, full, found: await statOrNone(full, fail) };
 }

@@ -30,6 +30,8 @@ Check(
       [{ latency: -10 }, '--latency must be a whole number from 0 to 600000, got -10'],
       [{ jitter: 1e9 }, '--jitter must be a whole number from 0 to 600000, got 1000000000'],
       [{ pageSize: 0 }, '--page-size must be a whole number from 1 to 100000, got 0'],
+      [{ tenant: '' }, '--tenant needs a tenant JSON file'],
+      [{ settingsOut: '' }, '--settings-out needs a path'],
       [
         { connection: '..' },
         "--connection '..' is not usable in file names (it must not begin or end with a dot)",
@@ -69,6 +71,19 @@ Start('startEmulate(args) without caOut keeps the CA in a temp folder that close
     await running.close();
   }
   assert.ok(await gone(running.temporary));
+});
+
+Start('startEmulate({ port }) on a port in use is a usage error naming it', async () => {
+  const first = await startEmulate({ throttle: false }, { tls: testTls() });
+  try {
+    const port = Number(new URL(first.emu.url).port);
+    assert.is(
+      await failure(startEmulate({ port, throttle: false }, { tls: testTls() }), 'ERR_USAGE'),
+      `--port ${port}: in use; pick another, or leave --port out`,
+    );
+  } finally {
+    await first.close();
+  }
 });
 
 Start.run();
