@@ -225,7 +225,7 @@ export function entraCli(
             .option('select', {
               type: 'string',
               array: true,
-              describe: 'Attributes per entity, e.g. user=displayName,mail (see entra schema user)',
+              describe: 'Attributes per entity, e.g. user=displayName,mail,manager (see entra schema user)',
             })
             .option('mapping', {
               alias: 'm',
@@ -268,6 +268,10 @@ export function entraCli(
             [
               'Only users and groups; users with id, displayName and mail',
               '$0 export -e user,group --select user=displayName,mail',
+            ],
+            [
+              'Users with their managers: Contoso_manager_user.csv (Command,userId,id)',
+              '$0 export --select user=displayName,manager',
             ],
             [
               'Against entra emulate --ca-out ca.pem (or NODE_EXTRA_CA_CERTS=ca.pem)',

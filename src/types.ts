@@ -128,7 +128,7 @@ export interface ResultRow {
 
 // --- fulfill: the reverse stream's rows and requests (DESIGN.md §4)
 
-export type Navigation = 'members' | 'owners';
+export type Navigation = 'members' | 'owners' | 'manager';
 
 export interface ObjectRow {
   kind: 'object';

@@ -190,7 +190,9 @@ const REQUIRED_ON_CREATE: Partial<Record<EntityName, string[]>> = {
   servicePrincipal: ['appId'],
 };
 
+// `manager` is single-valued: Graph sends it in users/delta as `manager@delta`, an array like members@delta.
 const LINK_NAVIGATIONS: Partial<Record<EntityName, string[]>> = {
+  user: ['manager'],
   group: ['members', 'owners'],
   directoryRole: ['members'],
 };

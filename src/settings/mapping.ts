@@ -136,8 +136,8 @@ export async function readMappingFile(path: string, connection?: string): Promis
  * Parses mapping text. XML: every `EntityTypeMapping` whose `ConnectionTable` is
  * `<connection>_directoryobjects`, anywhere in the document, lists one attribute set for all entities
  * of its `C0`; an attribute some of them lack is left out for those, and is an error only when none has it.
- * `EntityAssociationMapping`s with `ConnectionTable="<connection>_members_group"` (or owners, directoryRole)
- * add that navigation.
+ * `EntityAssociationMapping`s with `ConnectionTable="<connection>_members_group"` (or owners_group,
+ * members_directoryRole, manager_user) add that navigation.
  */
 export function parseMappingText(text: string, origin: string, connection?: string): MappingFile {
   const body = text.replace(/^\uFEFF/, '').trimStart();
@@ -148,6 +148,11 @@ export function parseMappingText(text: string, origin: string, connection?: stri
 export function selectQuery(m: EntityMapping): string {
   return [...m.attributes, ...m.navigations].join(',');
 }
+
+/** `manager of user, members and owners of group, members of directoryRole`: for error messages. */
+const EXPORTED_LINKS = EXPORT_ENTITIES.filter((e) => entityInfo(e).linkNavigations.length)
+  .map((e) => `${entityInfo(e).linkNavigations.join(' and ')} of ${e}`)
+  .join(', ');
 
 type Verdict = { kind: 'attribute' | 'navigation' } | { error: string; unknown: boolean };
 
@@ -160,7 +165,7 @@ function classify(entity: EntityName, name: string): Verdict {
   }
   if (p.kind === 'navigation') {
     if (entityInfo(entity).linkNavigations.includes(name)) return { kind: 'navigation' };
-    const error = `'${name}' of ${entity} is a navigation property that is not exported (links exported: members and owners of group, members of directoryRole)`;
+    const error = `'${name}' of ${entity} is a navigation property that is not exported (links exported: ${EXPORTED_LINKS})`;
     return { error, unknown: false };
   }
   if (p.getOnly) {
@@ -334,7 +339,10 @@ function parseXml(text: string, origin: string, connection?: string): MappingFil
       problems.push(`${where}, Property '${id}': ${specific ?? unknown}`);
     }
   }
-  const LINK = /^(.*)_(members|owners)_(group|directoryRole)$/i;
+  const LINK = new RegExp(
+    `^(.*)_(${[...new Set(EXPORT_ENTITIES.flatMap((e) => entityInfo(e).linkNavigations))].join('|')})_(${EXPORT_ENTITIES.filter((e) => entityInfo(e).linkNavigations.length).join('|')})$`,
+    'i',
+  );
   // The connections this file maps: a link table of theirs that is not one of ours is a typo, not
   // another connector's table, and would silently drop the links it meant.
   const prefixes = mine.map((n) => table(n).replace(/_directoryobjects$/i, ''));
@@ -347,7 +355,7 @@ function parseXml(text: string, origin: string, connection?: string): MappingFil
       if (!prefix) continue;
       const tables = linkTableNames(prefix);
       const near = closest(name, tables);
-      if (near || /_(members|owners)_|_(group|directoryRole)$/i.test(name))
+      if (near || /_(members|owners|manager)_|_(user|group|directoryRole)$/i.test(name))
         problems.push(
           `${where}: not a link table of this connector${near ? ` (did you mean '${near}'?)` : ''}; link tables: ${tables.join(', ')}`,
         );

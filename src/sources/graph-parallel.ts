@@ -12,8 +12,9 @@ import { LINKS_ONLY, type GraphObject, type Logger, type SourceMsg } from '../ty
  *     character of userPrincipalName and mailNickname to known alphabets, so `startswith` on each
  *     character covers every object; the partitions' `$count`s must add up to the collection's
  *     `$count`, or the entity falls back to the sequential delta round before anything is emitted;
- *  3. groups' links come from delta rounds scoped to 50 group ids each (`$filter=id eq ...`), run in
- *     parallel: no request per group, and large groups page through their members as usual.
+ *  3. links (groups' members and owners, users' manager) come from delta rounds scoped to 50 ids each
+ *     (`$filter=id eq ...`), run in parallel: no request per object, and large groups page through
+ *     their members as usual.
  */
 export interface ParallelSourceOptions {
   client: GraphClient;
@@ -172,7 +173,9 @@ export async function* graphParallel(
   const channel = new Channel<GraphObject[]>(parallel * 2);
   const nonEmpty = filters.filter((_, i) => parts[i]! > 0);
   const producer = (async () => {
-    if (entity === 'user' || options.navigations.length === 0) {
+    // Lists carry no `@delta` links: an entity with navigations (groups' members, users' manager) reads
+    // them through id-scoped delta rounds instead.
+    if (options.navigations.length === 0) {
       await pool(nonEmpty, parallel, async (filter) => {
         let url: string | undefined =
           `${collection}?$select=${options.attributes.join(',')}&$filter=${encodeURIComponent(filter)}&$top=999`;
@@ -186,7 +189,7 @@ export async function* graphParallel(
       });
       return;
     }
-    // Groups with links: ids by partition, then id-scoped delta rounds of 50 groups each.
+    // Objects with links: ids by partition, then id-scoped delta rounds of 50 objects each.
     const idQueue = new Channel<string[]>(parallel * 2);
     const lister = pool(nonEmpty, Math.max(1, Math.floor(parallel / 2)), async (filter) => {
       let url: string | undefined = `${collection}?$select=id&$filter=${encodeURIComponent(filter)}&$top=999`;

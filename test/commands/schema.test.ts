@@ -31,8 +31,10 @@ Entity('entitySchema(user) gives types, Get-only, read-only, required and the de
   assert.is(by.get('jobTitle')?.write, 'writable');
   assert.is(by.get('id')?.default, true);
   assert.not.ok(by.has('manager'), 'navigations are not attributes');
-  assert.ok(s.otherNavigations.includes('manager'));
-  assert.equal(s.links, []);
+  assert.ok(s.otherNavigations.includes('directReports'));
+  assert.equal(s.links, [
+    { navigation: 'manager', table: 'manager_user', columns: ['Command', 'userId', 'id'], default: false },
+  ]);
 });
 
 Entity('entitySchema(group) lists its link tables with their columns', () => {
@@ -71,7 +73,9 @@ Command('schemaCommand({}) prints one line per entity; ({entity}) its attribute 
   );
   assert.match(user, /\ndisplayName \* +String +yes +required on create\n/);
   assert.match(user, /\nbirthday +DateTimeOffset +no: Get-only +writable\n/);
-  assert.match(user, /\nLink tables: none\n/);
+  assert.match(user, /\nLink tables: <connection>_manager_user\.csv \(Command,userId,id\)\n/);
+  assert.match(summary[1]!, /^user +\d+ +\d+ +manager_user$/);
+  assert.match(await print({ entity: 'servicePrincipal' }), /\nLink tables: none\n/);
 });
 
 Command('schemaCommand({entity, json}) prints the same as JSON, for programs', async () => {

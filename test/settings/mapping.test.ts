@@ -117,10 +117,20 @@ Resolve('resolveMapping() rejects Get-only attributes, saying why', () => {
   assert.match(e.message, 'single-object GET');
 });
 
-Resolve('resolveMapping() allows members/owners only where delta tracks them', () => {
+Resolve('resolveMapping() allows members/owners/manager only where delta tracks them', () => {
   assert.match(failure(() => resolveMapping({ select: ['user=members'] })).message, "'members' for user");
-  assert.match(failure(() => resolveMapping({ select: ['user=manager'] })).message, 'navigation property');
+  assert.match(
+    failure(() => resolveMapping({ select: ['user=directReports'] })).message,
+    "'directReports' of user is a navigation property that is not exported (links exported: manager of user, members and owners of group, members of directoryRole)",
+  );
+  assert.match(failure(() => resolveMapping({ select: ['group=manager'] })).message, "'manager' for group");
   assert.match(failure(() => resolveMapping({ select: ['directoryRole=owners'] })).message, 'directoryRole');
+});
+
+Resolve('resolveMapping() takes manager as the navigation of users, never a column', () => {
+  const m = resolveMapping({ select: ['user=displayName,manager'] });
+  assert.equal(m.entities, [{ entity: 'user', attributes: ['displayName', 'id'], navigations: ['manager'] }]);
+  assert.is(selectQuery(m.entities[0]!), 'displayName,id,manager');
 });
 
 Resolve('resolveMapping() rejects unknown entities, listing the valid ones', () => {
@@ -241,9 +251,31 @@ Parse('parseMappingText(xml) reports every error of the file at once, each with 
   assert.equal(e.context, [
     "m.xml: EntityTypeMapping 'E', Property 'p0': unknown attribute 'displayNme' for user, group (did you mean 'displayName'?)",
     "m.xml: EntityTypeMapping 'E', Property 'p2': attribute 'birthday' of user is returned by Graph only on a single-object GET (GET /users/{id}), never by delta: remove it",
-    'm.xml: EntityAssociationMapping ConnectionTable="Contoso_members_bogus": not a link table of this connector; link tables: Contoso_members_group, Contoso_owners_group, Contoso_members_directoryRole',
-    'm.xml: EntityAssociationMapping ConnectionTable="Contoso_owner_group": not a link table of this connector (did you mean \'Contoso_owners_group\'?); link tables: Contoso_members_group, Contoso_owners_group, Contoso_members_directoryRole',
+    'm.xml: EntityAssociationMapping ConnectionTable="Contoso_members_bogus": not a link table of this connector; link tables: Contoso_manager_user, Contoso_members_group, Contoso_owners_group, Contoso_members_directoryRole',
+    'm.xml: EntityAssociationMapping ConnectionTable="Contoso_owner_group": not a link table of this connector (did you mean \'Contoso_owners_group\'?); link tables: Contoso_manager_user, Contoso_members_group, Contoso_owners_group, Contoso_members_directoryRole',
   ]);
+});
+
+Parse('parseMappingText(xml) reads the manager link table of users', () => {
+  const text = xml(
+    `${users(['displayName'])}\n<EntityAssociationMapping Identifier="Mgr" ConnectionTable="Contoso_manager_user" />`,
+  );
+  const m = resolveMapping({ file: parseMappingText(text, 'm.xml', 'Contoso') });
+  assert.equal(
+    m.entities.map((e) => [e.entity, e.navigations]),
+    [
+      ['user', ['manager']],
+      ['group', []],
+    ],
+  );
+  const typo = failure(() =>
+    parseMappingText(
+      xml(`${users(['displayName'])}\n<EntityAssociationMapping ConnectionTable="Contoso_managers_user" />`),
+      'm.xml',
+      'Contoso',
+    ),
+  );
+  assert.match(typo.message, "did you mean 'Contoso_manager_user'?");
 });
 
 Parse('parseMappingText(xml) refuses a DOCTYPE and its entities before reading anything', () => {

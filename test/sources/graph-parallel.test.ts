@@ -11,7 +11,7 @@ import { withEmulator } from '../helpers/emulator.js';
 const TABLES = ['directoryobjects', 'members_group', 'owners_group', 'members_directoryRole'];
 
 /** Runs an export into `name` and returns its files, rows sorted, and stderr. */
-async function run(emu: Emulator, dir: string, name: string, parallel?: number) {
+async function run(emu: Emulator, dir: string, name: string, parallel?: number, select?: string[]) {
   const stderr = Object.assign(new PassThrough(), { isTTY: false });
   let err = '';
   stderr.on('data', (c: Buffer) => (err += c.toString()));
@@ -23,12 +23,13 @@ async function run(emu: Emulator, dir: string, name: string, parallel?: number) 
       cookies: join(dir, `${name}-cookies`),
       ignoreCookies: true,
       ...(parallel ? { parallel } : {}),
+      ...(select ? { select } : {}),
     },
     {},
     { stderr },
   );
   const files: Record<string, string> = {};
-  for (const t of TABLES) {
+  for (const t of select ? ['directoryobjects', 'manager_user'] : TABLES) {
     const [header, ...rows] = (await readFile(join(dir, name, `Contoso_${t}.csv`), 'utf8'))
       .trimEnd()
       .split('\n');
@@ -78,6 +79,25 @@ Parallel(
           );
         }),
     ),
+);
+
+Parallel('export --parallel reads the managers of users through id-scoped delta rounds', () =>
+  withEmulator(
+    { generate: { users: 300, groups: 5, seed: 3 }, deltaLimits: { objects: 50, links: 300, scan: 500 } },
+    (emu) =>
+      withDir(emu, async (dir) => {
+        const select = ['user=displayName,manager'];
+        const sequential = await run(emu, dir, 'seq', undefined, select);
+        const before = emu.requests.length;
+        const parallel = await run(emu, dir, 'par', 4, select);
+        assert.is(parallel.code, 0, parallel.stderr);
+        assert.ok(sequential.files.manager_user!.split('\n').length > 200, 'most users have a manager');
+        assert.fixture(parallel.files.manager_user!, sequential.files.manager_user!);
+        assert.fixture(parallel.files.directoryobjects!, sequential.files.directoryobjects!);
+        const paths = emu.requests.slice(before).map((r) => decodeURIComponent(r.path));
+        assert.ok(paths.some((p) => p.includes('/users/delta?') && p.includes('id eq')));
+      }),
+  ),
 );
 
 Parallel('export --parallel falls back to the sequential round when the partitions miss objects', () =>
