@@ -291,7 +291,7 @@ export function entraCli(
     )
     .command(
       'fulfill [files..]',
-      'Apply command CSVs to the tenant: create, update, delete objects; add and remove members and owners',
+      'Apply command CSVs to the tenant: create, update, delete objects; add and remove members, owners and managers',
       (y) =>
         examples(
           connectionOptions(
@@ -324,7 +324,7 @@ export function entraCli(
               describe: 'Journal file: a rerun skips finished rows, never creates twice',
             })
             .option('navigation', {
-              choices: ['members', 'owners'] as const,
+              choices: ['members', 'owners', 'manager'] as const,
               describe: 'Navigation of link rows when the file name does not say',
             })
             .option('concurrency', {
@@ -357,6 +357,10 @@ export function entraCli(
               '$0 fulfill new-users.csv --password-file passwords.csv',
             ],
             ['Link rows from stdin', 'cat links.csv | $0 fulfill - --navigation members'],
+            [
+              'Set and remove managers (Command,userId,id); a replay is skipped',
+              '$0 fulfill Contoso_manager_user.csv',
+            ],
           ],
         ).epilog(exitCodesEpilog([0, 1, 2, 3, 4, 130])),
       (args) =>

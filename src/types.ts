@@ -150,7 +150,8 @@ export interface LinkRow {
   file: string;
   line: number;
   command: 'insert' | 'delete';
-  entity: 'group' | 'directoryRole';
+  /** The owner's entity: a group or role (`members`, `owners`), a user (`manager`). */
+  entity: 'group' | 'directoryRole' | 'user';
   navigation: Navigation;
   ownerId: string;
   targetId: string;
@@ -172,8 +173,20 @@ export interface InvalidRow {
 
 export type CommandRow = ObjectRow | LinkRow | InvalidRow;
 
+/** Graph's answer to one request of a row (a `$batch` item): what the row's next step is decided on. */
+export interface StepAnswer {
+  status: number;
+  body?: unknown;
+}
+
+/**
+ * What a row does once a step is answered: send another request (`carry` holds what the steps so far
+ * found, e.g. the id of a created object), or end with an outcome.
+ */
+export type NextStep = { request: PlannedRequest; carry?: Partial<Outcome> } | { outcome: Outcome };
+
 export interface PlannedRequest {
-  method: 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   url: string;
   body?: Record<string, unknown>;
   headers?: Record<string, string>;
@@ -194,6 +207,18 @@ export interface PlannedRequest {
   secretFields?: string[];
   /** Something the command should warn about, e.g. a group created without owners. */
   warning?: string;
+  /**
+   * A row of several requests: read before write (a manager, licences), or what follows a create. Called
+   * with each answer that is not retried; undefined (or no function): that answer is the row's outcome.
+   * The later requests keep the first one's keys, so the row holds its object until it is done.
+   */
+  next?: (answer: StepAnswer) => NextStep | undefined;
+  /** A create's follow-up once the object exists, made now or found by its unique name (a replay). */
+  afterCreate?: (id: string) => NextStep | undefined;
+  /** The request sent again when this one is retried: the read it was computed from. */
+  retryFrom?: PlannedRequest;
+  /** What the row does after this request, in words (`--dry-run`). */
+  then?: string;
 }
 
 /** A password generated for a new user: for the protected password sink only, never for printing. */
@@ -217,6 +242,10 @@ export interface Outcome {
   uncertain?: boolean;
   /** Not written out: whether a create started by an earlier run was found (`started` lookups). */
   earlierRun?: 'found' | 'absent';
+  /** Not written out: this row created its object, even if a later step of the row failed. */
+  created?: boolean;
+  /** Not written out: an invitation's redeem URL, a credential for the password sinks only. */
+  redeemUrl?: string;
 }
 
 /**

@@ -88,7 +88,7 @@ Errors('a number option quotes what was typed when it is not a number', async ()
 Errors('bad choices are one line naming each option, the value and the choices', async () => {
   assert.is(
     await usageError(['fulfill', '--navigation', 'x', '--format', 'xml']),
-    "--navigation 'x' is not one of members, owners; --format 'xml' is not one of csv, ndjson",
+    "--navigation 'x' is not one of members, owners, manager; --format 'xml' is not one of csv, ndjson",
   );
   assert.is(await usageError(['export', '--format']), '--format needs a value: one of csv, ndjson');
 });

@@ -35,7 +35,7 @@ export interface FulfillArgs extends CommonOptions {
   format?: 'csv' | 'ndjson';
   dryRun?: boolean;
   journal?: string;
-  navigation?: 'members' | 'owners';
+  navigation?: 'members' | 'owners' | 'manager';
   concurrency?: number;
   passwordFile?: string;
   writeBudget?: string;

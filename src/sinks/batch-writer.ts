@@ -7,6 +7,7 @@ import {
   silentLogger,
   type LinkRow,
   type Logger,
+  type NextStep,
   type ObjectRow,
   type Outcome,
   type PlannedRequest,
@@ -21,6 +22,7 @@ import {
   foundOutcome,
   isRetryStatus,
   itemVerdict,
+  mergeOutcome,
   stoppedOutcome,
 } from './outcome-policy.js';
 import { WritePacer, type WriteBudget } from './write-pacer.js';
@@ -84,6 +86,8 @@ interface Pending<I extends WriteItem = WriteItem> {
   uncertain: boolean;
   /** What a `started` lookup found out about the earlier run. */
   earlierRun?: 'found' | 'absent';
+  /** What the earlier steps of a row of several requests found (see `PlannedRequest.next`). */
+  carry?: Partial<Outcome>;
 }
 
 // Errors of the $batch call itself after which the same call may be sent again; anything else
@@ -206,7 +210,8 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
             : 0;
         if (linger > 0) waitMs = linger;
         else if (batch.length) {
-          const wait = this.pacer.reserve(batch.length);
+          // Reads (a row's read before its write) are not charged to the write budget.
+          const wait = this.pacer.reserve(batch.filter((p) => p.item.request.method !== 'GET').length);
           if (wait > 0) waitMs = wait;
           else {
             this.take(batch);
@@ -246,9 +251,31 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
 
   private async finish(p: Pending<I>, outcome: Outcome): Promise<void> {
     await this.options.onResult(p.item, {
-      ...outcome,
+      ...mergeOutcome(p.carry, outcome),
       ...(p.earlierRun ? { earlierRun: p.earlierRun } : {}),
     });
+  }
+
+  /**
+   * The next step of a row of several requests: another request (queued at once, at the row's place in
+   * input order, its keys still the row's), or the row's outcome.
+   */
+  private async step(p: Pending<I>, next: NextStep): Promise<void> {
+    if ('outcome' in next) return this.settled(p, next.outcome);
+    if (next.carry) p.carry = mergeOutcome(p.carry, { status: 'ok', ...next.carry });
+    p.item.request = next.request;
+    p.uncertain = false;
+    this.release(p);
+    if (this.stop) return this.drop(p);
+    this.requeue(p, 0);
+  }
+
+  /** A create found to exist (by a replay, a lost answer, an earlier run): its follow-up, or the outcome. */
+  private found(p: Pending<I>, id: string, outcome: Outcome): Promise<void> {
+    const next = p.item.request.afterCreate?.(id);
+    if (!next) return this.settled(p, outcome);
+    if ('outcome' in next) return this.settled(p, mergeOutcome(outcome, next.outcome));
+    return this.step(p, { ...next, carry: { ...outcome, ...next.carry } });
   }
 
   /** Finishes an item that was taken off the queue: its keys go back. */
@@ -277,7 +304,7 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
       return true;
     }
     if (mode === 'started') p.earlierRun = 'found';
-    await this.settled(p, foundOutcome(mode, found, p.item.request));
+    await this.found(p, found, foundOutcome(mode, found, p.item.request));
     return false;
   }
 
@@ -342,7 +369,11 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
 
   /** Acts on the outcome policy's verdict on one item's answer. */
   private async answer(p: Pending<I>, answer: Parameters<typeof itemVerdict>[1]): Promise<void> {
-    const verdict = itemVerdict(p.item.row, answer);
+    const verdict = itemVerdict(p.item.row, answer, p.item.request);
+    if (verdict.kind !== 'retry' && answer && p.item.request.next) {
+      const next = p.item.request.next(answer);
+      if (next) return this.step(p, next);
+    }
     if (verdict.kind === 'retry') {
       if (verdict.throttled) {
         this.stats.throttled++;
@@ -351,6 +382,9 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
       if (verdict.uncertain) p.uncertain = true;
       return this.again(p, verdict.afterMs, verdict.status, verdict.error);
     }
+    // Right after a create, the directory may not know the new object yet (replication): try again.
+    if (verdict.kind === 'done' && verdict.outcome.httpStatus === 404 && p.carry?.created)
+      return this.again(p, undefined, 404, graphErrorOf(answer?.body));
     if (verdict.kind === 'done') return this.settled(p, verdict.outcome);
     let found: string | undefined;
     try {
@@ -358,10 +392,8 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
     } catch (error) {
       if (!this.isTransient(error)) throw error;
     }
-    return this.settled(
-      p,
-      found ? conflictOutcome(found, p.uncertain, verdict.status, verdict.error) : verdict.fallback,
-    );
+    if (!found) return this.settled(p, verdict.fallback);
+    return this.found(p, found, conflictOutcome(found, p.uncertain, verdict.status, verdict.error));
   }
 
   private warmedUp(): void {
@@ -380,6 +412,9 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
   ): Promise<void> {
     p.attempts++;
     this.release(p);
+    // A write computed from a read is computed again: the state it was computed from may have moved.
+    const retryFrom = p.item.request.retryFrom;
+    if (retryFrom) p.item.request = retryFrom;
     if (this.stop) return this.drop(p);
     if (p.attempts >= (this.options.maxAttempts ?? 10))
       return this.finish(p, exhaustedOutcome(p.attempts, status, error, p.uncertain));

@@ -56,15 +56,29 @@ export type ItemVerdict =
   | { kind: 'conflict'; status: number; error: GraphErrorBody; fallback: Outcome }
   | { kind: 'done'; outcome: Outcome };
 
-/** The verdict on one item's answer (undefined when the `$batch` response left the item out). */
-export function itemVerdict(row: ObjectRow | LinkRow, answer: BatchItemAnswer | undefined): ItemVerdict {
+/**
+ * The verdict on one item's answer (undefined when the `$batch` response left the item out). `request`
+ * is the request answered, when a row sends several: a read changes nothing, so it is never uncertain,
+ * and only the create itself (`POST /users`, `/groups`) gives a new id or meets a conflict.
+ */
+export function itemVerdict(
+  row: ObjectRow | LinkRow,
+  answer: BatchItemAnswer | undefined,
+  request?: Pick<PlannedRequest, 'method' | 'url'>,
+): ItemVerdict {
+  const write = request?.method !== 'GET';
+  const insert = row.kind === 'object' && row.command === 'insert';
+  const create =
+    insert && (!request || (request.method === 'POST' && /^\/(users|groups)$/.test(request.url)));
+  // An invitation's answer holds the invitation's id, not the user's (its `next` reads that one).
+  const invite = insert && request?.method === 'POST' && request.url === '/invitations';
   if (!answer)
     return {
       kind: 'retry',
       afterMs: 1000,
       error: { message: 'no answer for this request in the $batch response' },
       throttled: false,
-      uncertain: true,
+      uncertain: write,
     };
   const { status } = answer;
   const error = graphErrorOf(answer.body);
@@ -75,7 +89,7 @@ export function itemVerdict(row: ObjectRow | LinkRow, answer: BatchItemAnswer | 
       status,
       error,
       throttled: status === 429,
-      uncertain: status >= 500,
+      uncertain: write && status >= 500,
     };
   if (status >= 200 && status < 300) {
     const id = (answer.body as { id?: string } | undefined)?.id;
@@ -84,7 +98,7 @@ export function itemVerdict(row: ObjectRow | LinkRow, answer: BatchItemAnswer | 
       outcome: {
         status: 'ok',
         httpStatus: status,
-        ...(row.command === 'insert' && row.kind === 'object' && id ? { newId: id } : {}),
+        ...(create && id ? { newId: id } : {}),
       },
     };
   }
@@ -98,12 +112,7 @@ export function itemVerdict(row: ObjectRow | LinkRow, answer: BatchItemAnswer | 
         ? `nothing to do: ${error.message ?? status}`
         : (error.message ?? `Graph answered ${status}`),
   };
-  if (
-    row.kind === 'object' &&
-    row.command === 'insert' &&
-    status === 400 &&
-    CONFLICT.test(error.message ?? '')
-  )
+  if ((create || invite) && status === 400 && CONFLICT.test(error.message ?? ''))
     return { kind: 'conflict', status, error, fallback: outcome };
   return { kind: 'done', outcome };
 }
@@ -202,5 +211,22 @@ export function batchRefusedOutcome(status: number, error: GraphErrorBody, uncer
     errorCode: error.code ?? 'ERR_GRAPH_HTTP',
     message: error.message ?? `$batch answered ${status}`,
     ...(uncertain ? { uncertain: true } : {}),
+  };
+}
+
+/**
+ * The outcome of a row of several requests: the last step's outcome, with what the earlier steps
+ * carried (a created object's id, `created`, their messages before its own). A row whose earlier step
+ * changed something (`ok`) is `ok` when its last step had nothing to do (`skipped`).
+ */
+export function mergeOutcome(carry: Partial<Outcome> | undefined, outcome: Outcome): Outcome {
+  if (!carry) return outcome;
+  const message = [carry.message, outcome.message].filter(Boolean).join('; ');
+  return {
+    ...carry,
+    ...outcome,
+    status: outcome.status === 'skipped' && carry.status === 'ok' ? 'ok' : outcome.status,
+    ...(message ? { message } : {}),
+    ...((outcome.newId ?? carry.newId) ? { newId: outcome.newId ?? carry.newId } : {}),
   };
 }

@@ -41,7 +41,7 @@ export interface CommandCsv {
   kind: 'object' | 'link';
   columns: string[];
   /** For link files: the owner's entity and the navigation. */
-  entity?: 'group' | 'directoryRole';
+  entity?: 'group' | 'directoryRole' | 'user';
   navigation?: Navigation;
   /** The data rows, in file order; iterate once. */
   rows(): AsyncGenerator<CommandRow>;
@@ -203,7 +203,7 @@ async function* records(source: Readable, file: string, maxRecordSize: number) {
 }
 
 function navigationFromName(file: string): { navigation: Navigation; entity: string } | undefined {
-  const m = /(?:^|_)(members|owners)_([A-Za-z]+)\.csv$/.exec(basename(file));
+  const m = /(?:^|_)(members|owners|manager)_([A-Za-z]+)\.csv$/.exec(basename(file));
   return m && isEntityName(m[2]!) ? { navigation: m[1] as Navigation, entity: m[2] } : undefined;
 }
 
@@ -219,7 +219,7 @@ type Header =
       kind: 'link';
       columns: string[];
       at: Record<'command' | 'owner' | 'id', number>;
-      entity: 'group' | 'directoryRole';
+      entity: 'group' | 'directoryRole' | 'user';
       navigation: Navigation;
     };
 
@@ -253,9 +253,9 @@ function parseHeader(
     const entity = linkOwner.slice(0, -2) as EntityName;
     const extra = columns.find((c) => !['Command', linkOwner, 'id'].includes(c));
     if (extra) throw fail(`a link file has only Command,${linkOwner},id`, extra);
-    if (entity !== 'group' && entity !== 'directoryRole')
+    if (entity !== 'group' && entity !== 'directoryRole' && entity !== 'user')
       throw fail(
-        `links of ${entity} are not writable (only group members/owners, directoryRole members)`,
+        `links of ${entity} are not writable (only user manager, group members/owners, directoryRole members)`,
         linkOwner,
       );
     const fromName = navigationFromName(file);
@@ -263,10 +263,13 @@ function parseHeader(
       throw fail(`the file name says ${fromName.entity} but the header has ${linkOwner}`, linkOwner);
     if (fromName && option && fromName.navigation !== option)
       throw fail(`the file name says ${fromName.navigation} but --navigation says ${option}`);
-    const navigation = option ?? fromName?.navigation;
+    const navigations = entityInfo(entity).linkNavigations as Navigation[];
+    // A user's only link is its manager: a userId file needs no name to say so.
+    const navigation =
+      option ?? fromName?.navigation ?? (navigations.length === 1 ? navigations[0] : undefined);
     if (!navigation)
       throw fail(
-        `link file without a navigation: name it *_<members|owners>_${entity}.csv or pass --navigation`,
+        `link file without a navigation: name it *_<${navigations.join('|')}>_${entity}.csv or pass --navigation`,
       );
     if (!entityInfo(entity).linkNavigations.includes(navigation))
       throw fail(
@@ -412,10 +415,10 @@ export async function openCommandCsv(options: CommandCsvOptions): Promise<Comman
   const { input, navigation } = options;
   if (typeof input !== 'string' || input === '')
     throw new UsageError('ERR_INVALID_OPTION', `input must be a path or "-", got ${JSON.stringify(input)}`);
-  if (navigation !== undefined && navigation !== 'members' && navigation !== 'owners')
+  if (navigation !== undefined && !['members', 'owners', 'manager'].includes(navigation))
     throw new UsageError(
       'ERR_INVALID_OPTION',
-      `navigation must be members or owners, got ${JSON.stringify(navigation)}`,
+      `navigation must be members, owners or manager, got ${JSON.stringify(navigation)}`,
     );
   const maxRecordSize = options.maxRecordSize ?? MIB;
   if (!Number.isSafeInteger(maxRecordSize) || maxRecordSize < 1)

@@ -1,6 +1,7 @@
 import { ToolError } from '../errors.js';
 import { entityInfo } from '../graph/schema.js';
 import type { GeneratedPassword, LinkRow, ObjectRow, PlannedRequest } from '../types.js';
+import { managerRequest } from './manager-request.js';
 import { generatePassword } from './password.js';
 
 /**
@@ -171,6 +172,7 @@ function objectRequest(row: ObjectRow, options: ToRequestOptions): RequestPlan {
 }
 
 function linkRequest(row: LinkRow, graphBase: string): RequestPlan {
+  if (row.navigation === 'manager') return { kind: 'request', request: managerRequest(row, graphBase) };
   const { collection } = entityInfo(row.entity);
   const owner = `/${collection}/${encodeURIComponent(row.ownerId)}/${row.navigation}`;
   const ownerKey = `${collection}/${row.ownerId.toLowerCase()}`;
@@ -202,7 +204,8 @@ function linkRequest(row: LinkRow, graphBase: string): RequestPlan {
 
 /**
  * The Graph request for one valid command row: `POST /users|/groups`, `PATCH|DELETE /{collection}/{id}`,
- * `POST /{collection}/{owner}/{nav}/$ref`, `DELETE /{collection}/{owner}/{nav}/{id}/$ref`. A user created
+ * `POST /{collection}/{owner}/{nav}/$ref`, `DELETE /{collection}/{owner}/{nav}/{id}/$ref`; a manager row
+ * reads the manager first, then `PUT` or `DELETE /users/{id}/manager/$ref` (see manager-request.ts). A user created
  * without a password gets a generated one with `forceChangePasswordNextSignIn: true`, returned apart in
  * `generatedPassword` for the protected sink; the request body still carries it, so print requests only
  * through {@link describeRequest}.
@@ -233,8 +236,12 @@ export function redactRequest(request: PlannedRequest): { method: string; url: s
   return { method, url, body: redact(body, '', new Set(request.secretFields)) };
 }
 
-/** One printable line for `--dry-run` and `--verbose`: `POST /users {"displayName":…,"passwordProfile":{"password":"***"}}`. */
+/**
+ * One printable line for `--dry-run` and `--verbose`: `POST /users {"displayName":…,"passwordProfile":{"password":"***"}}`,
+ * followed by what the row does next when it sends several requests (`GET …, then PUT …`).
+ */
 export function describeRequest(request: PlannedRequest): string {
   const { method, url, body } = redactRequest(request);
-  return body === undefined ? `${method} ${url}` : `${method} ${url} ${JSON.stringify(body)}`;
+  const line = body === undefined ? `${method} ${url}` : `${method} ${url} ${JSON.stringify(body)}`;
+  return request.then ? `${line}, then ${request.then}` : line;
 }

@@ -1,17 +1,14 @@
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import type { FulfillArgs } from '../../src/commands/fulfill.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { exportCommand } from '../../src/commands/export.js';
-import { fulfillCommand, type FulfillArgs } from '../../src/commands/fulfill.js';
-import type { Emulator } from '../../src/emulator/server.js';
-import type { ToolError } from '../../src/errors.js';
 import { fingerprintFile, openJournal } from '../../src/sinks/journal.js';
 import { openPasswordFile } from '../../src/sinks/password-file.js';
 import type { ResultRow } from '../../src/types.js';
-import { sampleTenant, withEmulator } from '../helpers/emulator.js';
+import { sampleTenant } from '../helpers/emulator.js';
+import { csvFiles, exportCsv, fulfill, snapshot, withWork } from '../helpers/fulfill-harness.js';
 
 // Objects of samples/tenant.json.
 const ADELE = '67aac11c-c912-5793-a9a1-f31f5b0f94f5';
@@ -24,118 +21,6 @@ const LEADERSHIP = '970a8bdb-6d36-5ae5-a7e1-c55755c7c50a';
 const ALL_STAFF = '9ca73240-af67-5d57-84bc-f54b694df418';
 const FALCON = '62d809ca-1b9c-533f-8715-aaa13ca7b37d';
 const USER_ADMIN = '6f9cf744-8158-51ba-bce4-5f1e3acd79ad';
-
-interface Run {
-  code?: number;
-  error?: ToolError;
-  results: ResultRow[];
-  stderr: string;
-}
-
-/** A work folder with the emulator's settings and CA, and command CSVs written into it. */
-async function workDir(emu: Emulator): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'fulfill-'));
-  await writeFile(join(dir, 'appsettings.agent.json'), JSON.stringify(emu.settings('Contoso')), {
-    mode: 0o600,
-  });
-  await writeFile(join(dir, 'ca.pem'), emu.caPem);
-  return dir;
-}
-
-async function withWork(
-  options: Parameters<typeof withEmulator>[0],
-  fn: (emu: Emulator, dir: string) => Promise<void>,
-): Promise<void> {
-  await withEmulator(options, async (emu) => {
-    const dir = await workDir(emu);
-    try {
-      await fn(emu, dir);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-}
-
-/** Writes `files` (name → CSV lines) into `dir` and returns their paths, in order. */
-async function csvFiles(dir: string, files: Record<string, string[]>): Promise<string[]> {
-  const paths: string[] = [];
-  for (const [name, lines] of Object.entries(files)) {
-    const path = join(dir, name);
-    await writeFile(path, `${lines.join('\n')}\n`);
-    paths.push(path);
-  }
-  return paths;
-}
-
-/** Runs fulfill in-process against the emulator, results to a file, stderr captured. */
-async function fulfill(dir: string, files: string[], args: Partial<FulfillArgs> = {}): Promise<Run> {
-  const results = join(dir, 'results.csv');
-  await rm(results, { force: true });
-  const write = process.stderr.write.bind(process.stderr);
-  let stderr = '';
-  process.stderr.write = (chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  };
-  const run: Run = { results: [], stderr: '' };
-  try {
-    run.code = await fulfillCommand(
-      {
-        files,
-        settings: join(dir, 'appsettings.agent.json'),
-        ca: join(dir, 'ca.pem'),
-        results,
-        writeBudget: 'off',
-        quiet: true,
-        ...args,
-      },
-      {},
-    );
-  } catch (error) {
-    run.error = error as ToolError;
-  } finally {
-    process.stderr.write = write;
-  }
-  run.stderr = stderr;
-  const text = await readFile(results, 'utf8').catch(() => '');
-  run.results = text ? parse<ResultRow>(text, { columns: true }) : [];
-  return run;
-}
-
-/** Every object and link of the tenant, as one comparable string. */
-function snapshot(emu: Emulator): string {
-  const entities = ['user', 'group', 'servicePrincipal', 'directoryRole'] as const;
-  const objects = entities.flatMap((e) =>
-    emu.tenant.list(e).map((o) => ({
-      id: o.id,
-      e,
-      data: o.data,
-      members: emu.tenant.links(o.id, 'members').sort(),
-      owners: emu.tenant.links(o.id, 'owners').sort(),
-    })),
-  );
-  return JSON.stringify(objects.sort((a, b) => a.id.localeCompare(b.id)));
-}
-
-/** `entra export` in-process, the emulator's CA trusted with `ca`; the CSVs it wrote. */
-async function exportCsv(dir: string): Promise<Record<string, Record<string, string>[]>> {
-  const out = join(dir, 'ExportOutput');
-  const code = await exportCommand(
-    {
-      settings: join(dir, 'appsettings.agent.json'),
-      ca: join(dir, 'ca.pem'),
-      output: out,
-      cookies: join(dir, 'ExportCookies'),
-      quiet: true,
-    },
-    {},
-  );
-  assert.is(code, 0);
-  const tables: Record<string, Record<string, string>[]> = {};
-  for (const table of ['directoryobjects', 'members_group', 'owners_group', 'members_directoryRole'])
-    tables[table] = parse(await readFile(join(out, `Contoso_${table}.csv`), 'utf8'), { columns: true });
-  return tables;
-}
 
 const pick = (rows: Record<string, string>[] | undefined, ...columns: string[]) =>
   (rows ?? []).map((r) => columns.map((c) => r[c]).join(' ')).sort();

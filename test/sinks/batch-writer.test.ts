@@ -486,6 +486,67 @@ Outcomes.run();
 
 // ---
 
+const Steps = suite('BatchWriter rows of several requests');
+
+const manager = (emu: Emulator, userId: string, managerId: string, command: 'insert' | 'delete') =>
+  item(emu, {
+    kind: 'link',
+    command,
+    entity: 'user',
+    navigation: 'manager',
+    ownerId: userId,
+    targetId: managerId,
+  });
+
+Steps('BatchWriter reads before it writes, keeping the rows of one user in input order', async () =>
+  withEmulator({ tenant: await sampleTenant() }, async (emu) => {
+    const { users } = await tenantWith(emu, 3, 0);
+    const [u, a, b] = users as [string, string, string];
+    const items = [
+      manager(emu, u, a, 'insert'),
+      manager(emu, u, a, 'insert'),
+      manager(emu, u, b, 'insert'),
+      manager(emu, u, a, 'delete'),
+      manager(emu, u, b, 'delete'),
+      manager(emu, u, b, 'delete'),
+    ];
+    const sizes: number[] = [];
+    const { outcomes } = await write(emu, items, { concurrency: 4 }, sizes);
+    assert.equal(
+      inOrder(outcomes).map((o) => `${o.status} ${o.httpStatus}`),
+      ['ok 204', 'skipped 200', 'ok 204', 'skipped 200', 'ok 204', 'skipped 404'],
+    );
+    assert.match(inOrder(outcomes)[3]!.message!, `the manager of ${u} is ${b}, not ${a}`);
+    assert.equal(emu.tenant.links(u, 'manager'), []);
+    assert.is(served(emu, 'GET', /\/manager\?/), 6, 'one read per row');
+    assert.is(served(emu, 'PUT', /\/manager\/\$ref$/), 2);
+    assert.is(served(emu, 'DELETE', /\/manager\/\$ref$/), 1);
+  }),
+);
+
+Steps('BatchWriter retries a write computed from a read from the read', async () =>
+  withEmulator({ tenant: await sampleTenant() }, async (emu) => {
+    const { users } = await tenantWith(emu, 2, 0);
+    const [u, a] = users as [string, string];
+    emu.faults.add({
+      kind: 'status',
+      status: 429,
+      retryAfter: 0,
+      count: 1,
+      match: /^PUT .*\/manager\/\$ref$/,
+    });
+    const { outcomes, writer } = await write(emu, [manager(emu, u, a, 'insert')]);
+    assert.equal(statuses(outcomes), ['ok']);
+    assert.is(served(emu, 'GET', /\/manager\?/), 2, 'read again after the throttled write');
+    assert.is(writer.stats.throttled, 1);
+    assert.equal(emu.tenant.links(u, 'manager'), [a]);
+  }),
+);
+
+Steps.run();
+
+// ---
+
 const Stop = suite('BatchWriter stopping');
 
 Stop('BatchWriter ends the run on an error no retry can help (ERR_AUTH): rows fail unsent', async () =>

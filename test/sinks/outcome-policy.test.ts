@@ -6,6 +6,7 @@ import {
   exhaustedOutcome,
   foundOutcome,
   itemVerdict,
+  mergeOutcome,
   stoppedOutcome,
 } from '../../src/sinks/outcome-policy.js';
 import type { LinkRow, ObjectRow } from '../../src/types.js';
@@ -143,7 +144,58 @@ Verdict('itemVerdict(row, 4xx) is done: skipped for a replay, failed otherwise',
   });
 });
 
+Verdict(
+  'itemVerdict(row, answer, request) knows a read changes nothing and only a create gives an id',
+  () => {
+    const read = { method: 'GET' as const, url: '/users/u1?$select=assignedLicenses' };
+    const v = itemVerdict(createUser, answer(503), read);
+    assert.is(v.kind === 'retry' && v.uncertain, false, 'a read that failed applied nothing');
+    const lost = itemVerdict(createUser, undefined, read);
+    assert.is(lost.kind === 'retry' && lost.uncertain, false, 'nor did a read left unanswered');
+    const patch = itemVerdict(createUser, answer(200, { id: 'u1' }), { method: 'PATCH', url: '/users/u1' });
+    assert.equal(patch, { kind: 'done', outcome: { status: 'ok', httpStatus: 200 } });
+    const conflict = graphError(
+      'Request_BadRequest',
+      'Another object with the same value for property userPrincipalName already exists.',
+    );
+    assert.is(
+      itemVerdict(createUser, answer(400, conflict), { method: 'POST', url: '/invitations' }).kind,
+      'conflict',
+    );
+    assert.is(
+      itemVerdict(createUser, answer(400, conflict), { method: 'PATCH', url: '/users/u1' }).kind,
+      'done',
+    );
+  },
+);
+
 Verdict.run();
+
+// ---
+
+const Merge = suite('mergeOutcome');
+
+Merge('mergeOutcome(carry, outcome) keeps what earlier steps found, and their messages first', () => {
+  assert.equal(mergeOutcome(undefined, { status: 'ok' }), { status: 'ok' });
+  assert.equal(
+    mergeOutcome(
+      { status: 'ok', httpStatus: 201, newId: 'n1', created: true, message: 'invited' },
+      { status: 'failed', httpStatus: 400, errorCode: 'Request_BadRequest', message: 'no seats' },
+    ),
+    {
+      status: 'failed',
+      httpStatus: 400,
+      newId: 'n1',
+      created: true,
+      errorCode: 'Request_BadRequest',
+      message: 'invited; no seats',
+    },
+  );
+  assert.is(mergeOutcome({ status: 'ok' }, { status: 'skipped' }).status, 'ok', 'a change was made');
+  assert.is(mergeOutcome({ status: 'skipped' }, { status: 'skipped' }).status, 'skipped');
+});
+
+Merge.run();
 
 // ---
 

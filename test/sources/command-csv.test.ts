@@ -201,6 +201,17 @@ Open('openCommandCsv(link file, navigation) uses --navigation and refuses a conf
   assert.match(e.message, 'the file name says owners but --navigation says members');
 });
 
+Open('openCommandCsv(userId link file) reads manager rows, the only link of a user', async () => {
+  const text = `Command,userId,id\ninsert,${G1},${G2}\ndelete,${G1},${G2}\n`;
+  const rows = await rowsOf({ input: '-', stdin: stdinOf(text) });
+  assert.equal(
+    rows.map(
+      (r) => r.kind === 'link' && `${r.command} ${r.entity} ${r.navigation} ${r.ownerId} ${r.targetId}`,
+    ),
+    [`insert user manager ${G1} ${G2}`, `delete user manager ${G1} ${G2}`],
+  );
+});
+
 Open('openCommandCsv(stdin link file) needs --navigation', async () => {
   const text = `Command,groupId,id\ninsert,${G1},${G2}\n`;
   const e = await csvError({ input: '-', stdin: stdinOf(text) });
@@ -213,7 +224,12 @@ Open('openCommandCsv(bad link files) names what is not writable', async () => {
   assert.match((await csvError({ input: fixture('links-no-nav.csv') })).message, 'pass --navigation');
   assert.match(
     (await csvError({ input: fixture('x_members_user.csv') })).message,
-    'links of user are not writable',
+    'user members are not writable (user: manager)',
+  );
+  assert.match(
+    (await csvError({ input: '-', stdin: stdinOf(`Command,servicePrincipalId,id\ninsert,${G1},${G2}\n`) }))
+      .message,
+    'links of servicePrincipal are not writable',
   );
   assert.match(
     (await csvError({ input: fixture('x_owners_directoryRole.csv') })).message,
@@ -308,7 +324,7 @@ Open('openCommandCsv(huge cell) stops at max_record_size, 1 MiB by default', asy
 Open('openCommandCsv(missing file or bad options) is a usage error', async () => {
   const e = await csvError({ input: fixture('no-such-file.csv') });
   assert.match(e.message, 'cannot read');
-  for (const options of [{ input: '' }, { input: '-' }, { input: 'x.csv', navigation: 'manager' }]) {
+  for (const options of [{ input: '' }, { input: '-' }, { input: 'x.csv', navigation: 'directReports' }]) {
     try {
       await openCommandCsv(options as CommandCsvOptions);
       assert.unreachable();
