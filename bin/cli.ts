@@ -204,8 +204,7 @@ export function entraCli(
             .option('output', {
               alias: 'o',
               type: 'string',
-              describe: "Output folder, or '-' for stdout",
-              default: 'ExportOutput',
+              describe: "Output folder (default ExportOutput; DemoOutput with --demo), or '-' for stdout",
             })
             .option('cookies', {
               type: 'string',
@@ -215,6 +214,11 @@ export function entraCli(
             .option('ignore-cookies', {
               type: 'boolean',
               describe: 'Run a complete round even where cookies exist',
+            })
+            .option('advance-cookies', {
+              type: 'boolean',
+              describe:
+                "Move the connection's cookies even from a run that is not its scheduled run (--output -, other --entities/--select)",
             })
             .option('entities', {
               alias: 'e',
@@ -251,7 +255,7 @@ export function entraCli(
             .option('demo', {
               type: 'boolean',
               describe:
-                'Export the built-in emulated sample tenant (no settings needed; cookies are not read)',
+                'Export the built-in emulated sample tenant to ./DemoOutput as connection Demo (no settings, no cookies)',
             })
             .option('ca', {
               type: 'string',
@@ -259,7 +263,7 @@ export function entraCli(
             })
             .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' }),
           [
-            ['Export the emulated sample tenant to ./ExportOutput', '$0 export --demo'],
+            ['Export the emulated sample tenant to ./DemoOutput', '$0 export --demo'],
             [
               'A complete round the first time, incremental rounds from the cookies after',
               '$0 export -s appsettings.agent.json -c Contoso',
@@ -284,7 +288,10 @@ export function entraCli(
             ],
           ],
         ).epilog(
-          'A failed or interrupted run leaves the previous CSVs and cookies as they were.\n\n' +
+          'Which runs advance cookies: a run into a folder with the mapping of the cookies (or the first run) does; ' +
+            'a run to stdout, or with other --entities/--select, reads them and moves none unless --advance-cookies ' +
+            "(and may not write into the scheduled run's folder); --demo has none. One run at a time per connection " +
+            '(a lock in the cookie folder). A failed, interrupted or killed run leaves the previous CSVs and cookies as they were.\n\n' +
             exitCodesEpilog([0, 1, 2, 130]),
         ),
       (args) => runCommand(() => exportCommand(args), args),
@@ -554,7 +561,7 @@ export function entraCli(
     })
     .help()
     .alias('help', 'h')
-    .example('# Try it: export an emulated sample tenant to ./ExportOutput', '')
+    .example('# Try it: export an emulated sample tenant to ./DemoOutput', '')
     .example('$0 export --demo', '')
     .example('', '')
     .example('# Check a connection end to end, changing nothing', '')

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   ERR_CYBERARK: EXIT.failure,
   ERR_PASSWORD_MAIL: EXIT.failure,
   ERR_ATOMIC_FILE: EXIT.failure,
+  ERR_LOCKED: EXIT.failure,
   ERR_CSV_TABLE: EXIT.failure,
   ERR_GRAPH_HTTP: EXIT.failure,
   ERR_GRAPH_NETWORK: EXIT.failure,
@@ -53,6 +54,8 @@ export const ERROR_CODES = {
   // 3: a fulfill row's own failure
   ERR_ROW_INVALID: EXIT.rowsFailed,
   ERR_RETRIES_EXHAUSTED: EXIT.rowsFailed,
+  // 4: a safety threshold stopped the run before anything was written or sent
+  ERR_THRESHOLD: EXIT.threshold,
   // 130
   ERR_INTERRUPTED: EXIT.interrupted,
 } as const satisfies Record<`ERR_${string}`, ExitCode>;

@@ -8,7 +8,7 @@ import type { GraphClient } from '../graph/client.js';
 import { entityInfo } from '../graph/schema.js';
 import type { Mapping } from '../settings/mapping.js';
 import type { ConnectionSettings } from '../settings/settings.js';
-import { stageCookies } from '../sinks/cookie-file.js';
+import { mappingKey, stageCookies } from '../sinks/cookie-file.js';
 import { commitManifestPath, commitStaged, type StagedFile } from '../sinks/commit.js';
 import { createCsvStdoutWriter, createNdjsonWriter, createTableWriter, pipeRows } from '../sinks/csv-file.js';
 import { graphDelta } from '../sources/graph-delta.js';
@@ -34,6 +34,15 @@ export interface RoundsOptions {
   progress: { stream: ProgressStream; enabled: boolean; intervalMs?: number };
   /** `--parallel N`: complete rounds of users and groups listed in N-way parallel partitions. */
   parallel?: number;
+  /**
+   * Whether the run moves the connection's state (its cookies): false for runs that are not the
+   * scheduled run (`--output -`, another mapping) unless asked with `--advance-cookies`.
+   */
+  advance: boolean;
+  /** Why the cookies are not advanced (one info line), when `advance` is false. */
+  keepReason?: string;
+  /** Called before and after each write and rename of the commit step (fault injection). */
+  onCommitStep?: (label: string) => void;
 }
 
 /**
@@ -49,7 +58,7 @@ export async function sweepTemps(dir: string, connection: string): Promise<void>
   }
   const prefix = `.${connection}_`;
   for (const name of names) {
-    const m = /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+    const m = /\.(\d+)\.[0-9a-f]+\.(?:tmp|bak)$/.exec(name);
     if (!m || !name.startsWith(prefix)) continue;
     try {
       process.kill(Number(m[1]), 0);
@@ -196,7 +205,9 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
       }
     }
     signals.commit();
-    if (dropped > 0)
+    if (!o.advance) {
+      if (o.keepReason) log.info(`entra export: cookies not advanced: ${o.keepReason}`);
+    } else if (dropped > 0)
       log.warn(
         `cookies not advanced: ${dropped} rows of other tables than ${stdoutTable} were not written (use --format ndjson or --output DIR to keep them)`,
       );
@@ -214,12 +225,15 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
             tenantId: settings.tenantId,
             graphUrl: settings.graphUrl,
             createdAt,
+            mapping: mappingKey([...state.rounds.values()]),
+            output: 'dir' in o.output ? o.output.dir : '-',
           })),
         )),
       );
     }
     // CSVs and cookies move into place together, at the very end.
-    if (staged.length) await commitStaged(manifestPath, staged);
+    if (staged.length)
+      await commitStaged(manifestPath, staged, o.onCommitStep ? { onStep: o.onCommitStep } : {});
   } finally {
     signals.off();
     progress.stop();
@@ -237,7 +251,7 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
   if ('dir' in o.output && written.length) {
     const { dir } = o.output;
     log.info(
-      `entra export: wrote ${written.map((p) => p.slice(dir.length + 1)).join(', ')} in ${dir}; cookies in ${cookieDir}`,
+      `entra export: wrote ${written.map((p) => p.slice(dir.length + 1)).join(', ')} in ${dir}${o.advance ? `; cookies in ${cookieDir}` : ''}`,
     );
   }
   if (signals.late) {

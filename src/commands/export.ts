@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Emulator } from '../emulator/server.js';
@@ -6,7 +8,9 @@ import { checkExportPaths } from '../settings/paths.js';
 import { flattenJson, type SettingsLayer } from '../settings/settings.js';
 import { exportOptions } from '../settings/export-options.js';
 import { selectQuery } from '../settings/mapping.js';
-import { readCookie } from '../sinks/cookie-file.js';
+import { readCookie, readScheduledState } from '../sinks/cookie-file.js';
+import { acquireLock, connectionLockPath, type RunLock } from '../sinks/run-lock.js';
+import { planState } from '../sinks/state-plan.js';
 import { connect, settingsLayers } from './connection.js';
 import { commitManifestPath, recoverCommit } from '../sinks/commit.js';
 import { runRounds, type EntityRun } from './export-run.js';
@@ -31,6 +35,30 @@ export interface ExportArgs extends CommonOptions {
   ca?: string;
   /** Complete rounds of users and groups listed in N parallel partitions (1 = the sequential delta round). */
   parallel?: number;
+  /** Move the connection's cookies even when the run is not its scheduled run (`--output -`, another mapping). */
+  advanceCookies?: boolean;
+}
+
+/** `--demo`'s connection name and default folder: never a real connection's files. */
+export const DEMO_CONNECTION = 'Demo';
+export const DEMO_OUTPUT = 'DemoOutput';
+
+/**
+ * Test hook: `ENTRA_TEST_KILL_AT_COMMIT_STEP=k` kills the process (SIGKILL) at the k-th step of the
+ * commit (each write and rename, before and after), naming the step on stderr first. The kill tests
+ * use it to stop a child process at an exact point, not at a time.
+ */
+function killAtCommitStep(env: NodeJS.ProcessEnv): { onCommitStep: (label: string) => void } | undefined {
+  const at = Number(env.ENTRA_TEST_KILL_AT_COMMIT_STEP);
+  if (!Number.isInteger(at) || at < 1) return undefined;
+  let n = 0;
+  return {
+    onCommitStep: (label) => {
+      if (++n !== at) return;
+      writeSync(2, `entra: test: killed at commit step ${n} (${label})\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
+  };
 }
 
 /** The process streams of a run; tests pass their own. */
@@ -53,10 +81,13 @@ export async function exportCommand(
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const log = stderrLogger(args, stderr);
-  const { mapping, output } = await exportOptions(args);
+  const { mapping, output } = await exportOptions({
+    ...args,
+    ...(args.demo && args.output === undefined ? { output: DEMO_OUTPUT } : {}),
+  });
   await checkExportPaths({
     ...('dir' in output ? { output: output.dir } : {}),
-    ...('dir' in output && !args.demo ? { cookies: args.cookies ?? 'ExportCookies' } : {}),
+    ...(!args.demo ? { cookies: args.cookies ?? 'ExportCookies' } : {}),
   });
   const ca = args.ca !== undefined ? await readCaFile(args.ca) : undefined;
 
@@ -67,7 +98,9 @@ export async function exportCommand(
     // Loaded only for --demo: the emulator (and its certificate tooling) has no place in a real run.
     const { startDemo } = await import('./demo.js');
     demo = await startDemo(log);
-    layers = [flattenJson(demo.settings('Contoso'), 'demo tenant')];
+    // The demo is a connection of its own: its own name and folder, and no state (its tenant is new
+    // at each run, so cookies could never be replayed); a real connection's files stay untouched.
+    layers = [flattenJson(demo.settings(DEMO_CONNECTION), 'demo tenant')];
     settingsFile = 'demo tenant';
   } else
     ({ layers, file: settingsFile } = await settingsLayers(args, env, {
@@ -82,26 +115,44 @@ export async function exportCommand(
       settingsFile,
       env,
     });
+    const cookieDir = demo && 'dir' in output ? output.dir : resolve(args.cookies ?? 'ExportCookies');
+    let lock: RunLock | undefined;
     try {
-      const cookieDir = resolve(args.cookies ?? 'ExportCookies');
-      // A run killed while moving its files into place is finished first, before cookies are read.
-      if (await recoverCommit(commitManifestPath(cookieDir, settings.name)))
-        log.info('entra export: finished moving the files of an interrupted run into place');
-      const rounds: EntityRun[] = [];
-      for (const m of mapping.entities) {
-        const run: EntityRun = {
-          entity: m.entity,
-          select: selectQuery(m),
-          mode: 'complete',
-          objects: 0,
-          pages: 0,
-        };
-        // The demo tenant is a new emulator at each run: its cookies could never be replayed.
-        if (!args.ignoreCookies && !demo) {
+      // Credentials first: a refused secret fails the run before any file is touched.
+      await tokens.getToken();
+      if (!demo) {
+        await mkdir(cookieDir, { recursive: true });
+        lock = await acquireLock(connectionLockPath(cookieDir, settings.name), {
+          command: `entra export (connection ${settings.name})`,
+          onStale: (holder) => log.warn(`took over the lock of a run that is gone (${holder})`),
+        });
+        // A run killed while moving its files into place is undone first, before cookies are read.
+        if ((await recoverCommit(commitManifestPath(cookieDir, settings.name))) === 'rolled back')
+          log.warn(
+            'a run killed while moving its files into place was undone: this run repeats its round, nothing is lost',
+          );
+      }
+      const rounds: EntityRun[] = mapping.entities.map((m) => ({
+        entity: m.entity,
+        select: selectQuery(m),
+        mode: 'complete',
+        objects: 0,
+        pages: 0,
+      }));
+      const scheduled = demo ? undefined : await readScheduledState(cookieDir, settings.name);
+      const plan = planState({
+        rounds,
+        scheduled,
+        output: 'dir' in output ? output.dir : '-',
+        advanceCookies: args.advanceCookies === true,
+        demo: demo !== undefined,
+      });
+      if (!demo && !args.ignoreCookies)
+        for (const run of rounds) {
           const cookie = await readCookie({
             dir: cookieDir,
             connection: settings.name,
-            entity: m.entity,
+            entity: run.entity,
             select: run.select,
             tenantId: settings.tenantId,
             graphUrl: settings.graphUrl,
@@ -111,12 +162,8 @@ export async function exportCommand(
             run.mode = 'incremental';
             run.cookie = cookie.deltaLink;
           } else if (cookie.status === 'unusable')
-            log.warn(`${m.entity}: cookie not used (${cookie.reason}); running a complete round`);
+            log.warn(`${run.entity}: cookie not used (${cookie.reason}); running a complete round`);
         }
-        rounds.push(run);
-      }
-      // Credentials first: a refused secret fails the run before any file is touched.
-      await tokens.getToken();
       return await runRounds({
         settings,
         client,
@@ -128,6 +175,9 @@ export async function exportCommand(
             : { dir: output.dir },
         cookieDir,
         log,
+        advance: plan.advance,
+        ...(plan.reason ? { keepReason: plan.reason } : {}),
+        ...(killAtCommitStep(env) ?? {}),
         ...(args.parallel ? { parallel: args.parallel } : {}),
         progress: {
           stream: stderr,
@@ -136,6 +186,7 @@ export async function exportCommand(
         },
       });
     } finally {
+      await lock?.release();
       client.close();
     }
   } finally {

@@ -6,7 +6,8 @@ import _ from 'highland';
 import { EXIT, ToolError, UsageError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import { readCaFile } from '../settings/ca-file.js';
-import { checkFulfillPaths } from '../settings/paths.js';
+import { checkDistinctPaths, checkFulfillPaths } from '../settings/paths.js';
+import { acquireLock, type RunLock } from '../sinks/run-lock.js';
 import type { SettingsLayer } from '../settings/settings.js';
 import { createBatchStage } from '../sinks/batch-stage.js';
 import { recordDone, recordStarted, skipJournaled } from '../sinks/journal-stages.js';
@@ -98,8 +99,19 @@ export async function fulfillCommand(
 ): Promise<number> {
   const log = stderrLogger(args);
   const { files, budget } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
+  await checkDistinctPaths([
+    ...files.map((f) => ({ option: 'input', path: f, role: 'in' as const })),
+    { option: '--settings', path: args.settings ?? 'appsettings.agent.json', role: 'in' },
+    ...(args.ca ? [{ option: '--ca', path: args.ca, role: 'in' as const }] : []),
+    ...(args.journal ? [{ option: '--journal', path: args.journal, role: 'out' as const }] : []),
+    ...(args.passwordFile
+      ? [{ option: '--password-file', path: args.passwordFile, role: 'out' as const }]
+      : []),
+    ...(args.results ? [{ option: '--results', path: args.results, role: 'out' as const }] : []),
+  ]);
   await checkFulfillPaths(args);
   const inputs: CommandCsv[] = [];
+  let lock: RunLock | undefined;
   let client: GraphClient | undefined;
   let journal: Journal | undefined;
   let passwords: PasswordSink | undefined;
@@ -122,6 +134,12 @@ export async function fulfillCommand(
           ...(mailColumn ? { passThrough: [mailColumn] } : {}),
         }),
       );
+    // One run per journal: two at once would both send the rows neither has finished (duplicate creates).
+    if (args.journal)
+      lock = await acquireLock(`${resolve(args.journal)}.lock`, {
+        command: `entra fulfill (journal ${args.journal})`,
+        onStale: (holder) => log.warn(`took over the journal lock of a run that is gone (${holder})`),
+      });
     journal = args.journal
       ? await openJournal(
           resolve(args.journal),
@@ -144,6 +162,7 @@ export async function fulfillCommand(
     await Promise.all(inputs.map((i) => i.close()));
     client?.close();
     await journal?.close();
+    await lock?.release();
     await passwords?.close();
     if (out && out !== process.stdout && !out.writableFinished) out.destroy();
   }

@@ -7,11 +7,11 @@ import { redact } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
 import { graphErrorOf } from './graph-error.js';
 import { isTlsTrustError, trustedCertificateAuthorities } from './https-trust.js';
-import { retryDelay } from './retry-delay.js';
+import { isTransientStatus, retryDelay } from './retry-delay.js';
 
 /**
  * The one Graph client of a run: got with a bearer hook, CA trust, timeouts and our own bounded
- * retry loop (429/503/504, network errors and truncated bodies, honouring `Retry-After`, else
+ * retry loop (429/503/504, 500 a few times for reads, network errors and truncated bodies, honouring `Retry-After`, else
  * jittered exponential backoff), keeping Graph's `request-id` for errors.
  */
 export interface GraphClientOptions {
@@ -70,7 +70,6 @@ export interface GraphClient {
   close(): void;
 }
 
-const TRANSIENT_STATUS = new Set([429, 503, 504]);
 const TRANSIENT_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
@@ -222,7 +221,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       const transient =
         failure !== undefined
           ? policy === 'idempotent'
-          : status !== undefined && TRANSIENT_STATUS.has(status);
+          : status !== undefined && isTransientStatus(status, attempt + 1);
       const allowed =
         transient &&
         (policy === 'idempotent' ||

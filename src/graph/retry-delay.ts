@@ -38,3 +38,17 @@ export function retryDelay(input: {
   const wait = (p.retryAfter ?? 'exact') === 'exact' ? (asked ?? backoff) : Math.max(backoff, asked ?? 0);
   return Math.min(p.maxDelayMs ?? Infinity, wait);
 }
+
+/** How many times an idempotent request retries a 500: a blip costs a retry, a lasting bug fails fast. */
+export const INTERNAL_ERROR_RETRIES = 3;
+
+/**
+ * Whether an answer's status is worth another attempt (the caller's policy still decides for writes):
+ * 429, 503 and 504 always (within the client's retry limit); 500 only for the first
+ * {@link INTERNAL_ERROR_RETRIES} retries, since Graph's 500s are mostly transient, but not always.
+ * @example isTransientStatus(500, 1) // → true; isTransientStatus(500, 4) // → false
+ */
+export function isTransientStatus(status: number, attemptCount: number): boolean {
+  if (status === 429 || status === 503 || status === 504) return true;
+  return status === 500 && attemptCount <= INTERNAL_ERROR_RETRIES;
+}

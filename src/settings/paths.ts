@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
-import { access, mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { access, mkdir, open, realpath, rmdir, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
 /**
@@ -140,4 +140,53 @@ export async function checkFulfillPaths(paths: {
   if (paths.results !== undefined && paths.results !== '-')
     await checkOutputFile('--results', paths.results, { streams: true });
   if (paths.passwordFile !== undefined) await checkOutputFile('--password-file', paths.passwordFile);
+}
+
+/** A path a command reads (`in`) or writes (`out`), with the option that names it. */
+export interface NamedPath {
+  option: string;
+  path: string;
+  role: 'in' | 'out';
+}
+
+/** The same file whatever the spelling: symbolic links resolved, and a file's device and inode. */
+async function identity(path: string): Promise<string> {
+  const full = resolve(path);
+  try {
+    const s = await stat(full);
+    if (s.isFile()) return `${s.dev}:${s.ino}`;
+    return await realpath(full);
+  } catch {
+    // Not there yet: the real folder it will be created in, and its name.
+    try {
+      return join(await realpath(dirname(full)), basename(full));
+    } catch {
+      return full;
+    }
+  }
+}
+
+/**
+ * Refuses, before anything runs, a file that a command would write while it also reads it, or write
+ * twice: `fulfill in.csv --results in.csv` would destroy its input, `--password-file p.csv --results
+ * p.csv` a password. Streams (`-`, pipes, /dev/stdout) are not files and are left out.
+ * @example await checkDistinctPaths([{ option: 'input', path: 'in.csv', role: 'in' }, { option: '--results', path: 'in.csv', role: 'out' }])
+ */
+export async function checkDistinctPaths(paths: NamedPath[]): Promise<void> {
+  const seen = new Map<string, NamedPath>();
+  for (const p of paths) {
+    if (!p.path || p.path === '-') continue;
+    const s = await stat(resolve(p.path)).catch(() => undefined);
+    if (s && !s.isFile()) continue;
+    const id = await identity(p.path);
+    const other = seen.get(id);
+    if (other && (other.role === 'out' || p.role === 'out')) {
+      const [w, r] = other.role === 'out' ? [other, p] : [p, other];
+      throw new UsageError(
+        'ERR_USAGE',
+        `${w.option} ${w.path} is also ${r.role === 'in' ? 'read as ' : ''}${r.option}${r.path !== w.path ? ` (${r.path})` : ''}: the run would overwrite it; name another file`,
+      );
+    }
+    if (!other || p.role === 'out') seen.set(id, p);
+  }
 }

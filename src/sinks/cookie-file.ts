@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntityName } from '../graph/schema.js';
 import { writeTempFile } from './atomic-file.js';
@@ -19,6 +19,10 @@ export interface CookieSidecar {
   graphUrl: string;
   /** Binds the sidecar to its `.bin`: a run killed between the two writes leaves a pair that does not match. */
   deltaLinkSha256: string;
+  /** The whole run's entities and `$select`s ({@link mappingKey}): what the connection's scheduled run exports. */
+  mapping?: string;
+  /** Where the run's CSVs went: a folder, or `-` for stdout. */
+  output?: string;
 }
 
 export type CookieStatus =
@@ -31,6 +35,10 @@ export interface CookieToWrite {
   tenantId: string;
   graphUrl: string;
   createdAt: Date;
+  /** {@link mappingKey} of the run. */
+  mapping?: string;
+  /** The run's output folder, or `-`. */
+  output?: string;
 }
 
 /** `<dir>/<connection>_cookie_<entity>.bin` (the deltaLink, UTF-8, nothing else) and its `.json` sidecar. */
@@ -134,9 +142,64 @@ export async function stageCookies(
       tenantId: c.tenantId,
       graphUrl: c.graphUrl,
       deltaLinkSha256: sha256(c.deltaLink.trim()),
+      ...(c.mapping !== undefined ? { mapping: c.mapping } : {}),
+      ...(c.output !== undefined ? { output: c.output } : {}),
     };
     staged.push({ temp: await writeTempFile(bin, c.deltaLink), final: bin });
     staged.push({ temp: await writeTempFile(sidecar, `${JSON.stringify(meta, null, 2)}\n`), final: sidecar });
   }
   return staged;
+}
+
+/** A run's entities and `$select`s as one string, e.g. `group=displayName,id,members;user=id,mail`. */
+export function mappingKey(rounds: readonly { entity: string; select: string }[]): string {
+  return rounds
+    .map((r) => `${r.entity}=${r.select}`)
+    .sort()
+    .join(';');
+}
+
+/** What the cookies say about the connection's scheduled run: its mapping and output, per its newest sidecar. */
+export interface ScheduledState {
+  /** {@link mappingKey} of the run that wrote the newest cookie. */
+  mapping: string;
+  /** That run's output folder (`-` for stdout), when the sidecar says. */
+  output?: string;
+  /** Each entity's sidecar. */
+  cookies: Map<string, CookieSidecar>;
+}
+
+/**
+ * Reads every cookie sidecar of `connection` in `dir` (whatever their entity, valid or not): the state
+ * of the connection's scheduled run, or undefined when it has none yet.
+ */
+export async function readScheduledState(
+  dir: string,
+  connection: string,
+): Promise<ScheduledState | undefined> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return undefined;
+  }
+  const cookies = new Map<string, CookieSidecar>();
+  const prefix = `${connection}_cookie_`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.json')) continue;
+    try {
+      const meta = JSON.parse(await readFile(join(dir, name), 'utf8')) as CookieSidecar;
+      if (meta && typeof meta === 'object' && typeof meta.select === 'string')
+        cookies.set(name.slice(prefix.length, -'.json'.length), meta);
+    } catch {
+      // an unreadable sidecar is reported by readCookie when its entity runs
+    }
+  }
+  if (!cookies.size) return undefined;
+  const newest = [...cookies.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))[0]!;
+  return {
+    mapping: newest.mapping ?? mappingKey([...cookies].map(([entity, m]) => ({ entity, select: m.select }))),
+    ...(newest.output !== undefined ? { output: newest.output } : {}),
+    cookies,
+  };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { EntityName } from '../../src/graph/schema.js';
+import { acquireLock } from '../../src/sinks/run-lock.js';
 import { SMALL_LIMITS, sampleTenant } from '../helpers/emulator.js';
 import { csvObjects, openHarness, runExport, withHarness, type Harness } from '../helpers/export-harness.js';
 
@@ -123,7 +124,7 @@ Complete('exportCommand(args) on a generated tenant holds every object and every
   ),
 );
 
-Complete('exportCommand({ demo }) writes the sample tenant in the files of DESIGN.md §3, exactly', () =>
+Complete('exportCommand({ demo }) writes the sample tenant as connection Demo, exactly, and no cookies', () =>
   withHarness({}, async (h) => {
     const r = await runExport({ demo: true, output: h.out, cookies: h.cookies });
     assert.is(r.code, 0, r.stderr);
@@ -131,11 +132,11 @@ Complete('exportCommand({ demo }) writes the sample tenant in the files of DESIG
       r.stderr,
       /^entra: --demo: emulated sample tenant a7f3c9e2-5b1d-4e8a-9c6f-2d4b8e1a3f57 on https:\/\/127\.0\.0\.1:\d+\n/,
     );
-    assert.ok(r.stderr.includes(`in ${h.out}; cookies in ${h.cookies}\n`), r.stderr);
+    assert.ok(r.stderr.includes(`in ${h.out}\n`), r.stderr);
     for (const table of ['directoryobjects', 'members_group', 'owners_group', 'members_directoryRole']) {
-      const text = await h.read(table);
+      const text = await readFile(join(h.out, `Demo_${table}.csv`), 'utf8');
       const expected = await readFile(
-        new URL(`../fixtures/expected/demo/Contoso_${table}.csv`, import.meta.url),
+        new URL(`../fixtures/expected/demo/Demo_${table}.csv`, import.meta.url),
         'utf8',
       );
       // Entities are read in parallel: rows of different entities interleave as pages arrive.
@@ -143,16 +144,36 @@ Complete('exportCommand({ demo }) writes the sample tenant in the files of DESIG
       assert.ok(text.endsWith('\n') && !text.startsWith('\uFEFF'));
       assert.fixture(sorted(text), sorted(expected));
     }
+    assert.not.ok(
+      (await ls(h)).some((f) => f.startsWith('cookies/')),
+      'no cookie written',
+    );
   }),
 );
 
-Complete('exportCommand(args) never reads cookies with --demo: each run is complete', () =>
-  withHarness({}, async (h) => {
-    assert.is((await runExport({ demo: true, output: h.out, cookies: h.cookies })).code, 0);
-    const r = await runExport({ demo: true, output: h.out, cookies: h.cookies });
-    assert.match(summaryLine(r.stderr) ?? '', /user complete, group complete/);
-    assert.not.match(r.stderr, /warning/);
-  }),
+Complete(
+  "exportCommand({ demo }) in a real connection's folders leaves its files and cookies byte-identical",
+  async () =>
+    withHarness({ tenant: await sampleTenant() }, async (h) => {
+      assert.is((await h.run(SMALL_SELECT)).code, 0);
+      const before = await h.snapshot();
+      for (let i = 0; i < 2; i++) {
+        const r = await runExport({ demo: true, output: h.out, cookies: h.cookies });
+        assert.is(r.code, 0, r.stderr);
+        assert.match(r.stderr, /^entra export: Demo: user complete, group complete/m);
+      }
+      const after = await h.snapshot();
+      for (const [name, text] of before) assert.is(after.get(name), text, name);
+      assert.equal(
+        [...after.keys()].filter((k) => !before.has(k)).sort(),
+        [
+          'Demo_directoryobjects.csv',
+          'Demo_members_directoryRole.csv',
+          'Demo_members_group.csv',
+          'Demo_owners_group.csv',
+        ].map((f) => `out/${f}`),
+      );
+    }),
 );
 
 Complete.run();
@@ -354,7 +375,7 @@ Fallback('exportCommand(args) does not replay a cookie made with another $select
     () => {},
     /^entra: warning: user: cookie not used \(made for another \$select \(displayName,id,mail → displayName,id\)\); running a complete round$/,
     {
-      second: { select: ['user=displayName', 'group=displayName,members,owners'] },
+      second: { select: ['user=displayName', 'group=displayName,members,owners'], advanceCookies: true },
     },
   ),
 );
@@ -649,11 +670,11 @@ BadInput.run();
 const Stdout = suite('exportCommand (--output -)');
 
 Stdout(
-  'exportCommand({ output: "-", format: "ndjson" }) writes every row of every table, and the cookies',
+  'exportCommand({ output: "-", format: "ndjson", advanceCookies }) writes every row of every table, and the cookies',
   async () =>
     withHarness({ tenant: await sampleTenant(), deltaLimits: SMALL_LIMITS }, async (h) => {
       const files = await h.run({ ...SMALL_SELECT, cookies: join(h.dir, 'other-cookies') });
-      const r = await h.run({ ...SMALL_SELECT, output: '-', format: 'ndjson' });
+      const r = await h.run({ ...SMALL_SELECT, output: '-', format: 'ndjson', advanceCookies: true });
       assert.is(r.code, 0, r.stderr);
       const lines = r.stdout
         .trimEnd()
@@ -682,7 +703,7 @@ Stdout(
       assert.is((await h.run({ ...SMALL_SELECT, ignoreCookies: true })).code, 0);
       const before = await h.snapshot();
       h.emu.tenant.addMember(ENGINEERING, ALEX);
-      const r = await h.run({ ...SMALL_SELECT, output: '-', table: 'members_group' });
+      const r = await h.run({ ...SMALL_SELECT, output: '-', table: 'members_group', advanceCookies: true });
       assert.is(r.code, 0, r.stderr);
       assert.is(r.stdout, `${MEMBERS_HEADER}insert,${ENGINEERING},${ALEX}\n`);
       assert.match(
@@ -693,17 +714,143 @@ Stdout(
     }),
 );
 
-Stdout('exportCommand({ output: "-" }) advances the cookies when the one table is all there is', async () =>
-  withHarness({ tenant: await sampleTenant() }, async (h) => {
-    const r = await h.run({ select: ['user=displayName,mail'], output: '-' });
-    assert.is(r.code, 0, r.stderr);
-    assert.is(r.stdout.split('\n')[0], 'Command,@odata.type,displayName,id,mail');
-    assert.is(r.stdout.trimEnd().split('\n').length, 1 + h.emu.tenant.list('user').length);
-    assert.equal(await ls(h), ['cookies/Contoso_cookie_user.bin', 'cookies/Contoso_cookie_user.json']);
-  }),
+Stdout(
+  'exportCommand({ output: "-", advanceCookies }) advances the cookies when the one table is all there is',
+  async () =>
+    withHarness({ tenant: await sampleTenant() }, async (h) => {
+      const r = await h.run({ select: ['user=displayName,mail'], output: '-', advanceCookies: true });
+      assert.is(r.code, 0, r.stderr);
+      assert.is(r.stdout.split('\n')[0], 'Command,@odata.type,displayName,id,mail');
+      assert.is(r.stdout.trimEnd().split('\n').length, 1 + h.emu.tenant.list('user').length);
+      assert.equal(await ls(h), ['cookies/Contoso_cookie_user.bin', 'cookies/Contoso_cookie_user.json']);
+    }),
 );
 
 Stdout.run();
+
+// ---
+
+const AdHoc = suite('exportCommand (ad-hoc runs)');
+
+AdHoc('exportCommand({ output: "-" }) shows a change that still reaches the next scheduled run', async () =>
+  withHarness({ tenant: await sampleTenant() }, async (h) => {
+    assert.is((await h.run(SMALL_SELECT)).code, 0);
+    const before = await h.snapshot();
+    h.emu.tenant.update(ADELE, { mail: 'adele@contoso.com' });
+    const pipe = await h.run({ ...SMALL_SELECT, output: '-', format: 'ndjson' });
+    assert.is(pipe.code, 0, pipe.stderr);
+    assert.match(pipe.stdout, /"mail":"adele@contoso\.com"/);
+    assert.match(pipe.stderr, /^entra export: Contoso: user incremental, group incremental;/m);
+    assert.match(
+      pipe.stderr,
+      /^entra export: cookies not advanced: a run to stdout reads cookies but moves none/m,
+    );
+    assert.equal(await h.snapshot(), before);
+    const scheduled = await h.run(SMALL_SELECT);
+    assert.is(scheduled.code, 0, scheduled.stderr);
+    assert.match(
+      await h.read('directoryobjects'),
+      /^update,#microsoft\.graph\.user,Adele Vance,[^,]+,adele@contoso\.com$/m,
+    );
+  }),
+);
+
+AdHoc(
+  'exportCommand({ select }) narrower than the cookies refuses the scheduled folder, and writes another one without moving cookies',
+  async () =>
+    withHarness({ tenant: await sampleTenant() }, async (h) => {
+      assert.is((await h.run(SMALL_SELECT)).code, 0);
+      const before = await h.snapshot();
+      h.emu.tenant.update(ADELE, { mail: 'adele@contoso.com' });
+      const narrow = { select: ['user=displayName'] };
+      const refused = await h.run(narrow);
+      assert.is(refused.code, 2, refused.stderr);
+      assert.match(
+        refused.stderr,
+        /^entra: ERR_USAGE: this run's entities or --select \(user=displayName,id\) differ from the connection's scheduled run \(group=displayName,id,members,owners user=displayName,id,mail\): it would replace that run's files in .* pass --advance-cookies/,
+      );
+      assert.equal(await h.snapshot(), before);
+      const elsewhere = join(h.dir, 'adhoc');
+      const r = await h.run({ ...narrow, output: elsewhere });
+      assert.is(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^entra export: cookies not advanced: this run's entities or --select differ/m);
+      assert.match(await readFile(join(elsewhere, 'Contoso_directoryobjects.csv'), 'utf8'), /^insert,/m);
+      assert.equal(await h.snapshot(), before);
+      const scheduled = await h.run(SMALL_SELECT);
+      assert.match(summaryLine(scheduled.stderr) ?? '', /user incremental, group incremental/);
+      assert.match(await h.read('directoryobjects'), /adele@contoso\.com/);
+    }),
+);
+
+AdHoc('exportCommand({ select, advanceCookies }) makes another mapping the scheduled one', async () =>
+  withHarness({ tenant: await sampleTenant() }, async (h) => {
+    assert.is((await h.run(SMALL_SELECT)).code, 0);
+    const narrow = { select: ['user=displayName'] };
+    const r = await h.run({ ...narrow, advanceCookies: true });
+    assert.is(r.code, 0, r.stderr);
+    assert.match(summaryLine(r.stderr) ?? '', /^entra export: Contoso: user complete;/);
+    const next = await h.run(narrow);
+    assert.is(next.code, 0, next.stderr);
+    assert.match(summaryLine(next.stderr) ?? '', /^entra export: Contoso: user incremental;/);
+  }),
+);
+
+AdHoc.run();
+
+// ---
+
+const OneWriter = suite('exportCommand (one writer per connection)');
+
+OneWriter('exportCommand(args) while the connection is locked fails at once, touching nothing', async () =>
+  withHarness({ tenant: await sampleTenant() }, async (h) => {
+    assert.is((await h.run(SMALL_SELECT)).code, 0);
+    const lock = await acquireLock(join(h.cookies, 'Contoso.lock'), {
+      command: 'entra export (connection Contoso)',
+    });
+    try {
+      const before = await h.snapshot();
+      const requests = h.emu.requests.length;
+      const r = await h.run(SMALL_SELECT);
+      assert.is(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^entra: ERR_LOCKED: .*Contoso\\.lock is held by entra export \\(connection Contoso\\), pid ${process.pid} on .*: one run at a time per connection`,
+        ),
+      );
+      assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.equal(await h.snapshot(), before);
+      assert.ok(
+        h.emu.requests.slice(requests).every((q) => !q.path.includes('/delta')),
+        'no delta request',
+      );
+    } finally {
+      await lock.release();
+    }
+  }),
+);
+
+OneWriter(
+  'exportCommand(args) twice at once: one runs, the other fails with ERR_LOCKED, files intact',
+  async () =>
+    withHarness(
+      { tenant: await sampleTenant(), deltaLimits: SMALL_LIMITS, latency: { fixedMs: 10 } },
+      async (h) => {
+        assert.is((await h.run(SMALL_SELECT)).code, 0);
+        h.emu.tenant.update(ADELE, { mail: 'adele@contoso.com' });
+        const runs = await Promise.all([h.run(SMALL_SELECT), h.run(SMALL_SELECT)]);
+        assert.equal(runs.map((r) => r.code).sort(), [0, 1], runs.map((r) => r.stderr).join('\n'));
+        assert.match(runs.find((r) => r.code === 1)!.stderr, /^entra: ERR_LOCKED: /);
+        assert.match(await h.read('directoryobjects'), /adele@contoso\.com/);
+        assert.equal(
+          (await ls(h)).filter((f) => /\.(tmp|bak|lock)$|_commit\.json$/.test(f)),
+          [],
+        );
+      },
+    ),
+);
+
+OneWriter.run();
 
 // ---
 

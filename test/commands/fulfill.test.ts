@@ -5,6 +5,7 @@ import type { FulfillArgs } from '../../src/commands/fulfill.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fingerprintFile, openJournal } from '../../src/sinks/journal.js';
+import { acquireLock } from '../../src/sinks/run-lock.js';
 import { openPasswordFile } from '../../src/sinks/password-file.js';
 import type { ResultRow } from '../../src/types.js';
 import { sampleTenant } from '../helpers/emulator.js';
@@ -589,6 +590,26 @@ Bad('fulfillCommand(bad input) stops before any write with one clear message (ex
         /^--journal \/(sys\/)?run\.journal: cannot create it \(permission denied, EACCES\)$/,
       ],
       [
+        { files: [good!], results: good! },
+        'ERR_USAGE',
+        /^--results .*good\.csv is also read as input: the run would overwrite it; name another file$/,
+      ],
+      [
+        { files: [good!], passwordFile: join(dir, 'p.csv'), results: join(dir, '.', 'p.csv') },
+        'ERR_USAGE',
+        /^--password-file .*p\.csv is also --results: the run would overwrite it/,
+      ],
+      [
+        { files: [good!], journal: good! },
+        'ERR_USAGE',
+        /^--journal .*good\.csv is also read as input: the run would overwrite it/,
+      ],
+      [
+        { files: [good!], results: join(dir, 'appsettings.agent.json') },
+        'ERR_USAGE',
+        /^--results .*appsettings\.agent\.json is also read as --settings/,
+      ],
+      [
         { files: [good!], journal: otherJournal },
         'ERR_JOURNAL',
         /made for other content of .*good\.csv: use a new journal/,
@@ -603,7 +624,38 @@ Bad('fulfillCommand(bad input) stops before any write with one clear message (ex
     }
     assert.is(emu.requests.filter((r) => r.path.endsWith('/$batch')).length, 0, 'nothing written');
     assert.is(emu.tenant.get(ADELE)?.data.jobTitle, 'Retail Manager');
+    assert.is(
+      await readFile(good!, 'utf8'),
+      `Command,@odata.type,id,jobTitle\nupdate,#microsoft.graph.user,${ADELE},X\n`,
+    );
   }),
+);
+
+Bad(
+  'fulfillCommand({ journal }) while another run holds the journal fails at once, sending nothing',
+  async () =>
+    withWork({ tenant: await sampleTenant() }, async (emu, dir) => {
+      const [good] = await csvFiles(dir, {
+        'good.csv': ['Command,@odata.type,id,jobTitle', `update,#microsoft.graph.user,${ADELE},X`],
+      });
+      const journal = join(dir, 'run.journal');
+      const lock = await acquireLock(`${journal}.lock`, { command: 'entra fulfill (journal run.journal)' });
+      try {
+        const run = await fulfill(dir, [], { files: [good!], journal });
+        assert.is(run.error?.code, 'ERR_LOCKED');
+        assert.is(run.error?.exitCode, 1);
+        assert.match(
+          run.error!.message,
+          /run\.journal\.lock is held by entra fulfill \(journal run\.journal\), pid \d+ on /,
+        );
+      } finally {
+        await lock.release();
+      }
+      assert.is(emu.requests.filter((r) => r.path.endsWith('/$batch')).length, 0, 'nothing written');
+      const again = await fulfill(dir, [], { files: [good!], journal });
+      assert.is(again.code, 0, again.stderr);
+      assert.is(emu.tenant.get(ADELE)?.data.jobTitle, 'X');
+    }),
 );
 
 Bad.run();

@@ -128,6 +128,30 @@ Create('get(url) retries 503 and 504 without Retry-After with jittered exponenti
   }),
 );
 
+Create('get(url) retries a transient 500 up to 3 times; a lasting one fails; a POST never retries it', () =>
+  sample(async (emu) => {
+    emu.faults.add({ kind: 'status', status: 500, count: 3, match: '/users' });
+    const { client, waits } = clientFor(emu);
+    try {
+      assert.is((await client.get(`users/${ADELE}`)).status, 200);
+      assert.is(waits.length, 3);
+      emu.faults.add({ kind: 'status', status: 500, count: 4, match: '/users' });
+      const e = (await rejection(client.get(`users/${ADELE}`))) as GraphHttpError;
+      assert.is(e.status, 500);
+      assert.is(waits.length, 6);
+      emu.faults.clear();
+      emu.faults.add({ kind: 'status', status: 500, count: 1, match: 'POST /v1.0/users' });
+      const post = (await rejection(
+        client.request('POST', 'users', { json: { displayName: 'x' } }),
+      )) as GraphHttpError;
+      assert.is(post.status, 500);
+      assert.is(waits.length, 6);
+    } finally {
+      client.close();
+    }
+  }),
+);
+
 Create(
   'get(url) backs off from the first step after Retry-After waits (the exponent counts backoffs only)',
   () =>

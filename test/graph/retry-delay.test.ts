@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { retryDelay } from '../../src/graph/retry-delay.js';
+import { isTransientStatus, retryDelay } from '../../src/graph/retry-delay.js';
 
 const RetryDelay = suite('retryDelay');
 
@@ -33,3 +33,22 @@ RetryDelay("retryDelay({retryAfter: 'floor'}) waits at least the backoff and at 
 });
 
 RetryDelay.run();
+
+// ---
+
+const Transient = suite('isTransientStatus');
+
+Transient(
+  'isTransientStatus(status, attempt) retries 429, 503 and 504 always, 500 three times, others never',
+  () => {
+    for (const status of [429, 503, 504]) assert.ok(isTransientStatus(status, 8), String(status));
+    assert.equal(
+      [1, 2, 3, 4].map((n) => isTransientStatus(500, n)),
+      [true, true, true, false],
+    );
+    for (const status of [400, 401, 403, 404, 410, 501, 502])
+      assert.not.ok(isTransientStatus(status, 1), String(status));
+  },
+);
+
+Transient.run();
