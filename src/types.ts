@@ -107,6 +107,11 @@ export interface TableRow {
   table: string;
   /** Cells by column name, already encoded as CSV text (DESIGN.md §3 cell encoding). */
   cells: Record<string, string>;
+  /**
+   * For NDJSON (set only when the router is asked for it): the object's own columns as Graph's typed
+   * JSON values, null for absent; a delete row carries only its `id`.
+   */
+  values?: Record<string, unknown>;
 }
 
 /** Outcome of one fulfill input row (DESIGN.md §4). */

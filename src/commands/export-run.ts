@@ -145,7 +145,7 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
   // Rows travel a page at a time (one array per page): per-row stream overhead would dominate.
   const rows = _(readables.map((r) => _<ExportMsg>(r)))
     .merge()
-    .through(routeByTypeStream({ mapping }))
+    .through(routeByTypeStream({ mapping, typed: 'stream' in o.output && o.output.format === 'ndjson' }))
     .through(splitNavigationStream({ mapping }))
     .through(state.through);
 

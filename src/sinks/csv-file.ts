@@ -263,7 +263,23 @@ export function createCsvStdoutWriter(out: Writable, table: string, columns: str
   };
 }
 
-/** `--output - --format ndjson`: every row of every table, one JSON object a line, `table` first. */
+/**
+ * One NDJSON line of a row: `table` first, then `Command`, `@odata.type` and the row's own columns as typed
+ * JSON values (its `values`, from the router), or, for a row without them (link rows), its cells with
+ * `null` for an empty one.
+ */
+export function ndjsonRecord(row: TableRow): string {
+  const { table, cells, values } = row;
+  const out: Record<string, unknown> = { table };
+  if (values) {
+    out.Command = cells.Command;
+    if (cells['@odata.type'] !== undefined) out['@odata.type'] = cells['@odata.type'];
+    for (const k in values) out[k] = values[k];
+  } else for (const k in cells) out[k] = cells[k] === '' ? null : cells[k];
+  return `${JSON.stringify(out)}\n`;
+}
+
+/** `--output - --format ndjson`: every row of every table, one JSON object a line (see {@link ndjsonRecord}). */
 export function createNdjsonWriter(out: Writable): StdoutWriter {
   let closedEarly = false;
   const counts = new Map<string, number>();
@@ -274,9 +290,7 @@ export function createNdjsonWriter(out: Writable): StdoutWriter {
       for (const { chunk } of chunks)
         for (const row of Array.isArray(chunk) ? (chunk as TableRow[]) : [chunk as TableRow]) {
           count(counts, row);
-          const { table, cells } = row;
-          const body = JSON.stringify(cells);
-          text += `{"table":${JSON.stringify(table)}${body === '{}' ? '' : ','}${body.slice(1)}\n`;
+          text += ndjsonRecord(row);
         }
       if (out.write(text)) callback();
       else out.once('drain', () => callback());

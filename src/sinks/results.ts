@@ -76,13 +76,22 @@ function cells(row: ResultRow): string[] {
   return RESULT_COLUMNS.map((c) => (c === 'message' ? scrubSecrets(row.message) : String(row[c] ?? '')));
 }
 
+/** Result columns that are numbers in NDJSON. */
+const NUMERIC = new Set<string>(['line', 'httpStatus']);
+
 function serialize(row: ResultRow, format: 'csv' | 'ndjson'): string {
   const values = cells(row);
   if (format === 'csv')
     // csv-stringify quotes \n but not a lone \r, which RFC 4180 readers take for a line end.
     return stringify([values], { record_delimiter: '\n', quoted_match: /\r/ });
-  const ordered = Object.fromEntries(RESULT_COLUMNS.map((c, i) => [c, values[i]]));
-  return `${JSON.stringify({ ...ordered, line: row.line })}\n`;
+  // NDJSON: numbers as numbers (`line`, `httpStatus`), null for an empty column, like the export's NDJSON.
+  const typed = Object.fromEntries(
+    RESULT_COLUMNS.map((c, i) => [
+      c,
+      values[i] === '' ? null : NUMERIC.has(c) ? Number(values[i]) : values[i],
+    ]),
+  );
+  return `${JSON.stringify(typed)}\n`;
 }
 
 /**

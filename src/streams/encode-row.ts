@@ -1,7 +1,7 @@
 import _ from 'highland';
 import { ToolError } from '../errors.js';
 import type { EntityName } from '../graph/schema.js';
-import { entityInfo } from '../graph/schema.js';
+import { entityInfo, findProperty } from '../graph/schema.js';
 import type { Command, GraphObject, RecordMsg, TableRow } from '../types.js';
 
 /** The object table of every export: `<connection>_directoryobjects.csv`. */
@@ -39,12 +39,20 @@ export type ObjectRowEncoder = (record: GraphObject, command: Command, odataType
 export function createObjectRowEncoder(
   columns: readonly string[],
   attributes?: Iterable<string>,
+  options: { typed?: boolean; entity?: EntityName } = {},
 ): ObjectRowEncoder {
   const wanted = attributes ? new Set(attributes) : undefined;
   const keys = columns.slice();
   const read = keys.map((c) => !wanted || wanted.has(c));
   const idAt = keys.indexOf('id');
   const n = keys.length;
+  // NDJSON: the entity's own columns only, in the CSV's order, with Graph's JSON values.
+  const own = keys.filter((_k, i) => read[i]);
+  // Graph leaves a never-set collection out of delta pages: NDJSON gives it as [] (the schema's type).
+  const isCollection = own.map(
+    (k) => (options.entity && findProperty(options.entity, k)?.isCollection) === true,
+  );
+  const typed = options.typed === true;
   // Filling a fresh object key by key puts it in V8's slow dictionary mode (measured 2x slower for 45
   // columns); a clone of a JSON.parse'd template keeps fast properties and the column order.
   const template = JSON.parse(
@@ -56,11 +64,17 @@ export function createObjectRowEncoder(
     if (record['@removed'] !== undefined) {
       cells.Command = 'delete';
       if (idAt >= 0) cells[keys[idAt]!] = record.id;
-    } else {
-      cells.Command = command;
-      for (let i = 0; i < n; i++) if (read[i]) cells[keys[i]!] = encodeCell(record[keys[i]!]);
+      // Graph sends only the id of a deleted object: its other values are unknown, not null.
+      return typed
+        ? { table: OBJECT_TABLE, cells, values: { id: record.id } }
+        : { table: OBJECT_TABLE, cells };
     }
-    return { table: OBJECT_TABLE, cells };
+    cells.Command = command;
+    for (let i = 0; i < n; i++) if (read[i]) cells[keys[i]!] = encodeCell(record[keys[i]!]);
+    if (!typed) return { table: OBJECT_TABLE, cells };
+    const values: Record<string, unknown> = {};
+    for (let i = 0; i < own.length; i++) values[own[i]!] = record[own[i]!] ?? (isCollection[i] ? [] : null);
+    return { table: OBJECT_TABLE, cells, values };
   };
 }
 

@@ -29,6 +29,8 @@ export interface RouterOptions {
   mode: (entity: EntityName) => RoundMode;
   /** Injected for tests; defaults to {@link createSeenIds}. Object ids are unique across entities, so one set serves all rounds. */
   seen?: SeenIds;
+  /** Also give each object row its typed `values` (for NDJSON). */
+  typed?: boolean;
 }
 
 export { exportTables } from './export-tables.js';
@@ -60,7 +62,10 @@ export function createObjectRouter(options: RouterOptions): ObjectRouter {
   for (const m of mapping.entities)
     plans.set(m.entity, {
       odataType: entityInfo(m.entity).odataType,
-      encode: createObjectRowEncoder(columns, m.attributes),
+      encode: createObjectRowEncoder(columns, m.attributes, {
+        typed: options.typed === true,
+        entity: m.entity,
+      }),
     });
   // Parsing '#microsoft.graph.x' once per distinct type, not per record.
   const typeToEntity = new Map<string, EntityName | undefined>();
@@ -135,12 +140,14 @@ function sameObject(a: TableRow, b: TableRow): boolean {
 export function routeByTypeStream(options: {
   mapping: Mapping;
   seen?: SeenIds;
+  typed?: boolean;
 }): (s: Highland.Stream<ExportMsg>) => Highland.Stream<ExportMsg> {
   const modes = new Map<EntityName, RoundMode>();
   const route = createObjectRouter({
     mapping: options.mapping,
     mode: (entity) => modes.get(entity) ?? 'complete',
     ...(options.seen ? { seen: options.seen } : {}),
+    ...(options.typed ? { typed: true } : {}),
   });
   return (s) =>
     s.map((msg): ExportMsg => {

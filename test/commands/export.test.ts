@@ -670,18 +670,24 @@ BadInput.run();
 const Stdout = suite('exportCommand (--output -)');
 
 Stdout(
-  'exportCommand({ output: "-", format: "ndjson", advanceCookies }) writes every row of every table, and the cookies',
+  'exportCommand({ output: "-", format: "ndjson", advanceCookies }) writes every row of every table, typed, and the cookies',
   async () =>
     withHarness({ tenant: await sampleTenant(), deltaLimits: SMALL_LIMITS }, async (h) => {
-      const files = await h.run({ ...SMALL_SELECT, cookies: join(h.dir, 'other-cookies') });
-      const r = await h.run({ ...SMALL_SELECT, output: '-', format: 'ndjson', advanceCookies: true });
+      const select = {
+        select: [
+          'user=accountEnabled,businessPhones,displayName,onPremisesExtensionAttributes',
+          'group=displayName,groupTypes,securityEnabled,members,owners',
+        ],
+      };
+      const files = await h.run({ ...select, cookies: join(h.dir, 'other-cookies') });
+      const r = await h.run({ ...select, output: '-', format: 'ndjson', advanceCookies: true });
       assert.is(r.code, 0, r.stderr);
       const lines = r.stdout
         .trimEnd()
         .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, string>);
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.ok(r.stdout.startsWith('{"table":"'));
-      for (const table of ['directoryobjects', 'members_group', 'owners_group']) {
+      for (const table of ['members_group', 'owners_group']) {
         const rows = lines.filter((l) => l.table === table).map(({ table: _, ...cells }) => cells);
         assert.equal(
           rows.map((row) => JSON.stringify(row)).sort(),
@@ -691,6 +697,49 @@ Stdout(
           table,
         );
       }
+      const own: Record<string, string[]> = {
+        '#microsoft.graph.user': [
+          'accountEnabled',
+          'businessPhones',
+          'displayName',
+          'id',
+          'onPremisesExtensionAttributes',
+        ],
+        '#microsoft.graph.group': ['displayName', 'groupTypes', 'id', 'securityEnabled'],
+      };
+      const csv = new Map(csvObjects(await h.read('directoryobjects')).map((c) => [c.id, c]));
+      const objects = lines.filter((l) => l.table === 'directoryobjects');
+      assert.is(objects.length, csv.size);
+      for (const { table: _, Command, '@odata.type': type, ...values } of objects) {
+        const cells = csv.get(values.id as string)!;
+        assert.is(Command, cells.Command);
+        assert.equal(Object.keys(values), own[type as string], 'only the entity’s own columns');
+        for (const [k, v] of Object.entries(values)) {
+          assert.is.not(v, '', `${k}: null, not ""`);
+          // The CSV cell is the same value encoded (a collection Graph left out is [] here, '' there).
+          assert.is(
+            v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v),
+            cells[k] || (Array.isArray(v) ? '[]' : ''),
+            k,
+          );
+        }
+        if (type === '#microsoft.graph.user') {
+          assert.type(values.accountEnabled, 'boolean');
+          assert.ok(Array.isArray(values.businessPhones));
+          assert.ok(
+            values.onPremisesExtensionAttributes === null ||
+              typeof values.onPremisesExtensionAttributes === 'object',
+          );
+        } else {
+          assert.type(values.securityEnabled, 'boolean');
+          assert.ok(Array.isArray(values.groupTypes));
+        }
+      }
+      assert.is(
+        objects.filter((o) => o.accountEnabled === false).length,
+        h.emu.tenant.list('user').filter((u) => u.data.accountEnabled === false).length,
+        "jq 'select(.accountEnabled == false)' finds the disabled users",
+      );
       assert.is(files.code, 0);
       assert.ok((await ls(h)).includes('cookies/Contoso_cookie_user.bin'));
     }),

@@ -11,6 +11,7 @@ import {
   CSV_OPTIONS,
   createCsvStdoutWriter,
   createNdjsonWriter,
+  ndjsonRecord,
   createTableWriter,
   csvRecord,
   pipeRows,
@@ -304,6 +305,37 @@ Stdout('createNdjsonWriter(out) writes every row of every table, table first', a
     ].join('\n'),
   );
 });
+
+Stdout(
+  'ndjsonRecord(row) writes typed values when the row has them, cells with null for empty otherwise',
+  () => {
+    assert.is(
+      ndjsonRecord({
+        table: 'directoryobjects',
+        cells: {
+          Command: 'insert',
+          '@odata.type': '#microsoft.graph.user',
+          accountEnabled: 'false',
+          id: 'u1',
+          mail: '',
+          jobTitle: '',
+        },
+        values: {
+          accountEnabled: false,
+          businessPhones: ['+1 425 555 0001'],
+          id: 'u1',
+          onPremisesExtensionAttributes: { extensionAttribute1: 'HR' },
+          jobTitle: null,
+        },
+      }),
+      '{"table":"directoryobjects","Command":"insert","@odata.type":"#microsoft.graph.user","accountEnabled":false,"businessPhones":["+1 425 555 0001"],"id":"u1","onPremisesExtensionAttributes":{"extensionAttribute1":"HR"},"jobTitle":null}\n',
+    );
+    assert.is(
+      ndjsonRecord({ table: 'manager_user', cells: { Command: 'delete', userId: 'u1', id: '' } }),
+      '{"table":"manager_user","Command":"delete","userId":"u1","id":null}\n',
+    );
+  },
+);
 
 /** A reader that goes away after the first chunk, as `| head -1` does. */
 function closingOutput(): Writable & { chunks: number } {

@@ -72,16 +72,23 @@ Writer('createResultsWriter(csv) writes the header and rows in contract order, R
   assert.ok(out.writableFinished);
 });
 
-Writer('createResultsWriter(ndjson) writes one object a line, columns in order, line a number', async () => {
-  const { out, text } = sink();
-  const results = createResultsWriter({ out, format: 'ndjson' });
-  await results.write(row({ newId: G2 }));
-  await results.end();
-  assert.is(
-    text(),
-    `{"line":2,"Command":"update","@odata.type":"#microsoft.graph.user","id":"${G1}","status":"ok","httpStatus":"204","errorCode":"","message":"","newId":"${G2}","file":"in.csv","ownerId":""}\n`,
-  );
-});
+Writer(
+  'createResultsWriter(ndjson) writes one object a line, columns in order, numbers as numbers, null for empty',
+  async () => {
+    const { out, text } = sink();
+    const results = createResultsWriter({ out, format: 'ndjson' });
+    await results.write(row({ newId: G2 }));
+    await results.write(
+      row({ line: 3, status: 'failed', httpStatus: '', errorCode: 'ERR_ROW_INVALID', message: 'bad' }),
+    );
+    await results.end();
+    assert.is(
+      text(),
+      `{"line":2,"Command":"update","@odata.type":"#microsoft.graph.user","id":"${G1}","status":"ok","httpStatus":204,"errorCode":null,"message":null,"newId":"${G2}","file":"in.csv","ownerId":null}\n` +
+        `{"line":3,"Command":"update","@odata.type":"#microsoft.graph.user","id":"${G1}","status":"failed","httpStatus":null,"errorCode":"ERR_ROW_INVALID","message":"bad","newId":null,"file":"in.csv","ownerId":null}\n`,
+    );
+  },
+);
 
 Writer('createResultsWriter(csv) with no row still writes the header', async () => {
   const { out, text } = sink();

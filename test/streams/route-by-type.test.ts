@@ -161,6 +161,80 @@ Router(
   },
 );
 
+Router(
+  'createRouter({ typed }) gives each object row its own columns as typed values, for every entity',
+  () => {
+    const wide = resolveMapping({
+      select: [
+        'user=accountEnabled,businessPhones,employeeHireDate,onPremisesExtensionAttributes,manager',
+        'group=groupTypes,securityEnabled,members',
+        'servicePrincipal=appRoleAssignmentRequired,tags',
+        'directoryRole=displayName,members',
+      ],
+    });
+    const route = createRouter({ mapping: wide, mode: complete, typed: true });
+    const values = (entity: EntityName, r: GraphObject) => route(record(entity, r)).map((row) => row.values);
+    assert.equal(
+      values('user', {
+        id: 'u1',
+        accountEnabled: false,
+        businessPhones: ['+1 425 555 0001'],
+        onPremisesExtensionAttributes: { extensionAttribute1: 'HR' },
+        mail: 'not mapped',
+        'manager@delta': [{ id: 'u2' }],
+      }),
+      [
+        {
+          accountEnabled: false,
+          businessPhones: ['+1 425 555 0001'],
+          employeeHireDate: null,
+          id: 'u1',
+          onPremisesExtensionAttributes: { extensionAttribute1: 'HR' },
+        },
+        undefined,
+      ],
+      'user: booleans, arrays, objects; null for absent; the link row has no values',
+    );
+    assert.equal(
+      values('user', { id: 'u3', accountEnabled: true }),
+      [
+        {
+          accountEnabled: true,
+          businessPhones: [],
+          employeeHireDate: null,
+          id: 'u3',
+          onPremisesExtensionAttributes: null,
+        },
+      ],
+      'a collection Graph left out is []',
+    );
+    assert.equal(
+      values('group', { id: 'g1', groupTypes: ['Unified'], securityEnabled: false, accountEnabled: true }),
+      [{ groupTypes: ['Unified'], id: 'g1', securityEnabled: false }],
+    );
+    assert.equal(
+      values('servicePrincipal', {
+        id: 's1',
+        appRoleAssignmentRequired: true,
+        tags: ['WindowsAzureActiveDirectoryIntegratedApp'],
+      }),
+      [{ appRoleAssignmentRequired: true, id: 's1', tags: ['WindowsAzureActiveDirectoryIntegratedApp'] }],
+    );
+    assert.equal(values('directoryRole', { id: 'r1', displayName: 'Global Administrator' }), [
+      { displayName: 'Global Administrator', id: 'r1' },
+    ]);
+    assert.equal(
+      values('group', { id: 'g2', '@removed': { reason: 'deleted' } }),
+      [{ id: 'g2' }],
+      'delete: the id only',
+    );
+    assert.is(
+      createRouter({ mapping: wide, mode: complete })(record('group', { id: 'g3' }))[0]!.values,
+      undefined,
+    );
+  },
+);
+
 Router.run();
 
 // ---
