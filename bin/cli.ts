@@ -1,6 +1,7 @@
 import yargs, { type Argv, type FallbackCompletionFunction } from 'yargs';
 import { emulate } from '../src/commands/emulate.js';
 import { doctorCommand } from '../src/commands/doctor.js';
+import { skusCommand } from '../src/commands/skus.js';
 import { exportCommand } from '../src/commands/export.js';
 import { fulfillCommand } from '../src/commands/fulfill.js';
 import { protectCommand } from '../src/commands/protect.js';
@@ -11,7 +12,7 @@ import { redact } from '../src/redact.js';
 
 /** The commands, and the sub-commands of those that have them (for "did you mean"). */
 const COMMANDS: Record<string, string[]> = {
-  '': ['emulate', 'export', 'fulfill', 'doctor', 'schema', 'protect', 'completion'],
+  '': ['emulate', 'export', 'fulfill', 'doctor', 'skus', 'schema', 'protect', 'completion'],
   protect: ['value', 'file', 'decrypt'],
 };
 
@@ -298,7 +299,7 @@ export function entraCli(
     )
     .command(
       'fulfill [files..]',
-      'Apply command CSVs to the tenant: create, update, delete objects; add and remove members, owners and managers',
+      'Apply command CSVs to the tenant: create, update, delete objects; add and remove members, owners and managers; assign licences',
       (y) =>
         examples(
           connectionOptions(
@@ -368,6 +369,10 @@ export function entraCli(
               'Set and remove managers (Command,userId,id); a replay is skipped',
               '$0 fulfill Contoso_manager_user.csv',
             ],
+            [
+              'Licences: an array is the whole set, {"add":[..],"remove":[..]} a change',
+              '$0 fulfill licences.csv',
+            ],
           ],
         ).epilog(exitCodesEpilog([0, 1, 2, 3, 4, 130])),
       (args) =>
@@ -409,6 +414,35 @@ export function entraCli(
             }),
         ),
       (args) => runCommand(() => doctorCommand(args), args),
+    )
+    .command(
+      'skus',
+      "List the tenant's licence SKUs (skuId, skuPartNumber, seats bought and used) on stdout",
+      (y) =>
+        examples(
+          connectionOptions(y)
+            .option('ca', {
+              type: 'string',
+              describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",
+            })
+            .option('format', {
+              alias: 'f',
+              choices: ['csv', 'ndjson'] as const,
+              default: 'csv' as const,
+              describe: 'csv (skuId,skuPartNumber,enabled,consumedUnits,capabilityStatus) or ndjson',
+            }),
+          [
+            ['The SKUs, to map the skuIds of an export to their names', '$0 skus'],
+            [
+              'Seats left per SKU',
+              "$0 skus -f ndjson | jq -r '[.skuPartNumber,.enabled-.consumedUnits]|@tsv'",
+            ],
+          ],
+        ).epilog(
+          'Needs Organization.Read.All (or Directory.Read.All).\n\n' +
+            exitCodesEpilog([0, 1, 2], { 1: '1 Graph refused or cannot be reached' }),
+        ),
+      (args) => runCommand(() => skusCommand(args), args),
     )
     .command(
       'schema [entity]',

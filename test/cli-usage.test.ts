@@ -37,6 +37,7 @@ const COMMANDS = [
   ['export'],
   ['fulfill'],
   ['doctor'],
+  ['skus'],
   ['schema'],
   ['protect'],
   ['protect', 'value'],
@@ -64,7 +65,7 @@ Errors('an unknown flag is named once, with the flag it most likely meant', asyn
 Errors('an unknown command or sub-command gets the nearest one and the list', async () => {
   assert.is(
     await usageError(['exprt']),
-    "unknown command 'exprt' (did you mean 'export'?); commands: emulate, export, fulfill, doctor, schema, protect, completion",
+    "unknown command 'exprt' (did you mean 'export'?); commands: emulate, export, fulfill, doctor, skus, schema, protect, completion",
   );
   assert.is(
     await usageError(['protect', 'valu']),
@@ -94,7 +95,10 @@ Errors('bad choices are one line naming each option, the value and the choices',
 });
 
 Errors('a missing command says which there are', async () => {
-  assert.match(await usageError([]), /^name a command: emulate, export, fulfill, doctor, schema, protect/);
+  assert.match(
+    await usageError([]),
+    /^name a command: emulate, export, fulfill, doctor, skus, schema, protect/,
+  );
   assert.is(await usageError(['protect']), 'name a protect command: value, file or decrypt');
 });
 

@@ -1,5 +1,5 @@
 import { EXIT, ToolError } from '../errors.js';
-import { READ_ROLES, tokenRoles, WRITE_ROLES } from '../graph/permissions.js';
+import { READ_ROLES, SKU_READ_ROLES, tokenRoles, WRITE_ROLES } from '../graph/permissions.js';
 import { entityInfo } from '../graph/schema.js';
 import { redact } from '../redact.js';
 import { readCaFile } from '../settings/ca-file.js';
@@ -130,6 +130,14 @@ export async function doctorCommand(
           : `needs one of ${w.roles.join(', ')} (only if you fulfill such rows)`,
       );
     }
+    const skuRole = SKU_READ_ROLES.find((r) => roles.includes(r));
+    line(
+      skuRole ? 'OK' : 'WARN',
+      'read licence SKUs',
+      skuRole
+        ? `allowed by ${skuRole}`
+        : `needs one of ${SKU_READ_ROLES.join(', ')} (only for entra skus and skuPartNumbers in assignedLicenses cells)`,
+    );
 
     // After a host that did not answer, the other entities would only wait for it again.
     let unreachable: string | undefined;

@@ -20,7 +20,9 @@ import { createResultsSink, createResultsWriter, withResults } from '../sinks/re
 import { openCommandCsv, type CommandCsv } from '../sources/command-csv.js';
 import { fromCommandCsvs } from '../sources/command-rows.js';
 import { buildRequests, planRequests } from '../streams/build-requests.js';
+import { readSkus } from '../streams/read-skus.js';
 import { createInputWindow } from '../streams/input-window.js';
+import type { SkuTable } from '../streams/license-request.js';
 import type { FulfillMsg } from '../types.js';
 import { connect, settingsLayers } from './connection.js';
 import { openPasswordSinks } from './password-sinks.js';
@@ -157,7 +159,12 @@ export async function fulfillCommand(
     passwords = sinks.sink;
     recipientColumn = sinks.recipientColumn;
     out = await openResults(args.results);
-    return await run(graph.graphBase, out);
+    // Once per run, and only when a file has licences: skuPartNumbers in their cells resolve through it.
+    const skus =
+      client && inputs.some((i) => i.columns.includes('assignedLicenses'))
+        ? await readSkus(client)
+        : undefined;
+    return await run(graph.graphBase, out, skus);
   } finally {
     await Promise.all(inputs.map((i) => i.close()));
     client?.close();
@@ -167,7 +174,7 @@ export async function fulfillCommand(
     if (out && out !== process.stdout && !out.writableFinished) out.destroy();
   }
 
-  async function run(graphBase: string, out: Writable): Promise<number> {
+  async function run(graphBase: string, out: Writable, skus?: SkuTable): Promise<number> {
     const results = createResultsWriter({
       out,
       format: args.format ?? 'csv',
@@ -206,6 +213,7 @@ export async function fulfillCommand(
         graphBase,
         passwordSink: passwords !== undefined || args.dryRun === true,
         ...(recipientColumn ? { recipientColumn } : {}),
+        ...(skus ? { skus } : {}),
         logger: log,
       }),
     );

@@ -18,8 +18,11 @@ export interface AttributeSchema {
   type: string;
   /** `delta`: exported; `get-only`: Graph returns it only on a single-object GET, so it cannot be exported. */
   export: 'delta' | 'get-only';
-  /** `writable` by fulfill, `read-only`, or `required` on create (and writable). */
-  write: 'writable' | 'read-only' | 'required';
+  /**
+   * `writable` by fulfill, `read-only`, `required` on create (and writable), or `assignLicense`: written by
+   * update rows through their own action (a user's `assignedLicenses`).
+   */
+  write: 'writable' | 'read-only' | 'required' | 'assignLicense';
   /** In the built-in attribute set (exported without --select or --mapping). */
   default: boolean;
 }
@@ -56,7 +59,14 @@ export function entitySchema(entity: ExportEntity): EntitySchema {
         name: p.name,
         type: typeName(p),
         export: p.getOnly ? 'get-only' : 'delta',
-        write: required.has(p.name) ? 'required' : p.readOnly ? 'read-only' : 'writable',
+        write:
+          entity === 'user' && p.name === 'assignedLicenses'
+            ? 'assignLicense'
+            : required.has(p.name)
+              ? 'required'
+              : p.readOnly
+                ? 'read-only'
+                : 'writable',
         default: defaults.has(p.name) || p.name === 'id',
       })),
     links: info.linkNavigations.map((navigation) => ({
@@ -105,7 +115,11 @@ export function describeEntity(s: EntitySchema): string[] {
         `${a.name}${a.default ? ' *' : ''}`,
         a.type,
         a.export === 'delta' ? 'yes' : 'no: Get-only',
-        a.write === 'required' ? 'required on create' : a.write,
+        a.write === 'required'
+          ? 'required on create'
+          : a.write === 'assignLicense'
+            ? 'update rows, through assignLicense'
+            : a.write,
       ]),
     ]),
     '',
@@ -114,6 +128,11 @@ export function describeEntity(s: EntitySchema): string[] {
       : 'Link tables: none',
     `Other navigation properties (not exported): ${s.otherNavigations.join(', ') || 'none'}`,
     'Directory extensions extension_<appId without dashes>_<name> are exported as strings.',
+    ...(s.entity === 'user'
+      ? [
+          "Licences: assignedLicenses cells name skuIds or skuPartNumbers; entra skus lists the tenant's SKUs.",
+        ]
+      : []),
   ];
 }
 

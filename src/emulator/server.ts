@@ -47,6 +47,8 @@ export const ALL_ROLES = [
   'RoleManagement.ReadWrite.Directory',
   'OrgContact.Read.All',
   'Device.Read.All',
+  'Organization.Read.All',
+  'User.Invite.All',
 ];
 
 export interface EmulatorOptions {

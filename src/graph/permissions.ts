@@ -37,6 +37,24 @@ export const WRITE_ROLES: { what: string; roles: string[] }[] = [
   },
   { what: 'add and remove group owners', roles: ['Group.ReadWrite.All', 'Directory.ReadWrite.All'] },
   { what: 'add and remove directory role members', roles: ['RoleManagement.ReadWrite.Directory'] },
+  { what: 'set and remove managers', roles: ['User.ReadWrite.All', 'Directory.ReadWrite.All'] },
+  {
+    what: 'assign and remove licences (assignedLicenses cells)',
+    roles: ['LicenseAssignment.ReadWrite.All', 'User.ReadWrite.All', 'Directory.ReadWrite.All'],
+  },
+  {
+    what: 'invite guests (invitedUserEmailAddress cells)',
+    roles: ['User.Invite.All', 'User.ReadWrite.All', 'Directory.ReadWrite.All'],
+  },
+];
+
+/** What reading the tenant's SKUs needs: `entra skus`, and skuPartNumbers in licence cells. */
+export const SKU_READ_ROLES = [
+  'LicenseAssignment.Read.All',
+  'Organization.Read.All',
+  'Organization.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
 ];
 
 /** The roles claim of an access token (not verified: for diagnostics only). */

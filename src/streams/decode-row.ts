@@ -1,5 +1,6 @@
 import catalogue from '../graph/graph-entity-properties.json' with { type: 'json' };
 import { findProperty, suggestProperty, type EntityName, type PropertyInfo } from '../graph/schema.js';
+import { parseLicenceCell } from './license-request.js';
 
 /**
  * DESIGN §3's cell encoding read back with the schema's types: the inverse of the export's encoding.
@@ -223,6 +224,8 @@ export function decodeCell(cell: string, property: PropertyInfo): DecodeResult {
  * link files), Get-only, or read-only.
  */
 export function unwritableReason(entity: EntityName, name: string): string | undefined {
+  // Written through its own action (POST /users/{id}/assignLicense), not in the PATCH body.
+  if (entity === 'user' && name === 'assignedLicenses') return undefined;
   const p = findProperty(entity, name);
   if (!p) {
     const hint = suggestProperty(entity, name);
@@ -245,6 +248,12 @@ export function decodeObjectRow(entity: EntityName, cells: Record<string, string
     if (cell === '') continue;
     const unwritable = unwritableReason(entity, column);
     if (unwritable) return { ok: false, column, message: `column ${unwritable}` };
+    if (entity === 'user' && column === 'assignedLicenses') {
+      const licences = parseLicenceCell(cell);
+      if (!licences.ok) return { ok: false, column, message: licences.message };
+      values[column] = licences.value;
+      continue;
+    }
     const decoded = decodeCell(cell, findProperty(entity, column)!);
     if (!decoded.ok) return { ok: false, column, message: decoded.message };
     values[column] = decoded.value;

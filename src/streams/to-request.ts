@@ -1,6 +1,7 @@
 import { ToolError } from '../errors.js';
 import { entityInfo } from '../graph/schema.js';
 import type { GeneratedPassword, LinkRow, ObjectRow, PlannedRequest } from '../types.js';
+import { licenceRequest, type LicenceChange, type SkuTable } from './license-request.js';
 import { managerRequest } from './manager-request.js';
 import { generatePassword } from './password.js';
 
@@ -27,6 +28,8 @@ export interface ToRequestOptions {
   generatePassword?: () => string;
   /** The pass-through column holding each new user's password recipient (mail delivery). */
   recipientColumn?: string;
+  /** The tenant's SKUs, read once per run when a file has an `assignedLicenses` column. */
+  skus?: SkuTable;
 }
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
@@ -148,6 +151,12 @@ function insertGroup(row: ObjectRow): RequestPlan {
 
 function objectRequest(row: ObjectRow, options: ToRequestOptions): RequestPlan {
   const { collection } = entityInfo(row.entity);
+  if (row.command === 'insert' && row.values.assignedLicenses !== undefined)
+    return {
+      kind: 'invalid',
+      column: 'assignedLicenses',
+      message: 'licences are assigned by an update row of the created user (its id is not known yet)',
+    };
   if (row.command === 'insert') {
     // Nothing to clear on a new object: a `null` cell is the same as an empty one.
     const values = Object.fromEntries(Object.entries(row.values).filter(([, v]) => v !== null));
@@ -159,15 +168,30 @@ function objectRequest(row: ObjectRow, options: ToRequestOptions): RequestPlan {
   const url = `/${collection}/${encodeURIComponent(id)}`;
   const objectKey = `${collection}/${id.toLowerCase()}`;
   if (row.command === 'delete') return { kind: 'request', request: { method: 'DELETE', url, objectKey } };
-  if (Object.keys(row.values).length === 0)
-    return { kind: 'noop', message: 'nothing to update: every attribute cell is empty' };
+  const { assignedLicenses, ...values } = row.values;
+  const licences =
+    row.entity === 'user' && assignedLicenses !== undefined
+      ? licenceRequest(id, objectKey, assignedLicenses as LicenceChange, options.skus)
+      : undefined;
+  if (Object.keys(values).length === 0)
+    return licences
+      ? { kind: 'request', request: licences }
+      : { kind: 'noop', message: 'nothing to update: every attribute cell is empty' };
   const request: PlannedRequest = {
     method: 'PATCH',
     url,
-    body: { ...row.values },
+    body: values,
     headers: { ...JSON_HEADERS },
     objectKey,
   };
+  if (licences) {
+    // The attributes first (a usageLocation the licences need), then the licences.
+    request.then = `${licences.method} ${licences.url}, then ${licences.then}`;
+    request.next = (answer) =>
+      answer.status >= 200 && answer.status < 300
+        ? { request: licences, carry: { status: 'ok', httpStatus: answer.status } }
+        : undefined;
+  }
   return { kind: 'request', request: withSecrets(request) };
 }
 

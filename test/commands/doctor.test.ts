@@ -93,6 +93,10 @@ Doctor('doctorCommand(healthy app) says OK to every check, masks the secret, exi
       'OK fulfill',
       'OK fulfill',
       'OK fulfill',
+      'OK fulfill',
+      'OK fulfill',
+      'OK fulfill',
+      'OK read licence SKUs',
       'OK delta user',
       'OK delta group',
       'OK delta directoryRole',
@@ -119,6 +123,14 @@ Doctor(
       assert.match(
         out,
         /\nWARN fulfill: create users: needs one of User\.Create, User\.ReadWrite\.All, Directory\.ReadWrite\.All \(only if you fulfill such rows\)\n/,
+      );
+      assert.match(
+        out,
+        /\nWARN fulfill: invite guests \(invitedUserEmailAddress cells\): needs one of User\.Invite\.All, /,
+      );
+      assert.match(
+        out,
+        /\nWARN read licence SKUs: needs one of LicenseAssignment\.Read\.All, Organization\.Read\.All, .* \(only for entra skus and skuPartNumbers in assignedLicenses cells\)\n/,
       );
       assert.match(out, /\nOK {3}delta user: first page/);
       assert.match(out, /\nFAIL delta group: .*403/);
