@@ -341,6 +341,14 @@ export function entraCli(
               describe: '$batch requests in flight',
               coerce: number('concurrency'),
             })
+            .option('encoding', {
+              type: 'string',
+              describe: 'Encoding of input files without a byte order mark, if not UTF-8 (e.g. windows-1252)',
+            })
+            .option('delimiter', {
+              type: 'string',
+              describe: 'Input delimiter: , ; tab or | (detected from the header by default)',
+            })
             .option('password-file', {
               type: 'string',
               describe: 'Protected file (mode 0600) for generated initial passwords',
@@ -365,6 +373,7 @@ export function entraCli(
               '$0 fulfill new-users.csv --password-file passwords.csv',
             ],
             ['Link rows from stdin', 'cat links.csv | $0 fulfill - --navigation members'],
+            ['A CSV saved by Excel on Windows', '$0 fulfill changes.csv --encoding windows-1252'],
             [
               'Set and remove managers (Command,userId,id); a replay is skipped',
               '$0 fulfill Contoso_manager_user.csv',

@@ -42,6 +42,9 @@ export interface FulfillArgs extends CommonOptions {
   concurrency?: number;
   passwordFile?: string;
   writeBudget?: string;
+  /** The inputs' encoding (`--encoding`) and delimiter (`--delimiter`). */
+  encoding?: string;
+  delimiter?: string;
   progress?: boolean;
   /** Extra CA to trust (PEM file), e.g. the emulator's. */
   ca?: string;
@@ -100,7 +103,7 @@ export async function fulfillCommand(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const log = stderrLogger(args);
-  const { files, budget } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
+  const { files, budget, text } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
   await checkDistinctPaths([
     ...files.map((f) => ({ option: 'input', path: f, role: 'in' as const })),
     { option: '--settings', path: args.settings ?? 'appsettings.agent.json', role: 'in' },
@@ -134,6 +137,7 @@ export async function fulfillCommand(
           ...(file === '-' ? { stdin: process.stdin } : {}),
           ...(args.navigation ? { navigation: args.navigation } : {}),
           ...(mailColumn ? { passThrough: [mailColumn] } : {}),
+          ...text,
         }),
       );
     // One run per journal: two at once would both send the rows neither has finished (duplicate creates).

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import iconv from 'iconv-lite';
 import { UsageError } from '../errors.js';
 import { GRAPH_WRITE_BUDGET } from '../sinks/write-pacer.js';
 import type { WriteBudget } from '../types.js';
@@ -9,6 +10,8 @@ export interface FulfillOptionsArgs {
   journal?: string;
   concurrency?: number;
   writeBudget?: string;
+  encoding?: string;
+  delimiter?: string;
 }
 
 /** `fulfill`'s options, checked and typed before anything is opened or sent. */
@@ -17,7 +20,11 @@ export interface FulfillOptions {
   files: string[];
   /** Client-side pacing, or null for `--write-budget off`. */
   budget: WriteBudget | null;
+  /** How the inputs' bytes are read: their encoding when not UTF-8 or UTF-16 with a BOM, their delimiter. */
+  text: { encoding?: string; delimiter?: string };
 }
+
+const DELIMITER_NAMES: Record<string, string> = { ',': ',', ';': ';', tab: '\t', '\t': '\t', '|': '|' };
 
 /** `3000/150` (writes per seconds) or `off`. */
 export function parseWriteBudget(text: string): WriteBudget | null {
@@ -64,5 +71,23 @@ export function fulfillOptions(args: FulfillOptionsArgs, context: { stdinIsTTY: 
       throw new UsageError('ERR_USAGE', `--write-budget: ${(e as Error).message}`);
     }
   }
-  return { files, budget };
+  const text: FulfillOptions['text'] = {};
+  if (args.encoding !== undefined) {
+    if (args.encoding === '' || !iconv.encodingExists(args.encoding))
+      throw new UsageError(
+        'ERR_USAGE',
+        `--encoding: unknown encoding ${JSON.stringify(args.encoding)} (e.g. utf-8, utf-16le, windows-1252, iso-8859-15)`,
+      );
+    text.encoding = args.encoding;
+  }
+  if (args.delimiter !== undefined) {
+    const delimiter = DELIMITER_NAMES[args.delimiter.toLowerCase()];
+    if (!delimiter)
+      throw new UsageError(
+        'ERR_USAGE',
+        `--delimiter must be , ; tab or |, got ${JSON.stringify(args.delimiter)}`,
+      );
+    text.delimiter = delimiter;
+  }
+  return { files, budget, text };
 }

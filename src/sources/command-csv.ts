@@ -1,10 +1,14 @@
-import { createReadStream } from 'node:fs';
-import { basename } from 'node:path';
-import { Transform, pipeline, type Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, createWriteStream, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Readable, Transform, pipeline } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream/promises';
 import { parse, type InfoRecord, type Options } from 'csv-parse';
 import { UsageError } from '../errors.js';
 import { excerpt } from '../redact.js';
 import { entityFromOdataType, entityInfo, isEntityName, type EntityName } from '../graph/schema.js';
+import { canonicalEncoding, InputText, type InvalidBytes } from './input-text.js';
 import { decodeObjectRow, isGuid, quoteCell, unwritableReason } from '../streams/decode-row.js';
 import type { Command, CommandRow, InvalidRow, Navigation, ObjectRow } from '../types.js';
 
@@ -30,10 +34,14 @@ export interface CommandCsvOptions {
   /** Largest record in bytes; default 1 MiB. */
   maxRecordSize?: number;
   /**
-   * Parse a whole file once before yielding, so that malformed CSV fails before any write; default true.
-   * Never for stdin, which cannot be read twice: there malformed CSV surfaces when it is met.
+   * Read a whole file once before yielding, so that bytes that are not text, control characters and
+   * malformed CSV fail before any write; default true. Stdin is then first copied to a temp file.
    */
   prescan?: boolean;
+  /** The file's encoding (iconv-lite's names) when it has no byte order mark and is not UTF-8. */
+  encoding?: string;
+  /** `,` `;` `tab` or `|`; detected from the header by default. */
+  delimiter?: string;
 }
 
 export interface CommandCsv {
@@ -149,17 +157,134 @@ interface Parsed {
   cells: string[];
   line: number;
   blank: boolean;
+  /** The record as it stands in the file, and where it ends in the decoded bytes. */
+  raw: string;
+  end: number;
+}
+
+/** The delimiter options: a name, or the character itself. */
+export const DELIMITERS: Record<string, string> = { ',': ',', ';': ';', tab: '\t', '\t': '\t', '|': '|' };
+
+/** The delimiter of a header line: the most frequent of `,` `;` tab outside quotes; `,` when none. */
+export function detectDelimiter(header: string): string {
+  const unquoted = header.replace(/"[^"]*"/g, '');
+  let best = ',';
+  let most = 0;
+  for (const d of [',', ';', '\t']) {
+    const n = unquoted.split(d).length - 1;
+    if (n > most) [best, most] = [d, n];
+  }
+  return best;
+}
+
+// C0 controls but tab, CR and LF; DEL; C1 controls (what a wrong 8-bit encoding gives).
+// eslint-disable-next-line no-control-regex -- finding them is the point
+const CONTROL = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]/;
+const NAMES: Record<number, string> = { 0: 'NUL', 0x1b: 'ESC', 0x7f: 'DEL' };
+
+/** Line and column (code points, 1-based) of character `at` of a record that starts on `line`. */
+function position(raw: string, at: number, line: number): { line: number; column: number } {
+  const before = raw.slice(0, at);
+  const breaks = before.match(/\r\n|\r|\n/g)?.length ?? 0;
+  const tail = before.slice(Math.max(before.lastIndexOf('\n'), before.lastIndexOf('\r')) + 1);
+  return { line: line + breaks, column: [...tail].length + 1 };
+}
+
+/** `jobTitle`, or `field 4` before the header is known or past its end. */
+function fieldName(cells: string[], at: number, names: string[] | undefined, header: boolean): string {
+  const name = names?.[at]?.trim();
+  return header ? 'the header' : name ? excerpt(name, 24, '') : `field ${at + 1}`;
+}
+
+/** A record holding a control character → the error naming where it is. */
+function controlError(file: string, record: Parsed, names: string[] | undefined): CsvInputError | undefined {
+  const cell = record.cells.findIndex((c) => CONTROL.test(c));
+  if (cell < 0) return undefined;
+  const at = record.raw.search(CONTROL);
+  const code = record.raw.charCodeAt(at);
+  const { line, column } = position(record.raw, at, record.line);
+  const nuls = record.raw.split('\0').length - 1;
+  const hint =
+    code === 0 && nuls * 3 >= record.raw.length
+      ? ': the file looks like UTF-16 without a byte order mark, pass --encoding utf-16le'
+      : code >= 0x80
+        ? ': a C1 control character, the sign of a wrong --encoding (Excel on Windows writes windows-1252)'
+        : ': cells may hold tab and line breaks, no other control characters';
+  const name = `U+${code.toString(16).toUpperCase().padStart(4, '0')}${NAMES[code] ? ` (${NAMES[code]})` : ''}`;
+  return new CsvInputError(
+    file,
+    line,
+    String(column),
+    `control character ${name} in ${fieldName(record.cells, cell, names, names === undefined)}${hint}`,
+  );
+}
+
+/** The error for bytes that are not text, naming the field when the record holding them came through. */
+function invalidError(file: string, invalid: InvalidBytes, record?: Parsed, names?: string[]): CsvInputError {
+  let where = '';
+  if (record) {
+    const cell = record.cells.findLastIndex((c) => c.includes('\uFFFD'));
+    if (cell >= 0) where = ` in ${fieldName(record.cells, cell, names, names === undefined)}`;
+  }
+  return new CsvInputError(
+    file,
+    invalid.line,
+    String(invalid.column),
+    `${invalid.detail.replace(/(\))(:|$)/, `$1${where}$2`)}`,
+  );
+}
+
+/** How a file's bytes are read: its encoding (else detected) and delimiter (else detected). */
+export interface TextOptions {
+  encoding?: string;
+  delimiter?: string;
+}
+
+/** The first line of `chunks` read, and the chunks read to find it. */
+async function firstLine(iterator: AsyncIterator<Buffer>): Promise<{ line: string; read: Buffer[] }> {
+  const read: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) break;
+    read.push(next.value);
+    size += next.value.length;
+    if (next.value.includes(10) || next.value.includes(13) || size > 64 * 1024) break;
+  }
+  return { line: Buffer.concat(read).toString('utf8').split(/\r|\n/)[0]!, read };
 }
 
 /** Every non-blank record with the physical line it starts on; the first is the header. */
-async function* records(source: Readable, file: string, maxRecordSize: number) {
+async function* records(source: Readable, file: string, maxRecordSize: number, text: TextOptions = {}) {
   const index = new LineIndex();
+  const decoder = new InputText(text.encoding);
   const counter = new Transform({
     transform(chunk: Buffer | string, encoding, done) {
       index.feed(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
       done(null, chunk);
     },
   });
+  let failure: unknown;
+  pipeline(source, decoder, (e) => {
+    if (e) failure ??= e;
+  });
+  const decoded = decoder[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let head: { line: string; read: Buffer[] };
+  try {
+    head = await firstLine(decoded);
+  } catch (error) {
+    source.destroy();
+    throw parseError(error, file, 1, undefined);
+  }
+  const delimiter = text.delimiter ?? detectDelimiter(head.line);
+  async function* bytes() {
+    yield* head.read;
+    for (;;) {
+      const next = await decoded.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
   // Blank lines come through as records (not skipped by csv-parse) so that every record starts exactly where
   // the previous one ended: csv-parse's own `info.lines` counts CRLF twice, its byte offsets are exact.
   // Lines are taken in on_record, at parse time, so that an error met before the consumer has caught up
@@ -168,23 +293,33 @@ async function* records(source: Readable, file: string, maxRecordSize: number) {
   let names: string[] | undefined;
   const options: Options<Parsed, string[]> = {
     bom: true,
+    delimiter,
+    raw: true,
     relax_column_count: true,
     max_record_size: maxRecordSize,
-    on_record: (cells: string[], context: InfoRecord) => {
+    on_record: ((record: { record: string[]; raw: string }, context: InfoRecord) => {
+      const { record: cells, raw } = record;
       const line = index.lineAt(start);
       start = context.bytes;
       const blank = cells.every((cell) => cell.trim() === '');
-      if (!blank) names ??= cells;
-      return { cells, line, blank };
-    },
+      return { cells, line, blank, raw, end: context.bytes };
+    }) as unknown as Options<Parsed, string[]>['on_record'],
   };
   // csv-parse's typings tie on_record's result to the record type only for `columns` parsers.
   const parser = parse(options as unknown as Options);
-  pipeline(source, counter, parser, () => {});
+  pipeline(Readable.from(bytes()), counter, parser, () => {});
   let width: number | undefined;
+  // The errors this loop raises about the text itself; any other error met after bad bytes is their doing.
+  let textError: CsvInputError | undefined;
   try {
-    for await (const { cells, line, blank } of parser as AsyncIterable<Parsed>) {
+    for await (const record of parser as AsyncIterable<Parsed>) {
+      const { cells, line, blank } = record;
+      if (decoder.invalid && record.end >= decoder.invalid.offset)
+        throw (textError = invalidError(file, decoder.invalid, record, names));
+      textError = controlError(file, record, names);
+      if (textError) throw textError;
       if (blank) continue;
+      names ??= cells;
       width ??= cells.length;
       if (cells.length !== width)
         throw new CsvInputError(
@@ -195,10 +330,15 @@ async function* records(source: Readable, file: string, maxRecordSize: number) {
         );
       yield { cells, line };
     }
+    if (failure) throw failure as Error;
+    if (decoder.invalid) throw (textError = invalidError(file, decoder.invalid));
   } catch (error) {
-    throw parseError(error, file, index.lineAt(start), names);
+    if (error === textError) throw error;
+    if (decoder.invalid) throw invalidError(file, decoder.invalid);
+    throw parseError(failure ?? error, file, index.lineAt(start), names);
   } finally {
     parser.destroy();
+    source.destroy();
   }
 }
 
@@ -396,10 +536,56 @@ function toCommandRow(header: Header, cells: string[], file: string, line: numbe
   return row;
 }
 
-function openSource(options: CommandCsvOptions): Readable {
+/** Stdin copied to a temp file: each read takes a descriptor of its own, opened before the file is removed. */
+interface Spooled {
+  take(): Readable;
+  close(): void;
+}
+
+/** Opens the input for one read: a file, stdin, or stdin's copy. */
+function openSource(options: CommandCsvOptions, spooled?: Spooled): Readable {
+  if (spooled) return spooled.take();
   if (options.input !== '-') return createReadStream(options.input);
   if (!options.stdin) throw new UsageError('ERR_INVALID_OPTION', 'input "-" needs a stdin stream');
   return options.stdin;
+}
+
+/**
+ * Copies stdin to a temp file (mode 0600), so that it is read through before any write like a file. The
+ * `reads` descriptors are opened first, then the file is removed (it lives on while they are open): nothing
+ * is left behind even by a killed run. Where the system refuses to remove an open file, `close` does.
+ */
+async function spool(stdin: Readable, reads: number): Promise<Spooled> {
+  const path = join(tmpdir(), `.entra-stdin.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const write = openSync(path, 'wx', 0o600);
+  const fds: number[] = [];
+  const close = () => {
+    for (const fd of fds.splice(0)) closeSync(fd);
+    rmSync(path, { force: true });
+  };
+  let writing = false;
+  try {
+    for (let i = 0; i < reads; i++) fds.push(openSync(path, 'r'));
+    try {
+      rmSync(path);
+    } catch {
+      // Removed by close().
+    }
+    writing = true;
+    await streamPipeline(stdin, createWriteStream('', { fd: write }));
+  } catch (error) {
+    if (!writing) closeSync(write);
+    close();
+    throw new CsvInputError('-', undefined, undefined, `cannot read: ${(error as Error).message}`, error);
+  }
+  return {
+    take: () => {
+      const fd = fds.shift();
+      if (fd === undefined) throw new Error('stdin copy read more often than planned');
+      return createReadStream('', { fd, start: 0 });
+    },
+    close,
+  };
 }
 
 /**
@@ -426,26 +612,34 @@ export async function openCommandCsv(options: CommandCsvOptions): Promise<Comman
       'ERR_INVALID_OPTION',
       `maxRecordSize must be a positive integer, got ${maxRecordSize}`,
     );
-  const it = records(openSource(options), input, maxRecordSize);
+  const text = textOptions(options);
+  const prescan = options.prescan ?? true;
+  const spooled = prescan && input === '-' ? await spool(openSource(options), 2) : undefined;
+  const it = records(openSource(options, spooled), input, maxRecordSize, text);
   let header: Header;
   try {
     const first = await it.next();
     if (first.done) throw new CsvInputError(input, undefined, undefined, 'empty file: no header line');
     header = parseHeader(first.value.cells, input, navigation, options.passThrough);
-    if ((options.prescan ?? true) && input !== '-')
-      for await (const _ of records(openSource(options), input, maxRecordSize)) {
-        // Syntax only: the rows are read again below.
+    if (prescan)
+      for await (const _ of records(openSource(options, spooled), input, maxRecordSize, text)) {
+        // Bytes and syntax only: the rows are read again below.
       }
   } catch (error) {
     await it.return(undefined);
+    spooled?.close();
     throw error;
   }
+  const close = async () => {
+    await it.return(undefined);
+    spooled?.close();
+  };
   async function* rows(): AsyncGenerator<CommandRow> {
     try {
       for await (const { cells, line } of { [Symbol.asyncIterator]: () => it })
         yield toCommandRow(header, cells, input, line);
     } finally {
-      await it.return(undefined);
+      await close();
     }
   }
   return {
@@ -454,8 +648,31 @@ export async function openCommandCsv(options: CommandCsvOptions): Promise<Comman
     columns: header.columns,
     ...(header.kind === 'link' ? { entity: header.entity, navigation: header.navigation } : {}),
     rows,
-    close: async () => void (await it.return(undefined)),
+    close,
   };
+}
+
+/** `--encoding` and `--delimiter`, checked: an unknown name is a usage error. */
+function textOptions(options: CommandCsvOptions): TextOptions {
+  const text: TextOptions = {};
+  if (options.encoding !== undefined) {
+    if (!canonicalEncoding(options.encoding))
+      throw new UsageError(
+        'ERR_USAGE',
+        `--encoding: unknown encoding ${JSON.stringify(options.encoding)} (e.g. utf-8, utf-16le, windows-1252, iso-8859-15)`,
+      );
+    text.encoding = options.encoding;
+  }
+  if (options.delimiter !== undefined) {
+    const delimiter = DELIMITERS[options.delimiter];
+    if (!delimiter)
+      throw new UsageError(
+        'ERR_USAGE',
+        `--delimiter must be one of ',' ';' tab '|', got ${JSON.stringify(options.delimiter)}`,
+      );
+    text.delimiter = delimiter;
+  }
+  return text;
 }
 
 /** {@link openCommandCsv} and its rows in one call: the header is still checked before the first row. */

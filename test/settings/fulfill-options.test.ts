@@ -6,11 +6,21 @@ import { GRAPH_WRITE_BUDGET } from '../../src/sinks/write-pacer.js';
 const Options = suite('fulfillOptions');
 
 Options('fulfillOptions(args) reads stdin by default and Graph’s write budget unless told', () => {
-  assert.equal(fulfillOptions({}, { stdinIsTTY: false }), { files: ['-'], budget: GRAPH_WRITE_BUDGET });
+  assert.equal(fulfillOptions({}, { stdinIsTTY: false }), {
+    files: ['-'],
+    budget: GRAPH_WRITE_BUDGET,
+    text: {},
+  });
   assert.equal(fulfillOptions({ files: ['a.csv'], writeBudget: '40/2' }, { stdinIsTTY: true }), {
     files: ['a.csv'],
     budget: { writes: 40, windowMs: 2000 },
+    text: {},
   });
+  assert.equal(
+    fulfillOptions({ files: ['a.csv'], encoding: 'windows-1252', delimiter: 'TAB' }, { stdinIsTTY: true })
+      .text,
+    { encoding: 'windows-1252', delimiter: '\t' },
+  );
   assert.is(fulfillOptions({ files: ['a.csv'], writeBudget: 'off' }, { stdinIsTTY: true }).budget, null);
 });
 
@@ -22,6 +32,8 @@ Options('fulfillOptions(bad args) fails with ERR_USAGE naming the option', () =>
     [{ files: ['-'], journal: 'j' }, false, /--journal needs input files/],
     [{ files: ['a.csv'], concurrency: 0 }, false, /--concurrency must be an integer from 1 to 64, got 0/],
     [{ files: ['a.csv'], writeBudget: 'fast' }, false, /--write-budget: expected WRITES\/SECONDS/],
+    [{ files: ['a.csv'], encoding: 'latin-9x' }, false, /--encoding: unknown encoding "latin-9x"/],
+    [{ files: ['a.csv'], delimiter: ':' }, false, /--delimiter must be , ; tab or \|, got ":"/],
   ];
   for (const [args, stdinIsTTY, message] of cases)
     assert.throws(

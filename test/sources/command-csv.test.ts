@@ -271,22 +271,29 @@ Open('openCommandCsv(file) reports malformed CSV before yielding any row', async
   assert.not.ok(opened, 'openCommandCsv itself throws');
 });
 
-Open('openCommandCsv(stdin) cannot read twice: malformed CSV may surface after good rows', async () => {
+Open('openCommandCsv(stdin) is read through first: malformed CSV far down fails before any row', async () => {
   const text = `Command,@odata.type,id,displayName\nupdate,#microsoft.graph.user,${G1},a\nupdate,x,y,"open\n`;
-  // Small inputs are parsed at once: the error may come from openCommandCsv or from rows().
   const big = `update,#microsoft.graph.user,${G1},a\n`.repeat(5000);
-  const e = await csvError({ input: '-', stdin: stdinOf(text) });
-  assert.is(e.line, 3);
+  let opened = false;
+  try {
+    await openCommandCsv({ input: '-', stdin: stdinOf(`${text.split('\n')[0]}\n${big}${text}`, 4096) });
+    opened = true;
+  } catch (error) {
+    assert.is((error as CsvInputError).code, 'ERR_CSV');
+    assert.is((error as CsvInputError).line, 5004);
+  }
+  assert.not.ok(opened, 'openCommandCsv itself throws');
+  // Without the pre-pass (prescan: false) stdin streams, and the error comes after good rows.
   const lines: number[] = [];
   try {
     const csv = await openCommandCsv({
       input: '-',
+      prescan: false,
       stdin: stdinOf(`${text.split('\n')[0]}\n${big}${text}`, 4096),
     });
     for await (const row of csv.rows()) lines.push(row.line);
     assert.unreachable('no error');
   } catch (error) {
-    assert.is((error as CsvInputError).code, 'ERR_CSV');
     assert.is((error as CsvInputError).line, 5004);
   }
   assert.ok(lines.length > 0, 'rows before the error came through');
