@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import _ from 'highland';
 import { EXIT, ToolError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
-import { entityInfo } from '../graph/schema.js';
+import { entityInfo, type EntityName } from '../graph/schema.js';
 import type { Mapping } from '../settings/mapping.js';
 import type { ConnectionSettings } from '../settings/settings.js';
 import { mappingKey, stageCookies } from '../sinks/cookie-file.js';
@@ -66,6 +66,32 @@ export async function sweepTemps(dir: string, connection: string): Promise<void>
       if ((e as NodeJS.ErrnoException).code === 'ESRCH') await unlink(join(dir, name)).catch(() => {});
     }
   }
+}
+
+/**
+ * For progress: each complete round's object count (`GET /{collection}/$count`, ConsistencyLevel:
+ * eventual), filled in as the answers come. A count Graph refuses (directory roles, a missing
+ * permission) stays unknown, and so does the run's total: the line then shows no percentage.
+ */
+function countObjects(o: RoundsOptions): Map<EntityName, number> {
+  const totals = new Map<EntityName, number>();
+  for (const round of o.rounds) {
+    if (round.mode !== 'complete') continue;
+    o.client
+      .get(`${o.settings.graphUrl}${entityInfo(round.entity).collection}/$count`, {
+        headers: { ConsistencyLevel: 'eventual' },
+        retry: 'never',
+        throwHttpErrors: false,
+      })
+      .then(
+        (r) => {
+          if (r.status === 200 && Number.isSafeInteger(r.body) && (r.body as number) >= 0)
+            totals.set(round.entity, r.body as number);
+        },
+        () => undefined,
+      );
+  }
+  return totals;
 }
 
 /** Ctrl-C while reading fails the run (exit 130); during the final renames it waits for them to finish. */
@@ -149,16 +175,31 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
     .through(splitNavigationStream({ mapping }))
     .through(state.through);
 
-  const progress = new Progress((s) => {
-    const all = [...state.rounds.values()];
-    const objects = all.reduce((n, r) => n + r.objects, 0);
-    const { retries, throttled, waitedMs } = client.stats;
-    return (
-      `entra export: ${all.map((r) => `${r.entity} ${r.objects} (${r.pages} p)`).join(', ')}; ` +
-      `${Math.round(objects / Math.max(s, 0.001))} objects/s; ${retries} retries` +
-      (throttled ? `, ${throttled} throttled, waited ${(waitedMs / 1000).toFixed(1)} s` : '')
-    );
-  }, o.progress);
+  const totals = o.progress.enabled ? countObjects(o) : new Map<EntityName, number>();
+  const progress = new Progress(
+    'entra export',
+    () => {
+      const all = [...state.rounds.values()];
+      const { retries, throttled, waitedMs } = client.stats;
+      const known = all.every((r) => totals.has(r.entity));
+      return {
+        done: all.reduce((n, r) => n + r.objects, 0),
+        ...(known ? { total: all.reduce((n, r) => n + totals.get(r.entity)!, 0) } : {}),
+        unit: 'objects',
+        details: [
+          all
+            .map((r) => {
+              const total = totals.get(r.entity);
+              return `${r.entity} ${r.objects}${total !== undefined ? `/${total}` : ''} (${r.pages} p)`;
+            })
+            .join(', '),
+          `${retries} retries` +
+            (throttled ? `, ${throttled} throttled, waited ${(waitedMs / 1000).toFixed(1)} s` : ''),
+        ],
+      };
+    },
+    o.progress,
+  );
   const signals = watchSignals();
   progress.start();
   let written: string[] = [];

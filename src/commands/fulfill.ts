@@ -226,13 +226,34 @@ export async function fulfillCommand(
     rows = rows.through(withResults());
     if (batches && journal) rows = rows.through(recordDone(journal));
 
+    const total = inputs.every((i) => i.rowCount !== undefined)
+      ? inputs.reduce((n, i) => n + i.rowCount!, 0)
+      : undefined;
     const progress = new Progress(
-      (s) =>
-        `entra fulfill: ${read} rows read, ${tally.ok} ok, ${tally.skipped} skipped, ${tally.failed} failed` +
-        (writer
-          ? `; ${Math.round((tally.ok + tally.skipped + tally.failed) / Math.max(s, 0.001))} rows/s, ${writer.stats.batches} batches, ${writer.stats.throttled} throttled`
-          : ''),
-      { quiet: args.quiet ?? false, ...(args.progress ? { tty: process.stderr.isTTY === true } : {}) },
+      'entra fulfill',
+      (now) => {
+        const pacer = writer?.pacer;
+        // The budget held writes back a moment ago: it, not Graph's speed, sets the pace.
+        const paced = pacer?.budget && now - pacer.budgetWaitAt < 5000 ? pacer.budget : undefined;
+        const perSecond = paced ? (paced.writes * 1000) / paced.windowMs : undefined;
+        return {
+          done: tally.ok + tally.skipped + tally.failed + tally.planned,
+          ...(total !== undefined ? { total } : {}),
+          unit: 'rows',
+          ...(perSecond
+            ? {
+                paceRate: perSecond,
+                note: `waiting on Graph's write budget (${Math.round(perSecond * 60).toLocaleString('en-US')} writes/min)`,
+              }
+            : {}),
+          details: [
+            `${tally.ok} ok, ${tally.skipped} skipped, ${tally.failed} failed${tally.planned ? `, ${tally.planned} planned` : ''}`,
+            `${read} read`,
+            ...(writer ? [`${writer.stats.batches} batches, ${writer.stats.throttled} throttled`] : []),
+          ],
+        };
+      },
+      { enabled: !args.quiet && (args.progress === true || process.stderr.isTTY === true) },
     );
     let interrupted = false;
     const onSignal = () => {

@@ -101,7 +101,8 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
   private readonly queue: Pending<I>[] = [];
   private readonly locks = new ObjectLocks();
   private running = 0;
-  private readonly pacer: WritePacer;
+  /** The write budget's pacer (progress reads whether it is holding writes back). */
+  readonly pacer: WritePacer;
   private waiters: (() => void)[] = [];
   /** Why the writer stopped taking work: a fatal error, or an interruption. */
   private stop: { error: ToolError; fatal: boolean } | undefined;

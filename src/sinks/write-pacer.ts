@@ -15,9 +15,11 @@ export class WritePacer {
   private tokens: number;
   private last: number;
   private pausedUntil = 0;
+  /** When the budget (not a 429) last held writes back (progress says so); -Infinity before. */
+  budgetWaitAt = -Infinity;
 
   constructor(
-    private readonly budget: WriteBudget | null,
+    readonly budget: WriteBudget | null,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.tokens = budget?.writes ?? 0;
@@ -40,6 +42,7 @@ export class WritePacer {
       this.tokens -= n;
       return 0;
     }
+    this.budgetWaitAt = now;
     return Math.max(1, Math.ceil((need - this.tokens) / rate));
   }
 

@@ -51,6 +51,8 @@ export interface CommandCsv {
   /** For link files: the owner's entity and the navigation. */
   entity?: 'group' | 'directoryRole' | 'user';
   navigation?: Navigation;
+  /** How many data rows the file holds (counted by the prescan; not for stdin). */
+  rowCount?: number;
   /** The data rows, in file order; iterate once. */
   rows(): AsyncGenerator<CommandRow>;
   /** Releases the input when rows() is not consumed to the end. */
@@ -617,14 +619,16 @@ export async function openCommandCsv(options: CommandCsvOptions): Promise<Comman
   const spooled = prescan && input === '-' ? await spool(openSource(options), 2) : undefined;
   const it = records(openSource(options, spooled), input, maxRecordSize, text);
   let header: Header;
+  let rowCount: number | undefined;
   try {
     const first = await it.next();
     if (first.done) throw new CsvInputError(input, undefined, undefined, 'empty file: no header line');
     header = parseHeader(first.value.cells, input, navigation, options.passThrough);
-    if (prescan)
-      for await (const _ of records(openSource(options, spooled), input, maxRecordSize, text)) {
-        // Bytes and syntax only: the rows are read again below.
-      }
+    if (prescan) {
+      // Bytes and syntax only (the rows are read again below), and the count that progress shows a percentage of.
+      rowCount = -1;
+      for await (const _ of records(openSource(options, spooled), input, maxRecordSize, text)) rowCount++;
+    }
   } catch (error) {
     await it.return(undefined);
     spooled?.close();
@@ -646,6 +650,7 @@ export async function openCommandCsv(options: CommandCsvOptions): Promise<Comman
     file: input,
     kind: header.kind,
     columns: header.columns,
+    ...(rowCount !== undefined ? { rowCount } : {}),
     ...(header.kind === 'link' ? { entity: header.entity, navigation: header.navigation } : {}),
     rows,
     close,

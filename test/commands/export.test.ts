@@ -910,7 +910,11 @@ Progress('exportCommand({ progress }) prints a plain progress line now and then 
     { tenant: await sampleTenant(), deltaLimits: SMALL_LIMITS, latency: { fixedMs: 25 } },
     async (h) => {
       const quiet = await h.run(SMALL_SELECT, { progressIntervalMs: 20 });
-      assert.not.match(quiet.stderr, /objects\/s/);
+      assert.not.match(quiet.stderr, /^entra export: \d/m);
+      assert.not.ok(
+        h.emu.requests.some((q) => q.path.includes('$count')),
+        'no count without progress',
+      );
       const r = await h.run(
         { ...SMALL_SELECT, ignoreCookies: true, progress: true },
         { progressIntervalMs: 20 },
@@ -918,7 +922,12 @@ Progress('exportCommand({ progress }) prints a plain progress line now and then 
       assert.is(r.code, 0, r.stderr);
       assert.match(
         r.stderr,
-        /^entra export: user \d+ \(\d+ p\), group \d+ \(\d+ p\); \d+ objects\/s; 0 retries$/m,
+        /^entra export: \d+(\/\d+ objects \(\d+%\)(; ETA \S+( \S+)?)?| objects)(; \d+ objects\/s)?; user \d+(\/15)? \(\d+ p\), group \d+(\/7)? \(\d+ p\); 0 retries$/m,
+      );
+      // The total comes from Graph's counts, asked for alongside the delta rounds.
+      assert.equal(
+        h.emu.requests.filter((q) => q.path.includes('$count')).map((q) => `${q.path} ${q.status}`),
+        ['/v1.0/users/$count 200', '/v1.0/groups/$count 200'],
       );
       assert.not.ok(r.stderr.includes('\r') || r.stderr.includes('\u001b'), 'no TTY control characters');
       const silent = await h.run(

@@ -61,6 +61,20 @@ Reserve(
   },
 );
 
+Reserve('WritePacer.budgetWaitAt says when the budget, not a 429, last held writes back', () => {
+  const c = clock();
+  const pacer = new WritePacer({ writes: 10, windowMs: 1000 }, c.now);
+  assert.is(pacer.reserve(10), 0);
+  assert.is(pacer.budgetWaitAt, -Infinity, 'a full bucket holds nothing back');
+  c.advance(5);
+  assert.ok(pacer.reserve(5) > 0);
+  assert.is(pacer.budgetWaitAt, 1005);
+  c.advance(2000);
+  pacer.pause(500);
+  assert.ok(pacer.reserve(1) > 0, 'paused by a 429');
+  assert.is(pacer.budgetWaitAt, 1005, 'a 429 pause is not the budget');
+});
+
 Reserve.run();
 
 // ---
