@@ -324,7 +324,8 @@ export function entraCli(
             .option('dry-run', {
               alias: 'n',
               type: 'boolean',
-              describe: 'Send nothing; report every planned request',
+              describe:
+                'Write nothing; run every check of the run (passwords, names looked up with reads) and report each planned request',
             })
             .option('journal', {
               alias: 'j',

@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   // 3: a fulfill row's own failure
   ERR_ROW_INVALID: EXIT.rowsFailed,
   ERR_RETRIES_EXHAUSTED: EXIT.rowsFailed,
+  ERR_REFERENCE: EXIT.rowsFailed,
   // 4: a safety threshold stopped the run before anything was written or sent
   ERR_THRESHOLD: EXIT.threshold,
   // 130

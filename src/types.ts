@@ -129,6 +129,8 @@ export interface ResultRow {
   newId: string;
   file: string;
   ownerId: string;
+  /** The object's userPrincipalName (users) or mailNickname (groups), when the row gives or makes one. */
+  key: string;
 }
 
 // --- fulfill: the reverse stream's rows and requests (DESIGN.md §4)
@@ -190,6 +192,47 @@ export interface StepAnswer {
  */
 export type NextStep = { request: PlannedRequest; carry?: Partial<Outcome> } | { outcome: Outcome };
 
+/**
+ * An object a row names by its key instead of its id: a user by userPrincipalName, a group by
+ * mailNickname. Resolved to the id before the request goes out: the id of an object created (or found)
+ * earlier in the same run, else Graph's answer to a lookup (see src/sinks/references.ts).
+ */
+export interface ObjectReference {
+  /** `users/userPrincipalName=<upn>`, `groups/mailNickname=<nick>` (lower case): the key a create of it holds. */
+  key: string;
+  collection: 'users' | 'groups';
+  property: 'userPrincipalName' | 'mailNickname';
+  /** As the row gives it. */
+  value: string;
+  /** The column that names it, for messages. */
+  column: string;
+  /** Graph takes the key itself in the request's URL: looked up only by `--dry-run`. */
+  direct?: boolean;
+}
+
+/** What a reference resolves to: an id, a create planned by `--dry-run`, or why there is none. */
+export type Resolution =
+  | { id: string }
+  | { planned: string }
+  | { missing: string }
+  /** `--dry-run` without settings: nothing to look it up with. */
+  | { unchecked: true };
+
+/** Resolves references to ids, once per run per key; learns the ids of the run's creates. */
+export interface ReferenceResolver {
+  resolve(ref: ObjectReference): Promise<Resolution>;
+  /** The id a create of this run gave the key, if any (no lookup). */
+  learned(key: string): string | undefined;
+  /** A create of this run made or found the object of `key`. */
+  created(key: string, id: string): void;
+  /** A create of this run failed (`where`: `line 3 of f.csv`): said when a later row names it. */
+  createFailed(key: string, where: string): void;
+  /** `--dry-run`: a create of `key` is planned at `where`. */
+  planned(key: string, where: string): void;
+  /** The object of `key` was deleted: later rows look it up again. */
+  forget(key: string): void;
+}
+
 export interface PlannedRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   url: string;
@@ -198,9 +241,9 @@ export interface PlannedRequest {
   /**
    * Opaque key of the object whose state the request changes; requests with equal keys keep input order.
    * `users/<id>` for existing objects, `users/userPrincipalName=<upn>` / `groups/mailNickname=<nick>` for
-   * creates, `groups/<owner>/members/<id>` for a member link, `groups/<owner>/owners` for every owner link
-   * of a group (the last owner cannot be removed, so their order matters). An update cannot refer to an
-   * object created earlier in the same run (its id is not known yet): put the attributes in the insert row.
+   * creates and for rows that name an object by that key, `groups/<owner>/members/<id>` for a member
+   * link, `groups/<owner>/owners` for every owner link of a group (the last owner cannot be removed, so
+   * their order matters).
    */
   objectKey: string;
   /**
@@ -224,6 +267,13 @@ export interface PlannedRequest {
   retryFrom?: PlannedRequest;
   /** What the row does after this request, in words (`--dry-run`). */
   then?: string;
+  /**
+   * Objects the row names by key: resolved to ids before the request is sent, and `resolve` called with
+   * the ids in the same order. The request's own URL and body still hold the keys as given; its lock
+   * keys are the references' keys, so that a row waits for the create of an object it names.
+   */
+  references?: ObjectReference[];
+  resolve?: (ids: string[]) => PlannedRequest;
 }
 
 /** A password generated for a new user: for the protected password sink only, never for printing. */

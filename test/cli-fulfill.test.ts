@@ -13,7 +13,7 @@ import { sampleTenant, withEmulator } from './helpers/emulator.js';
 
 const BIN = fileURLToPath(new URL('../bin/entra.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
-const HEADER = 'line,Command,@odata.type,id,status,httpStatus,errorCode,message,newId,file,ownerId';
+const HEADER = 'line,Command,@odata.type,id,status,httpStatus,errorCode,message,newId,file,ownerId,key';
 
 const ADELE = '67aac11c-c912-5793-a9a1-f31f5b0f94f5';
 const ENGINEERING = '4943b13a-7855-5f0b-aab4-d76d7eca5d5a';

@@ -16,6 +16,7 @@ import type { PasswordSink } from '../sinks/password-file.js';
 import { fulfillOptions } from '../settings/fulfill-options.js';
 import { readMailSettings } from '../settings/mail-settings.js';
 import { preparePasswords, settlePasswords } from '../sinks/password-stages.js';
+import { References } from '../sinks/references.js';
 import { createResultsSink, createResultsWriter, withResults } from '../sinks/results.js';
 import { openCommandCsv, type CommandCsv } from '../sources/command-csv.js';
 import { fromCommandCsvs } from '../sources/command-rows.js';
@@ -66,7 +67,10 @@ async function openResults(path: string | undefined): Promise<Writable> {
   return handle.createWriteStream();
 }
 
-/** The Graph client of a run, or none for a dry run (which needs settings only for the Graph URL). */
+/**
+ * The Graph client of a run. A dry run uses it for reads only (references), and plans without it
+ * when there are no settings (they then give only the Graph URL).
+ */
 async function openGraph(
   args: FulfillArgs,
   env: NodeJS.ProcessEnv,
@@ -82,10 +86,7 @@ async function openGraph(
       settingsFile: file,
       env,
     });
-    if (!args.dryRun)
-      return { client: connection.client, graphBase: connection.settings.graphUrl, layers, file };
-    connection.client.close();
-    return { graphBase: connection.settings.graphUrl, layers, file };
+    return { client: connection.client, graphBase: connection.settings.graphUrl, layers, file };
   } catch (e) {
     // A dry run plans without Graph: settings only set the Graph base URL of `@odata.id` references.
     if (!args.dryRun || !(e instanceof UsageError) || !/not found|no such|ENOENT/i.test(e.message)) throw e;
@@ -122,6 +123,8 @@ export async function fulfillCommand(
   let passwords: PasswordSink | undefined;
   let out: Writable | undefined;
   let recipientColumn: string | undefined;
+  // A dry run opens no sink, but checks what the run checks: a generated password needs one.
+  let passwordSinkGiven = false;
   try {
     const graph = await openGraph(args, env, log);
     client = graph.client;
@@ -162,6 +165,7 @@ export async function fulfillCommand(
     });
     passwords = sinks.sink;
     recipientColumn = sinks.recipientColumn;
+    passwordSinkGiven = passwords !== undefined || args.passwordFile !== undefined || sinks.mail;
     out = await openResults(args.results);
     // Once per run, and only when a file has licences: skuPartNumbers in their cells resolve through it.
     const skus =
@@ -187,21 +191,25 @@ export async function fulfillCommand(
     const started = performance.now();
     const stop = new AbortController();
     const window = createInputWindow(MAX_AHEAD);
-    const batches = client
-      ? createBatchStage({
-          client,
-          concurrency: args.concurrency ?? 4,
-          writeBudget: budget,
-          logger: log,
-          beforeSend: async (items) => {
-            await Promise.all([
-              journal ? recordStarted(journal)(items) : undefined,
-              passwords ? preparePasswords(passwords)(items) : undefined,
-            ]);
-          },
-          onFatal: () => stop.abort(),
-        })
-      : undefined;
+    // Objects named by userPrincipalName or mailNickname: looked up once per run (reads, dry run too).
+    const references = new References({ client });
+    const batches =
+      client && !args.dryRun
+        ? createBatchStage({
+            client,
+            concurrency: args.concurrency ?? 4,
+            writeBudget: budget,
+            logger: log,
+            beforeSend: async (items) => {
+              await Promise.all([
+                journal ? recordStarted(journal)(items) : undefined,
+                passwords ? preparePasswords(passwords)(items) : undefined,
+              ]);
+            },
+            onFatal: () => stop.abort(),
+            references,
+          })
+        : undefined;
     const writer = batches?.writer;
     const sink = createResultsSink({ results, window });
     const { tally } = sink;
@@ -215,13 +223,16 @@ export async function fulfillCommand(
     rows = rows.through(
       buildRequests({
         graphBase,
-        passwordSink: passwords !== undefined || args.dryRun === true,
+        passwordSink: passwordSinkGiven,
         ...(recipientColumn ? { recipientColumn } : {}),
         ...(skus ? { skus } : {}),
         logger: log,
+        references,
       }),
     );
-    rows = batches ? rows.through((s) => batches.through(s)) : rows.through(planRequests());
+    rows = batches
+      ? rows.through((s) => batches.through(s))
+      : rows.through(planRequests(client ? references : undefined));
     if (batches && passwords) rows = rows.through(settlePasswords(passwords));
     rows = rows.through(withResults());
     if (batches && journal) rows = rows.through(recordDone(journal));

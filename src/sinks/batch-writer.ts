@@ -11,7 +11,9 @@ import {
   type ObjectRow,
   type Outcome,
   type PlannedRequest,
+  type ReferenceResolver,
 } from '../types.js';
+import { unresolvedOutcome } from '../streams/to-request.js';
 import { decodeBatch, encodeBatch } from './batch-codec.js';
 import { findCreated } from './find-created.js';
 import { ObjectLocks, type LockKeys } from './object-locks.js';
@@ -63,6 +65,11 @@ export interface BatchWriterOptions<I extends WriteItem = WriteItem> {
   onResult: (item: I, outcome: Outcome) => void | Promise<void>;
   /** Called before items are first sent, once per batch (the journal's `started`, the password sink's `pending`). */
   beforeSend?: (items: I[]) => Promise<void>;
+  /**
+   * Resolves the objects rows name by key (`PlannedRequest.references`) when their turn comes, and
+   * learns the ids of the run's creates. Without it, a request with references fails its row.
+   */
+  references?: ReferenceResolver;
 }
 
 export interface WriterStats {
@@ -71,6 +78,8 @@ export interface WriterStats {
   batchRetries: number;
   throttled: number;
   lookups: number;
+  /** Rows whose references were resolved before they were sent. */
+  resolved: number;
 }
 
 interface Pending<I extends WriteItem = WriteItem> {
@@ -97,7 +106,14 @@ const TRANSIENT_CODES = new Set(['ERR_GRAPH_NETWORK', 'ERR_GRAPH_RESPONSE', 'ERR
 const isCreate = (p: Pending) => p.item.row.kind === 'object' && p.item.row.command === 'insert';
 
 export class BatchWriter<I extends WriteItem = WriteItem> {
-  readonly stats: WriterStats = { batches: 0, itemRetries: 0, batchRetries: 0, throttled: 0, lookups: 0 };
+  readonly stats: WriterStats = {
+    batches: 0,
+    itemRetries: 0,
+    batchRetries: 0,
+    throttled: 0,
+    lookups: 0,
+    resolved: 0,
+  };
   private readonly queue: Pending<I>[] = [];
   private readonly locks = new ObjectLocks();
   private running = 0;
@@ -251,6 +267,7 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
   }
 
   private async finish(p: Pending<I>, outcome: Outcome): Promise<void> {
+    this.learn(p, outcome);
     await this.options.onResult(p.item, {
       ...mergeOutcome(p.carry, outcome),
       ...(p.earlierRun ? { earlierRun: p.earlierRun } : {}),
@@ -263,6 +280,9 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
    */
   private async step(p: Pending<I>, next: NextStep): Promise<void> {
     if ('outcome' in next) return this.settled(p, next.outcome);
+    // A create's follow-up (licences...): the rows that name the new object need not wait for it.
+    if (next.carry?.newId && isCreate(p))
+      this.options.references?.created(p.keys.objectKey, next.carry.newId);
     if (next.carry) p.carry = mergeOutcome(p.carry, { status: 'ok', ...next.carry });
     p.item.request = next.request;
     p.uncertain = false;
@@ -309,12 +329,67 @@ export class BatchWriter<I extends WriteItem = WriteItem> {
     return false;
   }
 
+  /**
+   * What later rows that name this row's object by key must know: the id a create made or found, a
+   * create that failed, an object deleted. Runs before the row's keys let those rows go.
+   */
+  private learn(p: Pending<I>, outcome: Outcome): void {
+    const references = this.options.references;
+    const { row } = p.item;
+    if (!references || row.kind !== 'object') return;
+    const key = p.keys.objectKey;
+    if (row.command === 'insert') {
+      if (outcome.newId) references.created(key, outcome.newId);
+      else if (outcome.status === 'failed') references.createFailed(key, `line ${row.line} of ${row.file}`);
+    } else if (row.command === 'delete' && outcome.status !== 'failed') references.forget(key);
+  }
+
+  /**
+   * Puts ids in place of the keys a row names objects by (`PlannedRequest.references`). Returns false
+   * when the item is done: it names nothing (failed, or skipped for a delete), or is requeued.
+   */
+  private async resolveBeforeSend(p: Pending<I>): Promise<boolean> {
+    const { references: refs, resolve } = p.item.request;
+    if (!refs?.length || !resolve) return true;
+    const resolver = this.options.references;
+    const ids: string[] = [];
+    for (const ref of refs) {
+      // `/users/{userPrincipalName}`: Graph looks the user up itself, unless this run made it.
+      const learned = resolver?.learned(ref.key);
+      if (ref.direct) {
+        ids.push(learned ?? ref.value);
+        continue;
+      }
+      let found;
+      try {
+        found = resolver
+          ? await resolver.resolve(ref)
+          : { missing: `${ref.column}: cannot look up ${ref.value}` };
+      } catch (error) {
+        if (!this.isTransient(error)) throw error;
+        await this.again(p, undefined, undefined, { message: (error as Error).message });
+        return false;
+      }
+      if ('id' in found) ids.push(found.id);
+      else {
+        const why = 'missing' in found ? found.missing : `${ref.column}: ${ref.value} cannot be looked up`;
+        await this.settled(p, unresolvedOutcome(p.item.row.command, why));
+        return false;
+      }
+    }
+    this.stats.resolved++;
+    p.item.request = resolve(ids);
+    return true;
+  }
+
   private isTransient(error: unknown): boolean {
     return !(error instanceof ToolError) || TRANSIENT_CODES.has(error.code);
   }
 
   private async send(batch: Pending<I>[]): Promise<void> {
-    const go = await Promise.all(batch.map((p) => this.lookupBeforeSend(p)));
+    const go = await Promise.all(
+      batch.map(async (p) => (await this.resolveBeforeSend(p)) && this.lookupBeforeSend(p)),
+    );
     const ready = batch.filter((_, i) => go[i]);
     if (this.stop) {
       // Interrupted while looking up: what has not gone out stays unsent.

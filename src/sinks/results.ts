@@ -23,6 +23,8 @@ export const RESULT_COLUMNS = [
   'newId',
   'file',
   'ownerId',
+  // Added after the contract's first eleven columns, so that readers by position keep working.
+  'key',
 ] as const satisfies readonly (keyof ResultRow)[];
 
 export interface ResultsWriterOptions {
@@ -51,11 +53,29 @@ export function scrubSecrets(message: string): string {
   return message ? redact(message.replace(JSON_SECRET, '$1"***"')) : message;
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const KEY_OF: Record<string, string> = { user: 'userPrincipalName', group: 'mailNickname' };
+
+/**
+ * The key of an object row's object: its userPrincipalName (users) or mailNickname (groups), from the
+ * request (a group's derived mailNickname), the row's cells, or its `id` when the row names it by key.
+ * Empty for link rows and objects without one (service principals, an update by id without the key).
+ */
+export function objectKeyOf(row: CommandRow, body?: Record<string, unknown>): string {
+  if (row.kind !== 'object') return '';
+  const property = KEY_OF[row.entity];
+  if (!property) return '';
+  const value = body?.[property] ?? row.values[property];
+  if (typeof value === 'string' && value) return value;
+  return row.id && !GUID.test(row.id) ? row.id : '';
+}
+
 /**
  * The result row of `row`. Invalid rows fail with errorCode `ERR_ROW_INVALID` unless told otherwise;
  * link rows put the owner in `ownerId`, the linked object in `id`, and leave `@odata.type` empty.
+ * `key` is the object's userPrincipalName or mailNickname (see {@link objectKeyOf}).
  */
-export function resultFor(row: CommandRow, outcome: Outcome): ResultRow {
+export function resultFor(row: CommandRow, outcome: Outcome, key = objectKeyOf(row)): ResultRow {
   const common = {
     line: row.line,
     Command: row.command,
@@ -65,6 +85,7 @@ export function resultFor(row: CommandRow, outcome: Outcome): ResultRow {
     message: scrubSecrets(outcome.message ?? (row.kind === 'invalid' ? row.message : '')),
     newId: outcome.newId ?? '',
     file: row.file,
+    key,
   };
   if (row.kind === 'link') return { ...common, '@odata.type': '', id: row.targetId, ownerId: row.ownerId };
   if (row.kind === 'object')
@@ -177,7 +198,7 @@ export function withResults(): (s: Highland.Stream<FulfillMsg>) => Highland.Stre
   return (s) =>
     s.map((msg) =>
       msg.kind === 'row' && !msg.result && msg.outcome
-        ? { ...msg, result: resultFor(msg.row, msg.outcome) }
+        ? { ...msg, result: resultFor(msg.row, msg.outcome, objectKeyOf(msg.row, msg.request?.body)) }
         : msg,
     );
 }
@@ -220,7 +241,9 @@ export function createResultsSink(options: { results: ResultsWriter; window: Inp
         failure ??= msg.error;
         return callback();
       }
-      const result = msg.result ?? resultFor(msg.row, msg.outcome ?? { status: 'failed' });
+      const result =
+        msg.result ??
+        resultFor(msg.row, msg.outcome ?? { status: 'failed' }, objectKeyOf(msg.row, msg.request?.body));
       tally[result.status]++;
       if (msg.request?.warning && (result.status === 'planned' || msg.outcome?.httpStatus === 201))
         tally.groupsWithoutOwners++;

@@ -9,7 +9,15 @@ import { UsageError } from '../errors.js';
 import { excerpt } from '../redact.js';
 import { entityFromOdataType, entityInfo, isEntityName, type EntityName } from '../graph/schema.js';
 import { canonicalEncoding, InputText, type InvalidBytes } from './input-text.js';
-import { decodeObjectRow, isGuid, quoteCell, unwritableReason } from '../streams/decode-row.js';
+import {
+  decodeObjectRow,
+  describeForms,
+  isGuid,
+  nameForm,
+  quoteCell,
+  unwritableReason,
+  type NameForm,
+} from '../streams/decode-row.js';
 import type { Command, CommandRow, InvalidRow, Navigation, ObjectRow } from '../types.js';
 
 /**
@@ -463,6 +471,24 @@ function refusal(entity: EntityName, command: Command): string | undefined {
   return undefined;
 }
 
+// Where an id is expected, a user may be named by userPrincipalName and a group by mailNickname.
+const OBJECT_FORMS: Partial<Record<EntityName, NameForm[]>> = {
+  user: ['id', 'userPrincipalName'],
+  group: ['id', 'mailNickname'],
+};
+
+/** What a link file's owner and `id` columns take: members may be users or groups, owners and managers users. */
+function linkForms(entity: string, navigation: string): [NameForm[], NameForm[]] {
+  const owner: NameForm[] =
+    entity === 'group' ? ['id', 'mailNickname'] : entity === 'user' ? ['id', 'userPrincipalName'] : ['id'];
+  const target: NameForm[] =
+    navigation === 'members' ? ['id', 'userPrincipalName', 'mailNickname'] : ['id', 'userPrincipalName'];
+  return [owner, target];
+}
+
+const notAName = (column: string, forms: NameForm[], value: string) =>
+  `${column} is not ${describeForms(forms)}: found ${quoteCell(value)}`;
+
 /** One data record of a file whose header is `header` → a command row. */
 function toCommandRow(header: Header, cells: string[], file: string, line: number): CommandRow {
   const cell = (i: number) => (cells[i] ?? '').trim();
@@ -483,10 +509,11 @@ function toCommandRow(header: Header, cells: string[], file: string, line: numbe
     });
     if (command !== 'insert' && command !== 'delete')
       return invalid(`Command ${quoteCell(raw)}: links can only be inserted or deleted`, 'Command');
-    if (!isGuid(ownerId))
-      return invalid(`${ownerColumn} is not a GUID: found ${quoteCell(ownerId)}`, ownerColumn);
-    if (!isGuid(targetId)) return invalid(`id is not a GUID: found ${quoteCell(targetId)}`, 'id');
     const { entity, navigation } = header;
+    const [ownerForms, targetForms] = linkForms(entity, navigation);
+    if (!nameForm(ownerId, ownerForms))
+      return invalid(notAName(ownerColumn, ownerForms, ownerId), ownerColumn);
+    if (!nameForm(targetId, targetForms)) return invalid(notAName('id', targetForms, targetId), 'id');
     return { kind: 'link', file, line, command, entity, navigation, ownerId, targetId };
   }
   const odataType = cell(header.at.type);
@@ -510,9 +537,9 @@ function toCommandRow(header: Header, cells: string[], file: string, line: numbe
   if (refused) return invalid(refused, '@odata.type');
   if (command === 'insert' && id)
     return invalid('id must be empty on insert: Graph assigns the id of a new object', 'id');
-  if (command !== 'insert' && !isGuid(id))
+  if (command !== 'insert' && !nameForm(id, OBJECT_FORMS[entity] ?? ['id']))
     return invalid(
-      id ? `id is not a GUID: found ${quoteCell(id)}` : `${command} needs the object's id`,
+      id ? notAName('id', OBJECT_FORMS[entity] ?? ['id'], id) : `${command} needs the object's id`,
       'id',
     );
   const row: ObjectRow = {

@@ -1,6 +1,34 @@
 import { registerSecret } from '../redact.js';
-import { silentLogger, type FulfillItem, type FulfillMsg, type Logger, type Outcome } from '../types.js';
-import { describeRequest, toRequest, type ToRequestOptions } from './to-request.js';
+import {
+  silentLogger,
+  type FulfillItem,
+  type FulfillMsg,
+  type Logger,
+  type ObjectRow,
+  type Outcome,
+  type ReferenceResolver,
+} from '../types.js';
+import { throughAsync } from './through-async.js';
+import {
+  describeRequest,
+  referenceKey,
+  toRequest,
+  unresolvedOutcome,
+  type ToRequestOptions,
+} from './to-request.js';
+
+export interface BuildOptions extends ToRequestOptions {
+  logger?: Logger;
+  /** Told of the creates that fail here, for the rows that name their objects. */
+  references?: ReferenceResolver;
+}
+
+/** The key of the object an insert row would create, from its own cells. */
+function createKey(row: ObjectRow): string | undefined {
+  const value = row.entity === 'user' ? row.values.userPrincipalName : row.values.mailNickname;
+  if (typeof value !== 'string' || !value) return undefined;
+  return referenceKey(row.entity === 'user' ? 'users' : 'groups', value);
+}
 
 /** True for an item that a later stage must still work on (no outcome, no result yet). */
 export const pending = (msg: FulfillMsg): msg is FulfillItem =>
@@ -13,20 +41,21 @@ export const pending = (msg: FulfillMsg): msg is FulfillItem =>
  * userPrincipalName but creates a second security group with the same mailNickname: group creates are
  * looked up first (`lookupFirst: 'exists'`), so that a replay never duplicates one.
  */
-export function buildRequest(
-  item: FulfillItem,
-  options: ToRequestOptions & { logger?: Logger },
-): FulfillItem {
+export function buildRequest(item: FulfillItem, options: BuildOptions): FulfillItem {
   const { row } = item;
   const done = (outcome: Outcome): FulfillItem => ({ ...item, outcome });
   if (row.kind === 'invalid') return done({ status: 'failed' });
   const plan = toRequest(row, options);
-  if (plan.kind === 'invalid')
+  if (plan.kind === 'invalid') {
+    // Later rows that name the object it would have made say why it is not there.
+    const key = row.kind === 'object' && row.command === 'insert' ? createKey(row) : undefined;
+    if (key) options.references?.createFailed(key, `line ${row.line} of ${row.file}`);
     return done({
       status: 'failed',
       errorCode: 'ERR_ROW_INVALID',
       message: plan.column ? `${plan.column}: ${plan.message}` : plan.message,
     });
+  }
   if (plan.kind === 'noop') return done({ status: 'ok', message: plan.message });
   const profile = plan.request.body?.passwordProfile as { password?: unknown } | undefined;
   // Known to the redactor before anything can print it.
@@ -46,17 +75,47 @@ export function buildRequest(
 
 /** Stream form of {@link buildRequest}: items that already have an outcome pass untouched. */
 export function buildRequests(
-  options: ToRequestOptions & { logger?: Logger },
+  options: BuildOptions,
 ): (s: Highland.Stream<FulfillMsg>) => Highland.Stream<FulfillMsg> {
   return (s) => s.map((msg) => (pending(msg) ? buildRequest(msg, options) : msg));
 }
 
-/** `--dry-run` in place of the batch writer: each request is reported `planned`, nothing is sent. */
-export function planRequests(): (s: Highland.Stream<FulfillMsg>) => Highland.Stream<FulfillMsg> {
-  return (s) =>
-    s.map((msg) =>
-      pending(msg) && msg.request
-        ? { ...msg, outcome: { status: 'planned', message: describeRequest(msg.request) } }
-        : msg,
-    );
+/**
+ * `--dry-run` in place of the batch writer: each request is reported `planned`, nothing is written.
+ * The checks of a real run still run: objects named by key are looked up (reads only, through
+ * `references`), a reference to an object that an earlier row would create counts as found, and a
+ * dangling one fails its row (or skips a delete) as the real run would. Without `references` (no
+ * settings) references are planned unchecked, and the message says so.
+ */
+export function planRequests(
+  references?: ReferenceResolver,
+): (s: Highland.Stream<FulfillMsg>) => Highland.Stream<FulfillMsg> {
+  return throughAsync(async (msg: FulfillMsg): Promise<FulfillMsg> => {
+    if (!pending(msg) || !msg.request) return msg;
+    const { row } = msg;
+    let request = msg.request;
+    const notes: string[] = [];
+    if (request.references?.length && request.resolve) {
+      const ids: string[] = [];
+      for (const ref of request.references) {
+        const found = references ? await references.resolve(ref) : { unchecked: true as const };
+        if ('missing' in found) return { ...msg, outcome: unresolvedOutcome(row.command, found.missing) };
+        if ('id' in found) ids.push(found.id);
+        else {
+          // The key stays in the printed request: there is no id to show yet.
+          ids.push(ref.value);
+          notes.push(
+            'planned' in found
+              ? `${ref.value} is created on ${found.planned}`
+              : `${ref.value} not looked up (no settings)`,
+          );
+        }
+      }
+      request = request.resolve(ids);
+    }
+    if (row.kind === 'object' && row.command === 'insert')
+      references?.planned(msg.request.objectKey, `line ${row.line} of ${row.file}`);
+    const message = describeRequest(request) + (notes.length ? ` (${notes.join('; ')})` : '');
+    return { ...msg, outcome: { status: 'planned', message } };
+  });
 }

@@ -45,6 +45,38 @@ export function isGuid(value: string): boolean {
   return GUID.test(value);
 }
 
+// No spaces or control characters, one @, a dot in the domain: `adele@contoso.onmicrosoft.com`,
+// `guest_mail.example#EXT#@contoso.onmicrosoft.com`.
+const UPN = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}.]+(?:\.[^\s@\p{Cc}.]+)+$/u;
+// group-post-groups.md: ASCII 0-127 without @ ( ) \ [ ] " ; : < > , and space, at most 64.
+const MAIL_NICKNAME = /^[\x21-\x7e]{1,64}$/;
+const NOT_IN_NICKNAME = /[@()\\[\]";:<>,]/;
+// A value that starts like a GUID was meant to be one: a typo in an id is not a mailNickname.
+const GUID_LIKE = /^[0-9a-f]{8}-/i;
+
+/** How a cell may name an object where an id is expected. */
+export type NameForm = 'id' | 'userPrincipalName' | 'mailNickname';
+
+/**
+ * How `value` names an object: a GUID is an id, a value with an `@` a userPrincipalName, any other a
+ * mailNickname; undefined when it is none of those the column allows (`forms`).
+ * @example nameForm('adele@contoso.com', ['id', 'userPrincipalName']) // 'userPrincipalName'
+ */
+export function nameForm(value: string, forms: readonly NameForm[]): NameForm | undefined {
+  let form: NameForm | undefined;
+  if (isGuid(value)) form = 'id';
+  else if (value.includes('@')) form = UPN.test(value) ? 'userPrincipalName' : undefined;
+  else if (MAIL_NICKNAME.test(value) && !NOT_IN_NICKNAME.test(value) && !GUID_LIKE.test(value))
+    form = 'mailNickname';
+  return form && forms.includes(form) ? form : undefined;
+}
+
+/** `a GUID, a userPrincipalName or a mailNickname`: what a column takes, in words. */
+export function describeForms(forms: readonly NameForm[]): string {
+  const words = forms.map((f) => (f === 'id' ? 'a GUID' : `a ${f}`));
+  return words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words.at(-1)!}` : words[0]!;
+}
+
 /** `"abc…"` with long cells cut, so that a message stays one readable line. */
 export function quoteCell(cell: string, max = 40): string {
   const cut = cell.length > max ? `${cell.slice(0, max)}…` : cell;

@@ -1,6 +1,14 @@
 import { ToolError } from '../errors.js';
 import { entityInfo } from '../graph/schema.js';
-import type { GeneratedPassword, LinkRow, ObjectRow, PlannedRequest } from '../types.js';
+import type {
+  GeneratedPassword,
+  LinkRow,
+  ObjectReference,
+  ObjectRow,
+  Outcome,
+  PlannedRequest,
+} from '../types.js';
+import { isGuid } from './decode-row.js';
 import { licenceRequest, type LicenceChange, type SkuTable } from './license-request.js';
 import { managerRequest } from './manager-request.js';
 import { generatePassword } from './password.js';
@@ -42,6 +50,41 @@ const NOT_IN_NICKNAME = /[^\x21-\x7e]|[@()\\[\]";:<>,]/g;
 /** A mailNickname Graph accepts, derived from a display name; '' when nothing usable is left. */
 export function mailNicknameFrom(displayName: string): string {
   return displayName.normalize('NFKD').replace(NOT_IN_NICKNAME, '').slice(0, 64);
+}
+
+/**
+ * The lock key of the object whose key is `value`: `users/userPrincipalName=<upn>` or
+ * `groups/mailNickname=<nick>`, lower case (Graph compares both ignoring case). A create holds it, and
+ * so does every row that names the object by it: they keep their input order.
+ */
+export function referenceKey(collection: 'users' | 'groups', value: string): string {
+  return `${collection}/${collection === 'users' ? 'userPrincipalName' : 'mailNickname'}=${value.toLowerCase()}`;
+}
+
+/**
+ * The reference `value` makes when it is not an id (the row source checked its form): a value with an
+ * `@` names a user by userPrincipalName, any other a group by mailNickname.
+ */
+export function referenceTo(value: string, column: string): ObjectReference | undefined {
+  if (isGuid(value)) return undefined;
+  const collection = value.includes('@') ? 'users' : 'groups';
+  return {
+    key: referenceKey(collection, value),
+    collection,
+    property: collection === 'users' ? 'userPrincipalName' : 'mailNickname',
+    value,
+    column,
+  };
+}
+
+/**
+ * The outcome of a row whose reference names no object (`why`, from the resolver): `failed` with
+ * `ERR_REFERENCE`, or `skipped` for a `delete` (what it would remove is not there, as on a replay).
+ */
+export function unresolvedOutcome(command: string, why: string): Outcome {
+  return command === 'delete'
+    ? { status: 'skipped', message: `nothing to do: ${why}` }
+    : { status: 'failed', errorCode: 'ERR_REFERENCE', message: why };
 }
 
 function checkOptions(options: ToRequestOptions): string {
@@ -101,7 +144,7 @@ function insertUser(row: ObjectRow, options: ToRequestOptions): RequestPlan {
     url: '/users',
     body,
     headers: { ...JSON_HEADERS },
-    objectKey: `users/userPrincipalName=${upn.toLowerCase()}`,
+    objectKey: referenceKey('users', upn),
   };
   return {
     kind: 'request',
@@ -142,7 +185,7 @@ function insertGroup(row: ObjectRow): RequestPlan {
     url: '/groups',
     body,
     headers: { ...JSON_HEADERS },
-    objectKey: `groups/mailNickname=${String(body.mailNickname).toLowerCase()}`,
+    objectKey: referenceKey('groups', String(body.mailNickname)),
     // group-post-groups.md: an app-only create without owners leaves a group only admins can manage.
     warning: `group ${String(body.displayName)} is created by an app without owners: add owners with a *_owners_group.csv link file`,
   };
@@ -164,43 +207,85 @@ function objectRequest(row: ObjectRow, options: ToRequestOptions): RequestPlan {
     if (row.entity === 'group') return insertGroup({ ...row, values });
     return { kind: 'invalid', column: '@odata.type', message: `insert of ${row.entity} is not supported` };
   }
-  const id = row.id ?? '';
-  const url = `/${collection}/${encodeURIComponent(id)}`;
-  const objectKey = `${collection}/${id.toLowerCase()}`;
-  if (row.command === 'delete') return { kind: 'request', request: { method: 'DELETE', url, objectKey } };
+  const given = row.id ?? '';
+  const ref = referenceTo(given, 'id');
+  // A row that names its object by key holds the key a create of it holds: it waits for that create.
+  const objectKey = ref ? ref.key : `${collection}/${given.toLowerCase()}`;
   const { assignedLicenses, ...values } = row.values;
-  const licences =
-    row.entity === 'user' && assignedLicenses !== undefined
+  const withLicences = row.command === 'update' && row.entity === 'user' && assignedLicenses !== undefined;
+  if (row.command === 'update' && !withLicences && Object.keys(values).length === 0)
+    return { kind: 'noop', message: 'nothing to update: every attribute cell is empty' };
+  const build = (id: string): PlannedRequest => {
+    const url = `/${collection}/${encodeURIComponent(id)}`;
+    if (row.command === 'delete') return { method: 'DELETE', url, objectKey };
+    const licences = withLicences
       ? licenceRequest(id, objectKey, assignedLicenses as LicenceChange, options.skus)
       : undefined;
-  if (Object.keys(values).length === 0)
-    return licences
-      ? { kind: 'request', request: licences }
-      : { kind: 'noop', message: 'nothing to update: every attribute cell is empty' };
-  const request: PlannedRequest = {
-    method: 'PATCH',
-    url,
-    body: values,
-    headers: { ...JSON_HEADERS },
-    objectKey,
+    if (licences && Object.keys(values).length === 0) return licences;
+    const request: PlannedRequest = {
+      method: 'PATCH',
+      url,
+      body: values,
+      headers: { ...JSON_HEADERS },
+      objectKey,
+    };
+    if (licences) {
+      // The attributes first (a usageLocation the licences need), then the licences.
+      request.then = `${licences.method} ${licences.url}, then ${licences.then}`;
+      request.next = (answer) =>
+        answer.status >= 200 && answer.status < 300
+          ? { request: licences, carry: { status: 'ok', httpStatus: answer.status } }
+          : undefined;
+    }
+    return withSecrets(request);
   };
-  if (licences) {
-    // The attributes first (a usageLocation the licences need), then the licences.
-    request.then = `${licences.method} ${licences.url}, then ${licences.then}`;
-    request.next = (answer) =>
-      answer.status >= 200 && answer.status < 300
-        ? { request: licences, carry: { status: 'ok', httpStatus: answer.status } }
-        : undefined;
-  }
-  return { kind: 'request', request: withSecrets(request) };
+  if (!ref) return { kind: 'request', request: build(given) };
+  // Graph takes `/users/{userPrincipalName}`; a group needs its id, looked up by mailNickname.
+  const reference = ref.collection === 'users' ? { ...ref, direct: true } : ref;
+  return {
+    kind: 'request',
+    request: { ...build(given), references: [reference], resolve: ([id]) => build(id!) },
+  };
 }
 
 function linkRequest(row: LinkRow, graphBase: string): RequestPlan {
-  if (row.navigation === 'manager') return { kind: 'request', request: managerRequest(row, graphBase) };
+  const ownerRef = referenceTo(row.ownerId, `${row.entity}Id`);
+  const targetRef = referenceTo(row.targetId, 'id');
+  const references = [ownerRef, targetRef].filter((r): r is ObjectReference => r !== undefined);
+  const build = (ownerId: string, targetId: string) => linkRequestOf(row, graphBase, ownerId, targetId);
+  if (!references.length) return { kind: 'request', request: build(row.ownerId, row.targetId) };
   const { collection } = entityInfo(row.entity);
-  const owner = `/${collection}/${encodeURIComponent(row.ownerId)}/${row.navigation}`;
-  const ownerKey = `${collection}/${row.ownerId.toLowerCase()}`;
-  const target = row.targetId.toLowerCase();
+  // The lock keys of the names as given: the row waits for the create of an object it names by key.
+  const ownerKey = ownerRef?.key ?? `${collection}/${row.ownerId.toLowerCase()}`;
+  const targetKeys = targetRef
+    ? [targetRef.key]
+    : LINK_TARGETS.map((c) => `${c}/${row.targetId.toLowerCase()}`);
+  const keys =
+    row.navigation === 'manager'
+      ? { objectKey: `${ownerKey}/manager`, sharedKeys: [ownerKey, ...targetKeys] }
+      : {
+          objectKey:
+            row.navigation === 'owners'
+              ? `${ownerKey}/owners`
+              : `${ownerKey}/${row.navigation}/${targetRef?.key ?? row.targetId.toLowerCase()}`,
+          sharedKeys: [ownerKey, ...targetKeys],
+        };
+  const resolve = (ids: string[]) => {
+    const at = [...ids];
+    return build(ownerRef ? at.shift()! : row.ownerId, targetRef ? at.shift()! : row.targetId);
+  };
+  return {
+    kind: 'request',
+    request: { ...build(row.ownerId, row.targetId), ...keys, references, resolve },
+  };
+}
+
+function linkRequestOf(row: LinkRow, graphBase: string, ownerId: string, targetId: string): PlannedRequest {
+  if (row.navigation === 'manager') return managerRequest({ ...row, ownerId, targetId }, graphBase);
+  const { collection } = entityInfo(row.entity);
+  const owner = `/${collection}/${encodeURIComponent(ownerId)}/${row.navigation}`;
+  const ownerKey = `${collection}/${ownerId.toLowerCase()}`;
+  const target = targetId.toLowerCase();
   // Adding and removing different members commute; owner changes do not (the last owner stays).
   const objectKey =
     row.navigation === 'owners' ? `${ownerKey}/owners` : `${ownerKey}/${row.navigation}/${target}`;
@@ -210,20 +295,20 @@ function linkRequest(row: LinkRow, graphBase: string): RequestPlan {
       ? {
           method: 'POST',
           url: `${owner}/$ref`,
-          body: { '@odata.id': `${graphBase}directoryObjects/${row.targetId}` },
+          body: { '@odata.id': `${graphBase}directoryObjects/${targetId}` },
           headers: { ...JSON_HEADERS },
           objectKey,
           sharedKeys,
         }
       : {
           method: 'DELETE',
-          url: `${owner}/${encodeURIComponent(row.targetId)}/$ref`,
+          url: `${owner}/${encodeURIComponent(targetId)}/$ref`,
           objectKey,
           sharedKeys,
         };
   // Without /$ref a DELETE removes the member object itself (group-delete-members.md): never let one out.
   if (!request.url.endsWith('/$ref')) throw new Error(`link request without /$ref: ${request.url}`);
-  return { kind: 'request', request };
+  return request;
 }
 
 /**

@@ -212,7 +212,7 @@ Rows(
         run.results.slice(1, 5).map((r) => r.message),
         [
           'Command "upsert": expected insert, update or delete',
-          'id is not a GUID: found "not-a-guid"',
+          'id is not a GUID or a userPrincipalName: found "not-a-guid"',
           'column accountEnabled: expected true or false, found "maybe"',
           'passwordProfile: user nopw@contoso.onmicrosoft.com has no passwordProfile password and no --password-file was given',
         ],
@@ -289,7 +289,8 @@ Rows('fulfillCommand(--dry-run) reports each planned request, hides passwords, s
       'x_members_group.csv': ['Command,groupId,id', `delete,${ENGINEERING},${GRADY}`],
     });
     const before = emu.requests.length;
-    const run = await fulfill(dir, files, { dryRun: true });
+    // The generated password needs somewhere to go, in the plan as in the run.
+    const run = await fulfill(dir, files, { dryRun: true, passwordFile: join(dir, 'pw.csv') });
     assert.is(run.code, 0);
     assert.ok(run.results.every((r) => r.status === 'planned'));
     assert.equal(

@@ -23,6 +23,7 @@ const result = (line: number, over: Partial<ResultRow> = {}): ResultRow => ({
   newId: `00000000-0000-4000-8000-${String(line).padStart(12, '0')}`,
   file: 'a.csv',
   ownerId: '',
+  key: '',
   ...over,
 });
 

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import {
   createResultsSink,
   createResultsWriter,
+  objectKeyOf,
   resultFor,
   scrubSecrets,
   summarize,
@@ -16,7 +17,7 @@ import type { FulfillMsg, ResultRow } from '../../src/types.js';
 
 const G1 = '11111111-1111-4111-8111-111111111111';
 const G2 = '22222222-2222-4222-8222-222222222222';
-const HEADER = 'line,Command,@odata.type,id,status,httpStatus,errorCode,message,newId,file,ownerId\n';
+const HEADER = 'line,Command,@odata.type,id,status,httpStatus,errorCode,message,newId,file,ownerId,key\n';
 
 /** A writable that keeps what it gets; `highWaterMark: 1` makes every write ask for a drain. */
 function sink(options: { highWaterMark?: number; fail?: NodeJS.ErrnoException } = {}) {
@@ -44,6 +45,7 @@ const row = (over: Partial<ResultRow> = {}): ResultRow => ({
   newId: '',
   file: 'in.csv',
   ownerId: '',
+  key: '',
   ...over,
 });
 
@@ -60,14 +62,15 @@ Writer('createResultsWriter(csv) writes the header and rows in contract order, R
       httpStatus: '400',
       errorCode: 'Request_BadRequest',
       message: 'a, "b"\nc\rd',
+      key: 'u@x.example',
     }),
   );
   await results.end();
   assert.is(
     text(),
     HEADER +
-      `2,update,#microsoft.graph.user,${G1},ok,204,,,,in.csv,\n` +
-      `3,update,#microsoft.graph.user,${G1},failed,400,Request_BadRequest,"a, ""b""\nc\rd",,in.csv,\n`,
+      `2,update,#microsoft.graph.user,${G1},ok,204,,,,in.csv,,\n` +
+      `3,update,#microsoft.graph.user,${G1},failed,400,Request_BadRequest,"a, ""b""\nc\rd",,in.csv,,u@x.example\n`,
   );
   assert.ok(out.writableFinished);
 });
@@ -84,8 +87,8 @@ Writer(
     await results.end();
     assert.is(
       text(),
-      `{"line":2,"Command":"update","@odata.type":"#microsoft.graph.user","id":"${G1}","status":"ok","httpStatus":204,"errorCode":null,"message":null,"newId":"${G2}","file":"in.csv","ownerId":null}\n` +
-        `{"line":3,"Command":"update","@odata.type":"#microsoft.graph.user","id":"${G1}","status":"failed","httpStatus":null,"errorCode":"ERR_ROW_INVALID","message":"bad","newId":null,"file":"in.csv","ownerId":null}\n`,
+      `{"line":2,"Command":"update","@odata.type":"#microsoft.graph.user","id":"${G1}","status":"ok","httpStatus":204,"errorCode":null,"message":null,"newId":"${G2}","file":"in.csv","ownerId":null,"key":null}\n` +
+        `{"line":3,"Command":"update","@odata.type":"#microsoft.graph.user","id":"${G1}","status":"failed","httpStatus":null,"errorCode":"ERR_ROW_INVALID","message":"bad","newId":null,"file":"in.csv","ownerId":null,"key":null}\n`,
     );
   },
 );
@@ -159,12 +162,45 @@ ResultFor('resultFor(object row) fills the object columns', () => {
       command: 'insert',
       entity: 'user',
       odataType: '#microsoft.graph.user',
-      values: {},
+      values: { userPrincipalName: 'new@contoso.example' },
     },
     { status: 'ok', httpStatus: 201, newId: G2 },
   );
-  assert.equal(r, row({ line: 4, Command: 'insert', id: '', httpStatus: '201', newId: G2, file: 'a.csv' }));
+  assert.equal(
+    r,
+    row({
+      line: 4,
+      Command: 'insert',
+      id: '',
+      httpStatus: '201',
+      newId: G2,
+      file: 'a.csv',
+      key: 'new@contoso.example',
+    }),
+  );
 });
+
+ResultFor(
+  'objectKeyOf() is the userPrincipalName or mailNickname, from the request, the cells or the id',
+  () => {
+    const object = (entity: 'user' | 'group' | 'servicePrincipal', id?: string, values = {}) => ({
+      kind: 'object' as const,
+      file: 'a.csv',
+      line: 2,
+      command: 'update' as const,
+      entity,
+      odataType: `#microsoft.graph.${entity}`,
+      ...(id ? { id } : {}),
+      values,
+    });
+    assert.is(objectKeyOf(object('group'), { mailNickname: 'Derived' }), 'Derived');
+    assert.is(objectKeyOf(object('user', G1, { userPrincipalName: 'u@x.example' })), 'u@x.example');
+    assert.is(objectKeyOf(object('user', 'by@upn.example')), 'by@upn.example');
+    assert.is(objectKeyOf(object('group', 'sales')), 'sales');
+    assert.is(objectKeyOf(object('user', G1)), '', 'an update by id without the key has none');
+    assert.is(objectKeyOf(object('servicePrincipal', G1)), '');
+  },
+);
 
 ResultFor('resultFor(link row) puts the owner in ownerId and the member in id', () => {
   const r = resultFor(
@@ -192,6 +228,7 @@ ResultFor('resultFor(link row) puts the owner in ownerId and the member in id', 
     newId: '',
     file: 'x_members_group.csv',
     ownerId: G1,
+    key: '',
   });
 });
 

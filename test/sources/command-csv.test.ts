@@ -179,7 +179,7 @@ Open('openCommandCsv(link file) takes the navigation from the file name', async 
     rows.slice(2).map((r) => r.kind === 'invalid' && [r.line, r.column, r.ownerId]),
     [
       [4, 'Command', G1],
-      [5, 'groupId', 'not-a-guid'],
+      [5, 'groupId', 'not a guid'],
       [6, 'id', G1],
     ],
   );

@@ -4,7 +4,9 @@ import { findProperty, type EntityName } from '../../src/graph/schema.js';
 import {
   decodeCell,
   decodeObjectRow,
+  describeForms,
   isGuid,
+  nameForm,
   quoteCell,
   unwritableReason,
 } from '../../src/streams/decode-row.js';
@@ -183,6 +185,28 @@ Helpers('unwritableReason(entity, name) says why a column cannot be written', ()
   assert.match(unwritableReason('user', 'createdDateTime') ?? '', 'read-only');
   assert.match(unwritableReason('user', 'skills') ?? '', 'single-object GET');
   assert.match(unwritableReason('group', 'owners') ?? '', '*_owners_group.csv link file');
+});
+
+Helpers('nameForm(value, forms) tells an id, a userPrincipalName and a mailNickname apart', () => {
+  const all = ['id', 'userPrincipalName', 'mailNickname'] as const;
+  assert.is(nameForm('B7D8E648-520F-41D3-B9C0-FDEB91768A0A', all), 'id');
+  assert.is(nameForm('AdeleV@contoso.onmicrosoft.com', all), 'userPrincipalName');
+  assert.is(nameForm('ann_mail.example#EXT#@contoso.onmicrosoft.com', all), 'userPrincipalName');
+  assert.is(nameForm('project-kite', all), 'mailNickname');
+  for (const bad of [
+    'not an upn',
+    'a@b',
+    'a@@b.example',
+    'x@y.example ',
+    'b7d8e648-520f-41d3-b9c0',
+    'a(b)',
+    '',
+    'x'.repeat(65),
+  ])
+    assert.is(nameForm(bad, all), undefined, bad);
+  assert.is(nameForm('kite', ['id', 'userPrincipalName']), undefined, 'not a form the column takes');
+  assert.is(describeForms(['id']), 'a GUID');
+  assert.is(describeForms(all), 'a GUID, a userPrincipalName or a mailNickname');
 });
 
 Helpers('isGuid(value) takes the 8-4-4-4-12 form in any case', () => {

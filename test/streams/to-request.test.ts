@@ -221,6 +221,66 @@ ToRequest('toRequest(link delete) always ends in /$ref: never deletes the member
   }
 });
 
+ToRequest('toRequest(update/delete by key) holds the key a create holds; a group needs its id', () => {
+  const byUpn = request(toRequest(object({ command: 'delete', id: 'Ann@Contoso.example' }), OPTIONS));
+  assert.is(`${byUpn.method} ${byUpn.url}`, 'DELETE /users/Ann%40Contoso.example');
+  assert.is(byUpn.objectKey, 'users/userPrincipalName=ann@contoso.example');
+  assert.equal(
+    byUpn.references?.map((r) => [r.key, r.direct]),
+    [['users/userPrincipalName=ann@contoso.example', true]],
+  );
+  assert.is(byUpn.resolve!([G1]).url, `/users/${G1}`, 'an id learned in the run replaces the key');
+
+  const group = request(
+    toRequest(
+      object({ command: 'update', entity: 'group', id: 'kite', values: { description: 'x' } }),
+      OPTIONS,
+    ),
+  );
+  assert.is(group.objectKey, 'groups/mailNickname=kite');
+  assert.equal(
+    group.references?.map((r) => [r.property, r.value, r.direct]),
+    [['mailNickname', 'kite', undefined]],
+  );
+  const resolved = group.resolve!([G2]);
+  assert.equal(
+    [resolved.method, resolved.url, resolved.body],
+    ['PATCH', `/groups/${G2}`, { description: 'x' }],
+  );
+  assert.is(resolved.objectKey, 'groups/mailNickname=kite');
+});
+
+ToRequest('toRequest(link by key) waits on the creates of the names, and resolves to ids', () => {
+  const r = request(toRequest(link({ ownerId: 'kite', targetId: 'ann@contoso.example' }), OPTIONS));
+  assert.equal(
+    r.references?.map((ref) => `${ref.column} ${ref.key}`),
+    ['groupId groups/mailNickname=kite', 'id users/userPrincipalName=ann@contoso.example'],
+  );
+  assert.is(r.objectKey, 'groups/mailNickname=kite/members/users/userPrincipalName=ann@contoso.example');
+  assert.equal(r.sharedKeys, ['groups/mailNickname=kite', 'users/userPrincipalName=ann@contoso.example']);
+  const resolved = r.resolve!([G1, G2]);
+  assert.equal(
+    [resolved.url, resolved.body],
+    [`/groups/${G1}/members/$ref`, { '@odata.id': `${BASE}directoryObjects/${G2}` }],
+  );
+  // Only the side named by key is resolved.
+  const one = request(toRequest(link({ command: 'delete', targetId: 'sub-team' }), OPTIONS));
+  assert.equal(
+    one.references?.map((ref) => ref.column),
+    ['id'],
+  );
+  assert.is(one.resolve!([G2]).url, `/groups/${G1}/members/${G2}/$ref`);
+  // A manager row: the read and the write use the ids.
+  const manager = request(
+    toRequest(
+      link({ entity: 'user', navigation: 'manager', ownerId: 'ann@x.example', targetId: 'boss@x.example' }),
+      OPTIONS,
+    ),
+  );
+  assert.is(manager.objectKey, 'users/userPrincipalName=ann@x.example/manager');
+  assert.is(manager.resolve!([G1, G2]).url, `/users/${G1}/manager?$select=id`);
+});
+
 ToRequest('toRequest(row, {graphBase}) adds a missing slash and refuses a relative base', () => {
   const r = request(toRequest(link({}), { ...OPTIONS, graphBase: 'https://127.0.0.1:8443/v1.0' }));
   assert.equal(r.body, { '@odata.id': `https://127.0.0.1:8443/v1.0/directoryObjects/${G2}` });
