@@ -7,7 +7,14 @@ import { fulfillCommand } from '../src/commands/fulfill.js';
 import { protectCommand } from '../src/commands/protect.js';
 import { runCommand } from '../src/commands/process-io.js';
 import { schemaCommand } from '../src/commands/schema.js';
-import { exitCodesEpilog, helpWidth, numberOption, typedValue, usageMessage } from '../src/commands/usage.js';
+import {
+  exitCodesEpilog,
+  helpWidth,
+  numberOption,
+  parallelOption,
+  typedValue,
+  usageMessage,
+} from '../src/commands/usage.js';
 import { redact } from '../src/redact.js';
 
 /** The commands, and the sub-commands of those that have them (for "did you mean"). */
@@ -248,10 +255,10 @@ export function entraCli(
               describe: 'Table written to stdout with --format csv (default directoryobjects)',
             })
             .option('parallel', {
-              type: 'number',
+              type: 'string',
               describe:
-                'Complete rounds of users and groups in N parallel partitions (see README, Performance)',
-              coerce: number('parallel'),
+                "Complete rounds of users and groups in parallel partitions: auto (default: adapted to Graph's answers, for large tenants) or N requests in flight; 1 = the sequential round (see README, Performance)",
+              coerce: parallelOption((n) => typedValue(argv, n)),
             })
             .option('demo', {
               type: 'boolean',

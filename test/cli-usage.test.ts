@@ -83,7 +83,22 @@ Errors('a number option quotes what was typed when it is not a number', async ()
     await usageError(['fulfill', '--concurrency', 'many']),
     "--concurrency expects a number, got 'many'",
   );
-  assert.is(await usageError(['export', '--parallel', 'x']), "--parallel expects a number, got 'x'");
+  assert.is(
+    await usageError(['export', '--parallel', 'x']),
+    "--parallel expects auto or a number of requests in flight, got 'x'",
+  );
+});
+
+Errors('--parallel takes auto or a number', async () => {
+  for (const [typed, parsed] of [
+    ['auto', 'auto'],
+    ['AUTO', 'auto'],
+    ['8', 8],
+    ['1', 1],
+  ] as const) {
+    const { argv } = await output(['export', '--parallel', typed, '--help']);
+    assert.is(argv.parallel, parsed, typed);
+  }
 });
 
 Errors('bad choices are one line naming each option, the value and the choices', async () => {

@@ -160,6 +160,8 @@ export function connect(
      * the Graph client and the token provider alike.
      */
     limits?: { timeoutMs: number; retries: number };
+    /** Sockets of the Graph client (default 16). */
+    maxSockets?: number;
     env?: NodeJS.ProcessEnv;
   },
 ): OpenConnection {
@@ -217,6 +219,7 @@ export function connect(
     getToken: (o) => tokens.getToken(o),
     logger: options.logger,
     ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.maxSockets ? { maxSockets: options.maxSockets } : {}),
     ...options.limits,
   });
   return { settings, credential, client, tokens, settingsFile: options.settingsFile };

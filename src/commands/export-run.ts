@@ -12,7 +12,8 @@ import { mappingKey, stageCookies } from '../sinks/cookie-file.js';
 import { commitManifestPath, commitStaged, type StagedFile } from '../sinks/commit.js';
 import { createCsvStdoutWriter, createNdjsonWriter, createTableWriter, pipeRows } from '../sinks/csv-file.js';
 import { graphDelta } from '../sources/graph-delta.js';
-import { graphParallel, partitionProperty } from '../sources/graph-parallel.js';
+import { aimdConcurrency, type ConcurrencyLimiter } from '../sources/concurrency.js';
+import { graphParallel, partitionProperty, ruBudgetPerSecond } from '../sources/graph-parallel.js';
 import { exportTables } from '../streams/export-tables.js';
 import { createRoundState, type EntityRound } from '../streams/round-state.js';
 import { routeByTypeStream } from '../streams/route-by-type.js';
@@ -32,8 +33,13 @@ export interface RoundsOptions {
   cookieDir: string;
   log: Logger;
   progress: { stream: ProgressStream; enabled: boolean; intervalMs?: number };
-  /** `--parallel N`: complete rounds of users and groups listed in N-way parallel partitions. */
-  parallel?: number;
+  /**
+   * `--parallel N|auto`: complete rounds of users and groups listed in partitions, N requests in flight
+   * per entity, or (`auto`, the default) a window shared by the run and adapted to Graph's answers.
+   */
+  parallel?: number | 'auto';
+  /** When `auto` partitions a round (see graphParallel's autoMinObjects and autoMinLatencyMs). */
+  autoThresholds?: { minObjects: number; minLatencyMs: number };
   /**
    * Whether the run moves the connection's state (its cookies): false for runs that are not the
    * scheduled run (`--output -`, another mapping) unless asked with `--advance-cookies`.
@@ -124,7 +130,11 @@ function watchSignals() {
 }
 
 /** One entity's delta source: the sequential round, or `--parallel` partitions for a complete one. */
-function deltaSource(o: RoundsOptions, round: EntityRound): AsyncGenerator<SourceMsg> {
+function deltaSource(
+  o: RoundsOptions,
+  round: EntityRound,
+  limiter: () => ConcurrencyLimiter,
+): AsyncGenerator<SourceMsg> {
   const { settings, client, log } = o;
   const sequential = () =>
     graphDelta({
@@ -134,8 +144,8 @@ function deltaSource(o: RoundsOptions, round: EntityRound): AsyncGenerator<Sourc
       ...(round.cookie ? { cookie: round.cookie } : {}),
     });
   const m = o.mapping.entities.find((e) => e.entity === round.entity)!;
-  const parallel = o.parallel ?? 1;
-  return parallel > 1 && round.mode === 'complete' && partitionProperty(round.entity)
+  const parallel = o.parallel ?? 'auto';
+  return (parallel === 'auto' || parallel > 1) && round.mode === 'complete' && partitionProperty(round.entity)
     ? graphParallel(
         {
           client,
@@ -143,6 +153,13 @@ function deltaSource(o: RoundsOptions, round: EntityRound): AsyncGenerator<Sourc
           attributes: m.attributes,
           navigations: m.navigations,
           parallel,
+          ...(parallel === 'auto' ? { limiter: limiter() } : {}),
+          ...(o.autoThresholds
+            ? {
+                autoMinObjects: o.autoThresholds.minObjects,
+                autoMinLatencyMs: o.autoThresholds.minLatencyMs,
+              }
+            : {}),
           logger: log,
         },
         sequential,
@@ -161,9 +178,13 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
   const started = performance.now();
   const tables = exportTables(mapping);
   const stdoutTable = 'stream' in o.output && o.output.format === 'csv' ? o.output.table : undefined;
+  // `auto`: one window for the run's entities, as Graph's budget is one per app and tenant (a tenant
+  // large enough to be partitioned has more than 500 users: 8,000 RU per 10 s).
+  let shared: ConcurrencyLimiter | undefined;
+  const limiter = () => (shared ??= aimdConcurrency({ max: 48, ruPerSecond: ruBudgetPerSecond(501) }));
   const readables = o.rounds.map((round) =>
     // A page or two ahead per entity is enough (the source prefetches one more): pages are large.
-    Readable.from(deltaSource(o, round), { highWaterMark: 2 }),
+    Readable.from(deltaSource(o, round, limiter), { highWaterMark: 2 }),
   );
   // A source stopped early may still fail in the background (its client is closed): nobody listens then.
   for (const r of readables) r.on('error', () => {});

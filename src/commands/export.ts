@@ -33,8 +33,11 @@ export interface ExportArgs extends CommonOptions {
   progress?: boolean;
   /** A PEM CA file to trust besides the system roots (e.g. `entra emulate --ca-out`). */
   ca?: string;
-  /** Complete rounds of users and groups listed in N parallel partitions (1 = the sequential delta round). */
-  parallel?: number;
+  /**
+   * Complete rounds of users and groups listed in parallel partitions: `auto` (the default) or N requests
+   * in flight (1 = the sequential delta round).
+   */
+  parallel?: number | 'auto';
   /** Move the connection's cookies even when the run is not its scheduled run (`--output -`, another mapping). */
   advanceCookies?: boolean;
 }
@@ -114,6 +117,8 @@ export async function exportCommand(
       logger: log,
       settingsFile,
       env,
+      // Enough sockets for the requests `--parallel` keeps in flight.
+      maxSockets: typeof args.parallel === 'number' ? Math.max(16, args.parallel * 2) : 64,
     });
     const cookieDir = demo && 'dir' in output ? output.dir : resolve(args.cookies ?? 'ExportCookies');
     let lock: RunLock | undefined;
@@ -179,6 +184,10 @@ export async function exportCommand(
         ...(plan.reason ? { keepReason: plan.reason } : {}),
         ...(killAtCommitStep(env) ?? {}),
         ...(args.parallel ? { parallel: args.parallel } : {}),
+        // Tests: `auto` partitions even a small tenant on a fast link.
+        ...(env.ENTRA_TEST_PARALLEL_AUTO_ALWAYS === '1'
+          ? { autoThresholds: { minObjects: 1, minLatencyMs: 0 } }
+          : {}),
         progress: {
           stream: stderr,
           enabled: !args.quiet && (args.progress === true || stderr.isTTY === true),

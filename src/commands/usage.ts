@@ -54,6 +54,21 @@ export function numberOption(option: string, typed: (name: string) => string | u
   };
 }
 
+/** `--parallel auto|N`: `auto`, or an integer (checked for its range with the other export options). */
+export function parallelOption(typed: (name: string) => string | undefined) {
+  return (value: unknown): number | 'auto' => {
+    if (Array.isArray(value)) throw new UsageError('ERR_USAGE', '--parallel is given more than once');
+    const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+    if (text.toLowerCase() === 'auto') return 'auto';
+    if (!/^\d+$/.test(text))
+      throw new UsageError(
+        'ERR_USAGE',
+        `--parallel expects auto or a number of requests in flight, got '${typed('parallel') ?? text}'`,
+      );
+    return Number(text);
+  };
+}
+
 /** The text typed after `--name` (or in `--name=text`) in `args`, for messages. */
 export function typedValue(args: string[], name: string): string | undefined {
   for (let i = 0; i < args.length; i++) {

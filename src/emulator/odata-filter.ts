@@ -180,13 +180,34 @@ export function matches(node: FilterNode, get: (prop: string) => unknown): boole
       return node.values.some((v) => same(get(node.prop), v));
     case 'startswith': {
       const v = get(node.prop);
-      return typeof v === 'string' && v.toLowerCase().startsWith(node.value.toLowerCase());
+      return typeof v === 'string' && startsWithIgnoringCase(v, node.value);
     }
     case 'endswith': {
       const v = get(node.prop);
       return typeof v === 'string' && v.toLowerCase().endsWith(node.value.toLowerCase());
     }
   }
+}
+
+const lowered = new Map<string, string>();
+
+/** `v.toLowerCase().startsWith(prefix.toLowerCase())`, without a copy of `v` when both are ASCII (the bulk-read path). */
+function startsWithIgnoringCase(v: string, prefix: string): boolean {
+  let want = lowered.get(prefix);
+  if (want === undefined) {
+    if (lowered.size > 10_000) lowered.clear();
+    lowered.set(prefix, (want = prefix.toLowerCase()));
+  }
+  const n = want.length;
+  if (v.length < n) return v.toLowerCase().startsWith(want);
+  for (let i = 0; i < n; i++) {
+    let c = v.charCodeAt(i);
+    const w = want.charCodeAt(i);
+    if (c >= 128 || w >= 128) return v.toLowerCase().startsWith(want);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== w) return false;
+  }
+  return true;
 }
 
 function same(actual: unknown, expected: Literal): boolean {

@@ -39,6 +39,8 @@ export interface GraphResponse<T = any> {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: T;
+  /** Length of the body as received, in characters (to size buffers by bytes). */
+  size?: number;
 }
 
 export interface RequestOptions {
@@ -52,6 +54,8 @@ export interface RequestOptions {
   retry?: 'idempotent' | 'throttled' | 'never';
   /** Return error statuses instead of throwing (the batch writer inspects them). */
   throwHttpErrors?: boolean;
+  /** Called with every attempt's status and headers (a retried 429 too), e.g. by `--parallel auto`. */
+  onAnswer?: (answer: { status?: number; headers: GraphResponse['headers'] }) => void;
 }
 
 export interface ClientStats {
@@ -59,6 +63,8 @@ export interface ClientStats {
   retries: number;
   throttled: number;
   waitedMs: number;
+  /** Resource units Graph charged, summed from `x-ms-resource-unit`. */
+  resourceUnits: number;
 }
 
 export interface GraphClient {
@@ -124,7 +130,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     });
   const ca = trustedCertificateAuthorities(options.ca);
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16, ...(ca ? { ca } : {}) });
-  const stats: ClientStats = { requests: 0, retries: 0, throttled: 0, waitedMs: 0 };
+  const stats: ClientStats = { requests: 0, retries: 0, throttled: 0, waitedMs: 0, resourceUnits: 0 };
   const http: Got = got.extend({
     agent: { https: agent },
     ...(ca ? { https: { certificateAuthority: ca } } : {}),
@@ -159,6 +165,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       let status: number | undefined;
       let headers: GraphResponse['headers'] = {};
       let body: unknown;
+      let size = 0;
       let failure: Error | undefined;
       let token: string | undefined;
       try {
@@ -176,6 +183,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         status = response.statusCode;
         headers = response.headers;
         const text = response.body.toString('utf8');
+        size = text.length;
         if (text.length) {
           try {
             body = JSON.parse(text);
@@ -208,6 +216,9 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         if (!(e instanceof RequestError) && !TRANSIENT_CODES.has(code ?? '')) throw e;
       }
       const ms = performance.now() - started;
+      const ru = Number(headers['x-ms-resource-unit']);
+      if (Number.isFinite(ru)) stats.resourceUnits += ru;
+      opts.onAnswer?.({ ...(status !== undefined ? { status } : {}), headers });
       log.verbose(
         `${method} ${printableUrl(absolute)} ${status ?? (failure as NodeJS.ErrnoException)?.code ?? 'error'} ${ms.toFixed(0)} ms`,
       );
@@ -275,7 +286,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
           url: printableUrl(absolute),
         });
       }
-      return { status: status!, headers, body: body as T };
+      return { status: status!, headers, body: body as T, size };
     }
   }
 

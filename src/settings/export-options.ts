@@ -13,7 +13,7 @@ export interface ExportOptionsArgs {
   mapping?: string;
   format?: 'csv' | 'ndjson';
   table?: string;
-  parallel?: number;
+  parallel?: number | 'auto';
 }
 
 /** `export`'s options, checked and typed before anything is opened or sent. */
@@ -34,9 +34,13 @@ export async function exportOptions(args: ExportOptionsArgs): Promise<ExportOpti
     throw new UsageError('ERR_USAGE', '--format ndjson writes to stdout: add --output -');
   if (
     args.parallel !== undefined &&
+    args.parallel !== 'auto' &&
     !(Number.isInteger(args.parallel) && args.parallel >= 1 && args.parallel <= 64)
   )
-    throw new UsageError('ERR_USAGE', `--parallel must be an integer from 1 to 64, got ${args.parallel}`);
+    throw new UsageError(
+      'ERR_USAGE',
+      `--parallel must be auto or an integer from 1 to 64, got ${args.parallel}`,
+    );
   if (args.table !== undefined && !(toStdout && (args.format ?? 'csv') === 'csv'))
     throw new UsageError(
       'ERR_USAGE',

@@ -1,20 +1,29 @@
-import { printableUrl, type GraphClient } from '../graph/client.js';
+import { printableUrl, retryAfterMs, type GraphClient, type GraphResponse } from '../graph/client.js';
 import { entityInfo, type EntityName } from '../graph/schema.js';
 import { ToolError } from '../errors.js';
 import { LINKS_ONLY, type GraphObject, type Logger, type SourceMsg } from '../types.js';
+import { aimdConcurrency, fixedConcurrency, type Answer, type ConcurrencyLimiter } from './concurrency.js';
+
+/** Objects per list page (Graph's most for users and groups). */
+const PAGE = 999;
 
 /**
- * The parallel complete mode (`entra export --parallel N`). A delta round is one sequential chain of
- * pages; a complete export of a large tenant is bound by its latency. Instead:
+ * The parallel complete mode (`entra export --parallel N|auto`). A delta round is one sequential chain
+ * of pages; a complete export of a large tenant is bound by its latency. Instead:
  *  1. take a `$deltatoken=latest` deltaLink first: every change from now on reaches the next
  *     incremental round, so nothing that happens while we list is lost;
- *  2. list the collection in partitions that are complete by construction: Graph restricts the first
- *     character of userPrincipalName and mailNickname to known alphabets, so `startswith` on each
- *     character covers every object; the partitions' `$count`s must add up to the collection's
- *     `$count`, or the entity falls back to the sequential delta round before anything is emitted;
+ *  2. list the collection in partitions that are complete by construction: Graph restricts the
+ *     characters of userPrincipalName and mailNickname to known alphabets, so `startswith` on each
+ *     first character covers every object; a partition holding many objects is split by its next
+ *     character (then the next), kept whole when its parts' counts don't add up to its own. The
+ *     partitions' `$count`s must add up to the collection's `$count`, or the entity falls back to
+ *     the sequential delta round before anything is emitted;
  *  3. links (groups' members and owners, users' manager) come from delta rounds scoped to 50 ids each
  *     (`$filter=id eq ...`), run in parallel: no request per object, and large groups page through
  *     their members as usual.
+ * Every request goes through a {@link ConcurrencyLimiter}: N in flight, or (auto) a window adapted to
+ * Graph's answers. Pages wait in a buffer bounded by bytes, and a worker with a page to hand over
+ * sends nothing new, so memory stays flat whatever the window.
  */
 export interface ParallelSourceOptions {
   client: GraphClient;
@@ -22,9 +31,23 @@ export interface ParallelSourceOptions {
   /** Structural attributes (with id) and navigations, as in the sequential round's `$select`. */
   attributes: string[];
   navigations: string[];
-  /** Requests in flight for this entity. */
-  parallel: number;
+  /** Requests in flight: a number, or `auto`. */
+  parallel: number | 'auto';
+  /** The run's limiter, shared by its entities (Graph's budget is per app and tenant); else one of its own. */
+  limiter?: ConcurrencyLimiter;
   logger: Logger;
+  /**
+   * `auto` runs the sequential round below this many objects: 5,000 (five pages), or 1,000 for an
+   * entity read with its links (its delta pages hold fewer objects).
+   */
+  autoMinObjects?: number;
+  /**
+   * `auto` runs the sequential round when Graph answers its first small requests faster than this
+   * (default 20 ms): without latency to hide, partitions only add requests.
+   */
+  autoMinLatencyMs?: number;
+  /** Bytes of pages (as received) waiting for the writers (default 16 MB). */
+  bufferBytes?: number;
 }
 
 /** userPrincipalName aliases: `A-Z a-z 0-9 ' . - _ ! # ^ ~` (user-post-users.md); startswith ignores case. */
@@ -69,20 +92,37 @@ async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<
   return out;
 }
 
-/** A bounded async queue: producers wait while it is full, so memory stays flat. */
+/** A bounded async queue: producers wait while it holds `capacity` (in the units pushed) or more. */
 class Channel<T> {
-  private items: T[] = [];
+  private items: { item: T; size: number }[] = [];
+  private held = 0;
   private waiters: (() => void)[] = [];
   private closed = false;
   private abandoned = false;
   private failure: Error | undefined;
-  constructor(private readonly capacity: number) {}
+  constructor(readonly capacity: number) {}
 
-  async push(item: T): Promise<void> {
-    while (this.items.length >= this.capacity && !this.closed)
+  /** Units held now. */
+  get size(): number {
+    return this.held;
+  }
+
+  /** Resolves at the next change (a push, a take, a close, or {@link poke}). */
+  changed(): Promise<void> {
+    return new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  poke(): void {
+    this.wakeAll();
+  }
+
+  /** Adds `item` of `size` units; an empty channel takes any item, however large. */
+  async push(item: T, size = 1): Promise<void> {
+    while (this.held > 0 && this.held + size > this.capacity && !this.closed)
       await new Promise<void>((r) => this.waiters.push(r));
     if (this.abandoned) throw new ToolError('ERR_ABANDONED', 'the consumer stopped reading');
-    this.items.push(item);
+    this.items.push({ item, size });
+    this.held += size;
     this.wakeAll();
   }
 
@@ -102,7 +142,8 @@ class Channel<T> {
   async *drain(): AsyncGenerator<T> {
     for (;;) {
       if (this.items.length) {
-        const item = this.items.shift()!;
+        const { item, size } = this.items.shift()!;
+        this.held -= size;
         this.wakeAll();
         yield item;
         continue;
@@ -120,16 +161,139 @@ class Channel<T> {
   }
 }
 
+const header = (h: GraphResponse['headers'], name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** What an answer's status and headers tell the limiter. */
+export function answerOf(a: { status?: number; headers: GraphResponse['headers'] }, sentAt: number): Answer {
+  const ru = Number(header(a.headers, 'x-ms-resource-unit'));
+  const pct = Number(header(a.headers, 'x-ms-throttle-limit-percentage'));
+  const after = retryAfterMs(a.headers['retry-after']);
+  const info = header(a.headers, 'x-ms-throttle-information');
+  return {
+    sentAt,
+    ...(a.status !== undefined ? { status: a.status } : {}),
+    ...(after !== undefined ? { retryAfterMs: after } : {}),
+    ...(Number.isFinite(ru) && header(a.headers, 'x-ms-resource-unit') !== undefined
+      ? { resourceUnits: ru }
+      : {}),
+    ...(Number.isFinite(pct) && header(a.headers, 'x-ms-throttle-limit-percentage') !== undefined
+      ? { limitPercentage: pct }
+      : {}),
+    ...(info ? { throttleInformation: info } : {}),
+  };
+}
+
+/** A GET through the limiter: a slot while the request (and its retries) runs, every answer observed. */
+export function limitedGet(client: GraphClient, limiter: ConcurrencyLimiter) {
+  return async <T>(url: string, headers?: Record<string, string>): Promise<GraphResponse<T>> => {
+    const release = await limiter.acquire();
+    const sentAt = limiter.now();
+    try {
+      return await client.get<T>(url, {
+        ...(headers ? { headers } : {}),
+        onAnswer: (a) => limiter.observe(answerOf(a, sentAt)),
+      });
+    } finally {
+      release();
+    }
+  };
+}
+
+/** One condition of a partition: the property starts with `value`, or (`eq`) is exactly `value`. */
+export interface Prefix {
+  value: string;
+  exact?: boolean;
+}
+
+/** A partition: objects matching any of its prefixes, `count` of them. */
+export interface Partition {
+  prefixes: Prefix[];
+  count: number;
+}
+
+/** Conditions OR-ed in one filter at most (a list's `$filter` stays short). */
+export const MAX_OR = 15;
+
+/** The `$filter` of a partition. */
+export function partitionFilter(property: string, p: Pick<Partition, 'prefixes'>): string {
+  return p.prefixes
+    .map((x) => (x.exact ? `${property} eq ${quote(x.value)}` : `startswith(${property},${quote(x.value)})`))
+    .join(' or ');
+}
+
+/** `items` in runs of at most {@link MAX_OR}, of about equal length. */
+export function chunk<T>(items: readonly T[], size = MAX_OR): T[][] {
+  const n = Math.ceil(items.length / size);
+  const out: T[][] = [];
+  for (let i = 0; i < n; i++)
+    out.push(items.slice(Math.floor((i * items.length) / n), Math.floor(((i + 1) * items.length) / n)));
+  return out;
+}
+
+/**
+ * The prefixes one character longer than `prefix` that cover every value starting with it: the
+ * alphabet appended, and for a userPrincipalName `@` (a one-character local part), for a mailNickname
+ * the value `prefix` itself.
+ */
+export function extend(property: string, alphabet: readonly string[], prefix: string): Prefix[] {
+  const next: Prefix[] = alphabet.map((c) => ({ value: prefix + c }));
+  if (property === 'userPrincipalName') next.push({ value: `${prefix}@` });
+  else next.push({ value: prefix, exact: true });
+  return next;
+}
+
+/**
+ * Splits a partition while it holds more than `splitAbove` objects: one of several prefixes is halved
+ * (one `$count` tells the halves apart); a single prefix shorter than `maxLength` is extended by a
+ * character, its parts counted, and kept whole when their counts don't add up to its own (a character
+ * outside the alphabet). The result covers the same objects.
+ */
+export async function splitPartition(
+  property: string,
+  alphabet: readonly string[],
+  part: Partition,
+  counter: (filter: string) => Promise<number>,
+  options: { splitAbove: number; maxLength: number },
+): Promise<Partition[]> {
+  const again = (p: Partition) => splitPartition(property, alphabet, p, counter, options);
+  if (part.count <= options.splitAbove || part.count === 0) return part.count ? [part] : [];
+  if (part.prefixes.length > 1) {
+    const half = Math.ceil(part.prefixes.length / 2);
+    const a = { prefixes: part.prefixes.slice(0, half), count: 0 };
+    a.count = await counter(partitionFilter(property, a));
+    const b = { prefixes: part.prefixes.slice(half), count: part.count - a.count };
+    if (b.count < 0) return [part];
+    return (await Promise.all([again(a), again(b)])).flat();
+  }
+  const only = part.prefixes[0]!;
+  if (only.exact || only.value.length >= options.maxLength) return [part];
+  const parts = chunk(extend(property, alphabet, only.value)).map((prefixes) => ({ prefixes, count: 0 }));
+  const counts = await Promise.all(parts.map((p) => counter(partitionFilter(property, p))));
+  if (counts.reduce((x, y) => x + y, 0) !== part.count) return [part];
+  parts.forEach((p, i) => (p.count = counts[i]!));
+  return (await Promise.all(parts.map(again))).flat();
+}
+
+/** Graph's RU budget per second for an app in a tenant of `users` users (throttling-limits.md). */
+export function ruBudgetPerSecond(users: number): number {
+  return (users < 50 ? 3500 : users <= 500 ? 5000 : 8000) / 10;
+}
+
 /**
  * The parallel complete round of one entity, as SourceMsg like the sequential source. Yields `mode`
  * first (complete, or the reason it fell back), then pages in no particular order, then the state.
- * Returns undefined-free: when the partitions don't cover the collection, it delegates to `fallback`.
+ * When the partitions don't cover the collection (or `auto` finds the round small or Graph near),
+ * it delegates to `fallback`.
  */
 export async function* graphParallel(
   options: ParallelSourceOptions,
   fallback: () => AsyncGenerator<SourceMsg>,
 ): AsyncGenerator<SourceMsg> {
-  const { client, entity, parallel, logger } = options;
+  const { client, entity, logger } = options;
+  const auto = options.parallel === 'auto';
   const property = partitionProperty(entity);
   const collection = entityInfo(entity).collection;
   const select = [...options.attributes, ...options.navigations].join(',');
@@ -137,27 +301,67 @@ export async function* graphParallel(
     yield* fallback();
     return;
   }
-  // 1. The state to keep, taken before listing.
-  const latest = await client.get<{ '@odata.deltaLink'?: string }>(
-    `${collection}/delta?$select=${select}&$deltatoken=latest`,
-  );
-  const deltaLink = latest.body['@odata.deltaLink'];
-  if (!deltaLink)
-    throw new ToolError('ERR_GRAPH_RESPONSE', `${collection}/delta?$deltatoken=latest returned no deltaLink`);
-
-  // 2. Partitions, and their counts against the collection's.
-  const alphabet = entity === 'user' ? UPN_FIRST : NICKNAME_FIRST;
-  const filters = alphabet.map((c) => `startswith(${property},${quote(c)})`);
+  const limiter =
+    options.limiter ?? (auto ? aimdConcurrency() : fixedConcurrency(options.parallel as number));
+  const get = limitedGet(client, limiter);
   const count = async (filter?: string) => {
     const url = `${collection}/$count${filter ? `?$filter=${encodeURIComponent(filter)}` : ''}`;
-    const r = await client.get<unknown>(url, { headers: EVENTUAL });
+    const r = await get<unknown>(url, EVENTUAL);
     const n = typeof r.body === 'number' ? r.body : Number(r.body);
     if (!Number.isInteger(n))
       throw new ToolError('ERR_GRAPH_RESPONSE', `${printableUrl(url)} did not return a count`);
     return n;
   };
-  const [total, ...parts] = await pool([undefined, ...filters], parallel, count);
-  const sum = parts.reduce((a, b) => a + b, 0);
+  const timed = async <T>(p: () => Promise<T>): Promise<[T, number]> => {
+    const t = performance.now();
+    const v = await p();
+    return [v, performance.now() - t];
+  };
+
+  // 1. The size of the collection (auto decides from it), and the state to keep, taken before listing.
+  let total: number;
+  let nearMs = Infinity;
+  if (auto) {
+    try {
+      const [n, ms] = await timed(() => count());
+      total = n;
+      nearMs = ms;
+    } catch (e) {
+      logger.verbose(`${entity}: --parallel auto: no $count (${(e as Error).message}); the sequential round`);
+      yield* fallback();
+      return;
+    }
+    const min = options.autoMinObjects ?? (options.navigations.length ? 1000 : 5000);
+    if (total < min) {
+      logger.verbose(`${entity}: --parallel auto: ${total} objects; the sequential round`);
+      yield* fallback();
+      return;
+    }
+  }
+  const [latest, latestMs] = await timed(() =>
+    get<{ '@odata.deltaLink'?: string }>(`${collection}/delta?$select=${select}&$deltatoken=latest`),
+  );
+  nearMs = Math.min(nearMs, latestMs);
+  const deltaLink = latest.body['@odata.deltaLink'];
+  if (!deltaLink)
+    throw new ToolError('ERR_GRAPH_RESPONSE', `${collection}/delta?$deltatoken=latest returned no deltaLink`);
+  if (auto && nearMs < (options.autoMinLatencyMs ?? 20)) {
+    logger.verbose(
+      `${entity}: --parallel auto: Graph answers in ${nearMs.toFixed(0)} ms, no latency to hide; the sequential round`,
+    );
+    yield* fallback();
+    return;
+  }
+
+  // 2. Partitions, and their counts against the collection's.
+  const alphabet = entity === 'user' ? UPN_FIRST : NICKNAME_FIRST;
+  const firsts = chunk(alphabet.map((c) => ({ value: c }))).map((prefixes) => ({ prefixes, count: 0 }));
+  const [all, ...firstCounts] = await Promise.all([
+    auto ? Promise.resolve(total!) : count(),
+    ...firsts.map((p) => count(partitionFilter(property, p))),
+  ]);
+  total = all!;
+  const sum = firstCounts.reduce((a, b) => a + b, 0);
   if (sum !== total) {
     logger.warn(
       `${entity}: partitions by ${property} cover ${sum} of ${total} objects; running the sequential delta round`,
@@ -168,35 +372,66 @@ export async function* graphParallel(
     }
     return;
   }
+  firsts.forEach((p, i) => (p.count = firstCounts[i]!));
+  // Fine enough that the window, not the partitions, bounds the requests in flight: a partition of
+  // more than four pages, or of more than its share of two partitions per slot, is split.
+  const splitAbove = Math.max(4 * PAGE, Math.ceil(total / (2 * limiter.max)));
+  const partitions = (
+    await Promise.all(
+      firsts.map((p) => splitPartition(property, alphabet, p, (f) => count(f), { splitAbove, maxLength: 3 })),
+    )
+  )
+    .flat()
+    // The longest chains first, so that the last to finish is a short one.
+    .sort((a, b) => b.count - a.count)
+    .map((p) => ({ filter: partitionFilter(property, p), count: p.count }));
   yield { kind: 'mode', entity, mode: 'complete' };
 
-  const channel = new Channel<GraphObject[]>(parallel * 2);
-  const nonEmpty = filters.filter((_, i) => parts[i]! > 0);
+  const channel = new Channel<GraphObject[]>(options.bufferBytes ?? 12 * 1024 * 1024);
+  // Pages on their way count against the same bytes as pages waiting: a request starts only when the
+  // buffer has room for one more page of the average size, so memory stays flat whatever the window.
+  let coming = 0;
+  let average = 0;
+  const page = async <T>(url: string): Promise<GraphResponse<T>> => {
+    // Until a page has come, the size of one is not known: one at a time.
+    while (coming > 0 && (average === 0 || channel.size + (coming + 1) * average > channel.capacity))
+      await channel.changed();
+    coming++;
+    try {
+      const r = await get<T>(url);
+      const size = r.size ?? 0;
+      average = average ? average * 0.8 + size * 0.2 : size;
+      return r;
+    } finally {
+      coming--;
+      channel.poke();
+    }
+  };
   const producer = (async () => {
     // Lists carry no `@delta` links: an entity with navigations (groups' members, users' manager) reads
     // them through id-scoped delta rounds instead.
     if (options.navigations.length === 0) {
-      await pool(nonEmpty, parallel, async (filter) => {
+      await pool(partitions, limiter.max, async ({ filter }) => {
         let url: string | undefined =
-          `${collection}?$select=${options.attributes.join(',')}&$filter=${encodeURIComponent(filter)}&$top=999`;
+          `${collection}?$select=${options.attributes.join(',')}&$filter=${encodeURIComponent(filter)}&$top=${PAGE}`;
         while (url) {
-          const page: { body: { value?: GraphObject[]; '@odata.nextLink'?: string } } = await client.get(url);
-          if (!Array.isArray(page.body.value))
+          const r: GraphResponse<{ value?: GraphObject[]; '@odata.nextLink'?: string }> = await page(url);
+          if (!Array.isArray(r.body.value))
             throw new ToolError('ERR_GRAPH_RESPONSE', `${printableUrl(url)} has no "value" array`);
-          if (page.body.value.length) await channel.push(page.body.value.map(asDeltaRecord));
-          url = page.body['@odata.nextLink'];
+          if (r.body.value.length) await channel.push(r.body.value.map(asDeltaRecord), r.size ?? 1);
+          url = r.body['@odata.nextLink'];
         }
       });
       return;
     }
     // Objects with links: ids by partition, then id-scoped delta rounds of 50 objects each.
-    const idQueue = new Channel<string[]>(parallel * 2);
-    const lister = pool(nonEmpty, Math.max(1, Math.floor(parallel / 2)), async (filter) => {
-      let url: string | undefined = `${collection}?$select=id&$filter=${encodeURIComponent(filter)}&$top=999`;
+    const idQueue = new Channel<string[]>(Math.max(4, limiter.max * 2));
+    const lister = pool(partitions, Math.max(1, Math.floor(limiter.max / 2)), async ({ filter }) => {
+      let url: string | undefined =
+        `${collection}?$select=id&$filter=${encodeURIComponent(filter)}&$top=${PAGE}`;
       let chunk: string[] = [];
       while (url) {
-        const page: { body: { value?: { id: string }[]; '@odata.nextLink'?: string } } =
-          await client.get(url);
+        const page: GraphResponse<{ value?: { id: string }[]; '@odata.nextLink'?: string }> = await get(url);
         for (const o of page.body.value ?? []) {
           chunk.push(o.id);
           if (chunk.length === 50) {
@@ -211,7 +446,7 @@ export async function* graphParallel(
       () => idQueue.close(),
       (e: unknown) => idQueue.close(e),
     );
-    const workers = Array.from({ length: parallel }, async () => {
+    const workers = Array.from({ length: limiter.max }, async () => {
       for await (const ids of idQueue.drain()) {
         const filter = ids.map((id) => `id eq ${quote(id)}`).join(' or ');
         let url: string | undefined =
@@ -219,13 +454,13 @@ export async function* graphParallel(
         const followed = new Set<string>();
         const emitted = new Set<string>();
         while (url) {
-          const page: { body: { value?: GraphObject[]; '@odata.nextLink'?: string } } = await client.get(url);
+          const r: GraphResponse<{ value?: GraphObject[]; '@odata.nextLink'?: string }> = await page(url);
           // A large group comes back on the next page with its next slice of members: links only.
-          for (const record of page.body.value ?? [])
+          for (const record of r.body.value ?? [])
             if (emitted.has(record.id)) record[LINKS_ONLY] = true;
             else emitted.add(record.id);
-          if (page.body.value?.length) await channel.push(page.body.value);
-          url = page.body['@odata.nextLink'];
+          if (r.body.value?.length) await channel.push(r.body.value, r.size ?? 1);
+          url = r.body['@odata.nextLink'];
           if (url && followed.has(url))
             throw new ToolError('ERR_GRAPH_PAGINATION_LOOP', `repeated nextLink ${printableUrl(url)}`);
           if (url) followed.add(url);
@@ -243,5 +478,9 @@ export async function* graphParallel(
     channel.abandon();
   }
   await producer;
+  const st = limiter.stats;
+  logger.verbose(
+    `${entity}: ${partitions.length} partitions; ${auto ? `window up to ${st.peak} (auto)` : `${limiter.max} in flight`}, ${st.throttled} throttled, ${st.resourceUnits} RU`,
+  );
   yield { kind: 'state', entity, deltaLink };
 }

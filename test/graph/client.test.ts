@@ -88,7 +88,7 @@ Create('get(url) resolves relative URLs against the base URL and parses the JSON
       const r = await client.get<{ id: string; displayName: string }>(`users/${ADELE}?$select=displayName`);
       assert.is(r.status, 200);
       assert.is(r.body.displayName, 'Adele Vance');
-      assert.equal(client.stats, { requests: 1, retries: 0, throttled: 0, waitedMs: 0 });
+      assert.equal(client.stats, { requests: 1, retries: 0, throttled: 0, waitedMs: 0, resourceUnits: 1 });
     } finally {
       client.close();
     }
@@ -103,7 +103,7 @@ Create('get(url) retries 429 after exactly the Retry-After Graph sent', () =>
       const r = await client.get(`users/${ADELE}`);
       assert.is(r.status, 200);
       assert.equal(waits, [3000, 3000]);
-      assert.equal(client.stats, { requests: 3, retries: 2, throttled: 2, waitedMs: 6000 });
+      assert.equal(client.stats, { requests: 3, retries: 2, throttled: 2, waitedMs: 6000, resourceUnits: 2 });
     } finally {
       client.close();
     }

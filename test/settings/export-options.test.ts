@@ -25,7 +25,7 @@ Options('exportOptions(bad args) fails with ERR_USAGE before anything is read', 
   const cases: [Parameters<typeof exportOptions>[0], RegExp][] = [
     [{ output: '' }, /--output needs a folder/],
     [{ format: 'ndjson' }, /--format ndjson writes to stdout/],
-    [{ parallel: 65 }, /--parallel must be an integer from 1 to 64, got 65/],
+    [{ parallel: 65 }, /--parallel must be auto or an integer from 1 to 64, got 65/],
     [{ output: 'dir', table: 'x' }, /--table picks the one table written to stdout/],
     [{ output: '-', entities: ['user'], table: 'members_group' }, /--table members_group is not produced/],
   ];

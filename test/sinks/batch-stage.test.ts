@@ -50,7 +50,7 @@ function scriptedGraph(answer: (release: () => void) => void) {
       );
     },
     get: () => Promise.reject(new Error('unscripted GET')),
-    stats: { requests: 0, retries: 0, throttled: 0, waitedMs: 0 },
+    stats: { requests: 0, retries: 0, throttled: 0, waitedMs: 0, resourceUnits: 0 },
     baseUrl: GRAPH,
     close() {},
   };

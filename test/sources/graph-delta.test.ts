@@ -22,7 +22,7 @@ function scripted(script: Record<string, Partial<GraphResponse>>): GraphClient &
     calls,
     get,
     request: (_method, url) => get(url),
-    stats: { requests: 0, retries: 0, throttled: 0, waitedMs: 0 },
+    stats: { requests: 0, retries: 0, throttled: 0, waitedMs: 0, resourceUnits: 0 },
     baseUrl: GRAPH,
     close() {},
   };

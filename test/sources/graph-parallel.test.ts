@@ -5,13 +5,27 @@ import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { exportCommand } from '../../src/commands/export.js';
+import {
+  chunk,
+  extend,
+  partitionFilter,
+  splitPartition,
+  type Partition,
+} from '../../src/sources/graph-parallel.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import { withEmulator } from '../helpers/emulator.js';
 
 const TABLES = ['directoryobjects', 'members_group', 'owners_group', 'members_directoryRole'];
 
 /** Runs an export into `name` and returns its files, rows sorted, and stderr. */
-async function run(emu: Emulator, dir: string, name: string, parallel?: number, select?: string[]) {
+async function run(
+  emu: Emulator,
+  dir: string,
+  name: string,
+  parallel?: number | 'auto',
+  select?: string[],
+  env: NodeJS.ProcessEnv = {},
+) {
   const stderr = Object.assign(new PassThrough(), { isTTY: false });
   let err = '';
   stderr.on('data', (c: Buffer) => (err += c.toString()));
@@ -25,7 +39,7 @@ async function run(emu: Emulator, dir: string, name: string, parallel?: number, 
       ...(parallel ? { parallel } : {}),
       ...(select ? { select } : {}),
     },
-    {},
+    env,
     { stderr },
   );
   const files: Record<string, string> = {};
@@ -121,4 +135,140 @@ Parallel('export --parallel falls back to the sequential round when the partitio
   }),
 );
 
+Parallel('export --parallel auto (the default) writes the same rows as the sequential round', () =>
+  withEmulator(
+    { generate: { users: 600, groups: 40, seed: 12 }, deltaLimits: { objects: 50, links: 300, scan: 500 } },
+    (emu) =>
+      withDir(emu, async (dir) => {
+        const sequential = await run(emu, dir, 'seq', 1);
+        // Small and near: auto runs the sequential round.
+        const before = emu.requests.length;
+        const near = await run(emu, dir, 'near');
+        assert.is(near.code, 0, near.stderr);
+        assert.not.ok(
+          emu.requests.slice(before).some((r) => decodeURIComponent(r.path).includes('startswith(')),
+          'no partitions for a small tenant',
+        );
+        for (const t of TABLES) assert.fixture(near.files[t]!, sequential.files[t]!);
+        // Told to partition anyway, with Graph throttling a tenth of the requests.
+        const undo = emu.faults.add({ kind: 'status', status: 429, retryAfter: 0, rate: 0.1 });
+        const mark = emu.requests.length;
+        const auto = await run(emu, dir, 'auto', 'auto', undefined, { ENTRA_TEST_PARALLEL_AUTO_ALWAYS: '1' });
+        undo();
+        assert.is(auto.code, 0, auto.stderr);
+        for (const t of TABLES) assert.fixture(auto.files[t]!, sequential.files[t]!);
+        const requests = emu.requests.slice(mark);
+        const paths = requests.map((r) => decodeURIComponent(r.path));
+        assert.ok(paths.some((p) => p.includes('/users?') && p.includes('startswith(userPrincipalName,')));
+        assert.ok(paths.some((p) => p.includes('/groups/delta?') && p.includes('id eq')));
+        assert.ok(
+          requests.some((r) => r.status === 429),
+          'some requests were throttled',
+        );
+      }),
+  ),
+);
+
+/** The values of `values` a partition's filter selects (startswith and eq, ignoring case). */
+function selects(property: string, p: Partition, value: string): boolean {
+  const v = value.toLowerCase();
+  return p.prefixes.some((x) =>
+    x.exact ? v === x.value.toLowerCase() : v.startsWith(x.value.toLowerCase()),
+  );
+}
+function fakeCounter(property: string, values: string[]) {
+  const calls: string[] = [];
+  const counter = async (filter: string) => {
+    calls.push(filter);
+    const prefixes = [...filter.matchAll(/startswith\(\w+,'((?:[^']|'')*)'\)|\w+ eq '((?:[^']|'')*)'/g)].map(
+      (m) =>
+        m[1] !== undefined
+          ? { value: m[1].replace(/''/g, "'") }
+          : { value: m[2]!.replace(/''/g, "'"), exact: true },
+    );
+    return values.filter((v) => selects(property, { prefixes, count: 0 }, v)).length;
+  };
+  return { counter, calls };
+}
+
+const Split = suite('splitPartition');
+
+Split(
+  'splits a large partition into parts that cover every value once, each at most splitAbove',
+  async () => {
+    const values: string[] = [];
+    for (let i = 0; i < 3000; i++) values.push(`${'abcde'[i % 5]}${'aeiou.'[(i * 7) % 6]}${i}@contoso.com`);
+    values.push("a'b@contoso.com", 'a@contoso.com');
+    const { counter, calls } = fakeCounter('userPrincipalName', values);
+    const alphabet = [...'abcdefghijklmnopqrstuvwxyz0123456789', "'", '.', '-', '_', '!', '#', '^', '~'];
+    const first = values.filter((v) => v.startsWith('a')).length;
+    const parts = await splitPartition(
+      'userPrincipalName',
+      alphabet,
+      { prefixes: [{ value: 'a' }], count: first },
+      counter,
+      { splitAbove: 50, maxLength: 3 },
+    );
+    assert.ok(parts.length > 5, `split into ${parts.length}`);
+    for (const v of values.filter((x) => x.startsWith('a')))
+      assert.is(parts.filter((p) => selects('userPrincipalName', p, v)).length, 1, v);
+    assert.is(
+      parts.reduce((n, p) => n + p.count, 0),
+      first,
+    );
+    for (const p of parts) assert.ok(p.prefixes.length <= 15);
+    assert.ok(
+      calls.every((c) => (c.match(/ or /g) ?? []).length < 15),
+      'at most 15 conditions a filter',
+    );
+    assert.ok(partitionFilter('userPrincipalName', parts[0]!).startsWith('startswith(userPrincipalName,'));
+  },
+);
+
+Split('keeps a partition whole when its parts miss values, or when it is small', async () => {
+  const values = ['é1@x', 'é2@x', 'ea@x'];
+  const { counter } = fakeCounter('userPrincipalName', values);
+  // the second characters are outside the alphabet: the parts of 'é' count 0 of 2.
+  const kept = await splitPartition(
+    'userPrincipalName',
+    ['a', 'b', 'e'],
+    { prefixes: [{ value: 'é' }], count: 2 },
+    counter,
+    { splitAbove: 1, maxLength: 3 },
+  );
+  assert.equal(kept, [{ prefixes: [{ value: 'é' }], count: 2 }]);
+  const small = await splitPartition(
+    'userPrincipalName',
+    ['a'],
+    { prefixes: [{ value: 'e' }], count: 1 },
+    counter,
+    { splitAbove: 5, maxLength: 3 },
+  );
+  assert.is(small.length, 1);
+});
+
+Split('a mailNickname may end at the prefix: its parts include the prefix itself (eq)', async () => {
+  assert.equal(extend('mailNickname', ['a', 'b'], 'x'), [
+    { value: 'xa' },
+    { value: 'xb' },
+    { value: 'x', exact: true },
+  ]);
+  assert.equal(extend('userPrincipalName', ['a'], 'x'), [{ value: 'xa' }, { value: 'x@' }]);
+  const values = ['x', 'xa', 'xb', 'xab'];
+  const { counter } = fakeCounter('mailNickname', values);
+  const parts = await splitPartition(
+    'mailNickname',
+    ['a', 'b'],
+    { prefixes: [{ value: 'x' }], count: 4 },
+    counter,
+    { splitAbove: 1, maxLength: 3 },
+  );
+  for (const v of values) assert.is(parts.filter((p) => selects('mailNickname', p, v)).length, 1, v);
+  assert.equal(
+    chunk([1, 2, 3, 4, 5, 6, 7], 3).map((c) => c.length),
+    [2, 2, 3],
+  );
+});
+
 Parallel.run();
+Split.run();
