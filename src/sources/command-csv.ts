@@ -12,7 +12,6 @@ import { canonicalEncoding, InputText, type InvalidBytes } from './input-text.js
 import {
   decodeObjectRow,
   describeForms,
-  isGuid,
   nameForm,
   quoteCell,
   unwritableReason,
