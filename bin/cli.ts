@@ -269,7 +269,13 @@ export function entraCli(
               type: 'string',
               describe: 'PEM CA file to trust besides the system roots (e.g. from entra emulate --ca-out)',
             })
-            .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' }),
+            .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' })
+            .option('max-deletes', {
+              type: 'string',
+              describe:
+                "Stop a round with more delete rows than N, or P% of the snapshot's objects, or off (default 500; settings key ExportMaxDeletes)",
+            })
+            .option('force', { type: 'boolean', describe: 'Pass the --max-deletes threshold this once' }),
           [
             ['Export the emulated sample tenant to ./DemoOutput', '$0 export --demo'],
             [
@@ -294,13 +300,21 @@ export function entraCli(
               'Every row of every table as NDJSON',
               `$0 export -o - -f ndjson | jq -c 'select(.table=="members_group")'`,
             ],
+            [
+              'Stop (exit 4, nothing written) when a round deletes more than 50 rows',
+              '$0 export --max-deletes 50',
+            ],
+            ['After looking at an exit 4: let this one round through', '$0 export --force'],
           ],
         ).epilog(
           'Which runs advance cookies: a run into a folder with the mapping of the cookies (or the first run) does; ' +
             'a run to stdout, or with other --entities/--select, reads them and moves none unless --advance-cookies ' +
             "(and may not write into the scheduled run's folder); --demo has none. One run at a time per connection " +
-            '(a lock in the cookie folder). A failed, interrupted or killed run leaves the previous CSVs and cookies as they were.\n\n' +
-            exitCodesEpilog([0, 1, 2, 130]),
+            '(a lock in the cookie folder). A failed, interrupted or killed run leaves the previous CSVs and cookies as they were. ' +
+            'A round whose delete rows (all tables) exceed --max-deletes writes nothing and keeps the cookies (exit 4); with --output - the rows went out as they came, the cookies stay.\n\n' +
+            exitCodesEpilog([0, 1, 2, 4, 130], {
+              4: '4 more delete rows than --max-deletes: nothing written, cookies kept',
+            }),
         ),
       (args) => runCommand(() => exportCommand(args), args),
     )
@@ -369,7 +383,13 @@ export function entraCli(
               type: 'string',
               describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",
             })
-            .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' }),
+            .option('progress', { type: 'boolean', describe: 'Progress lines on stderr even without a TTY' })
+            .option('max-deletes', {
+              type: 'string',
+              describe:
+                'Send nothing when the input has more delete rows than N, or P% of its rows, or off (default 500; settings key FulfillMaxDeletes)',
+            })
+            .option('force', { type: 'boolean', describe: 'Pass the --max-deletes threshold this once' }),
           [
             ['Show the requests, send nothing', '$0 fulfill Contoso_directoryobjects.csv --dry-run'],
             [
@@ -390,8 +410,18 @@ export function entraCli(
               'Licences: an array is the whole set, {"add":[..],"remove":[..]} a change',
               '$0 fulfill licences.csv',
             ],
+            [
+              'Refuse files with more than 5% delete rows (exit 4, nothing sent)',
+              '$0 fulfill changes.csv --max-deletes 5%',
+            ],
           ],
-        ).epilog(exitCodesEpilog([0, 1, 2, 3, 4, 130])),
+        ).epilog(
+          'Delete rows are counted in a first pass over the files, before anything is sent; --dry-run counts them too and exits 4 ' +
+            'where a real run would stop. From stdin (read once) the run stops before the first delete over a count.\n\n' +
+            exitCodesEpilog([0, 1, 2, 3, 4, 130], {
+              4: '4 more delete rows than --max-deletes: nothing sent',
+            }),
+        ),
       (args) =>
         runCommand(
           () => fulfillCommand({ ...args, files: args.files?.map((f) => (f === STDIN ? '-' : f)) }),

@@ -8,6 +8,13 @@ import type { GraphClient } from '../graph/client.js';
 import { entityInfo, type EntityName } from '../graph/schema.js';
 import type { Mapping } from '../settings/mapping.js';
 import type { ConnectionSettings } from '../settings/settings.js';
+import {
+  checkDeletes,
+  describeExcess,
+  thresholdError,
+  type DeleteCheck,
+  type Threshold,
+} from '../settings/thresholds.js';
 import { mappingKey, stageCookies } from '../sinks/cookie-file.js';
 import { commitManifestPath, commitStaged, type StagedFile } from '../sinks/commit.js';
 import { createCsvStdoutWriter, createNdjsonWriter, createTableWriter, pipeRows } from '../sinks/csv-file.js';
@@ -49,6 +56,46 @@ export interface RoundsOptions {
   keepReason?: string;
   /** Called before and after each write and rename of the commit step (fault injection). */
   onCommitStep?: (label: string) => void;
+  /** `--max-deletes`: a round whose delete rows exceed it writes nothing and moves no state (exit 4). */
+  threshold?: Threshold;
+  /** The objects of the connection's previous state: the base of a percentage threshold. */
+  deleteBase?: number;
+  /** Filled as the run goes, for `--summary`. */
+  report?: RoundsReport;
+}
+
+/** What a run did, for `--summary` (filled in place, so that a failed run still tells how far it got). */
+export interface RoundsReport {
+  rounds?: EntityRound[];
+  rows?: Record<string, Record<string, number>>;
+  deletes?: DeleteCheck;
+  cookies?: 'advanced' | 'kept';
+  written?: string[];
+}
+
+/** `{ 'members_group delete': 3 }` → `{ members_group: { delete: 3 } }`. */
+function rowsByTable(
+  counts: ReadonlyMap<string, number> | undefined,
+): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [key, n] of counts ?? []) {
+    const [table, command] = key.split(' ') as [string, string];
+    (out[table] ??= {})[command] = n;
+  }
+  return out;
+}
+
+/** The round's delete rows per table against `--max-deletes`. */
+function judgeDeletes(
+  o: RoundsOptions,
+  counts: ReadonlyMap<string, number> | undefined,
+): DeleteCheck | undefined {
+  if (!o.threshold) return undefined;
+  const byTable: Record<string, number> = {};
+  for (const [table, commands] of Object.entries(rowsByTable(counts))) byTable[table] = commands.delete ?? 0;
+  const check = checkDeletes(o.threshold, byTable, o.deleteBase);
+  if (o.report) o.report.deletes = check;
+  return check;
 }
 
 /**
@@ -189,6 +236,7 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
   // A source stopped early may still fail in the background (its client is closed): nobody listens then.
   for (const r of readables) r.on('error', () => {});
   const state = createRoundState(o.rounds, { logger: log });
+  if (o.report) o.report.rounds = [...state.rounds.values()];
   // Rows travel a page at a time (one array per page): per-row stream overhead would dominate.
   const rows = _(readables.map((r) => _<ExportMsg>(r)))
     .merge()
@@ -241,11 +289,17 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
       ]);
       counts = writer.counts;
       dropped = writer.dropped;
+      if (o.report) o.report.rows = rowsByTable(counts);
       if (result.closedEarly) {
         log.info('entra export: output closed early; cookies not advanced');
         return EXIT.ok;
       }
       state.deltaLinks();
+      const check = judgeDeletes(o, counts);
+      if (check?.exceeded)
+        throw thresholdError(
+          `${describeExcess(o.threshold!, check, 'objects in the snapshot')}: the rows went to stdout as they came; cookies not advanced (look at the changes, then rerun with --force to pass once)`,
+        );
     } else {
       const { dir } = o.output;
       await sweepTemps(dir, settings.name);
@@ -257,6 +311,12 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
           signals.interrupted,
         ]);
         state.deltaLinks();
+        if (o.report) o.report.rows = rowsByTable(writer.counts);
+        const check = judgeDeletes(o, writer.counts);
+        if (check?.exceeded)
+          throw thresholdError(
+            `${describeExcess(o.threshold!, check, 'objects in the snapshot')}: nothing written, cookies kept (look at the changes, then rerun with --force to pass once)`,
+          );
         signals.commit();
         staged = await writer.stage();
         written = staged.map((f) => f.final);
@@ -267,6 +327,7 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
       }
     }
     signals.commit();
+    if (o.report) o.report.cookies = 'kept';
     if (!o.advance) {
       if (o.keepReason) log.info(`entra export: cookies not advanced: ${o.keepReason}`);
     } else if (dropped > 0)
@@ -296,6 +357,10 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
     // CSVs and cookies move into place together, at the very end.
     if (staged.length)
       await commitStaged(manifestPath, staged, o.onCommitStep ? { onStep: o.onCommitStep } : {});
+    if (o.report) {
+      o.report.written = written;
+      if (o.advance && dropped === 0) o.report.cookies = 'advanced';
+    }
   } finally {
     signals.off();
     progress.stop();

@@ -11,6 +11,8 @@ import { selectQuery } from '../settings/mapping.js';
 import { readCookie, readScheduledState } from '../sinks/cookie-file.js';
 import { acquireLock, connectionLockPath, type RunLock } from '../sinks/run-lock.js';
 import { planState } from '../sinks/state-plan.js';
+import { snapshotObjectCount } from '../sinks/snapshot-size.js';
+import { resolveThreshold } from '../settings/thresholds.js';
 import { connect, settingsLayers } from './connection.js';
 import { commitManifestPath, recoverCommit } from '../sinks/commit.js';
 import { runRounds, type EntityRun } from './export-run.js';
@@ -40,6 +42,10 @@ export interface ExportArgs extends CommonOptions {
   parallel?: number | 'auto';
   /** Move the connection's cookies even when the run is not its scheduled run (`--output -`, another mapping). */
   advanceCookies?: boolean;
+  /** `--max-deletes N|P%|off`: over the settings' `ExportMaxDeletes` and the default 500. */
+  maxDeletes?: string;
+  /** Pass the delete threshold this once. */
+  force?: boolean;
 }
 
 /** `--demo`'s connection name and default folder: never a real connection's files. */
@@ -92,6 +98,8 @@ export async function exportCommand(
     ...('dir' in output ? { output: output.dir } : {}),
     ...(!args.demo ? { cookies: args.cookies ?? 'ExportCookies' } : {}),
   });
+  // A bad --max-deletes is a usage error before anything runs.
+  resolveThreshold({ flag: args.maxDeletes });
   const ca = args.ca !== undefined ? await readCaFile(args.ca) : undefined;
 
   let demo: Emulator | undefined;
@@ -169,7 +177,18 @@ export async function exportCommand(
           } else if (cookie.status === 'unusable')
             log.warn(`${run.entity}: cookie not used (${cookie.reason}); running a complete round`);
         }
+      const threshold = resolveThreshold({
+        flag: args.maxDeletes,
+        setting: settings.exportMaxDeletes,
+        force: args.force,
+      });
+      if (threshold.forced) log.info(`entra export: --force: ${threshold.source} not applied this once`);
+      const limit = threshold.limit;
       return await runRounds({
+        threshold,
+        ...(limit && 'percent' in limit && !demo
+          ? { deleteBase: snapshotObjectCount(cookieDir, settings.name) ?? 0 }
+          : {}),
         settings,
         client,
         mapping,

@@ -8,6 +8,16 @@ import type { GraphClient } from '../graph/client.js';
 import { readCaFile } from '../settings/ca-file.js';
 import { checkDistinctPaths, checkFulfillPaths } from '../settings/paths.js';
 import { acquireLock, type RunLock } from '../sinks/run-lock.js';
+import {
+  checkDeletes,
+  describeExcess,
+  formatLimit,
+  resolveThreshold,
+  thresholdError,
+  type DeleteCheck,
+  type Threshold,
+} from '../settings/thresholds.js';
+import type { ConnectionSettings } from '../settings/settings.js';
 import type { SettingsLayer } from '../settings/settings.js';
 import { createBatchStage } from '../sinks/batch-stage.js';
 import { recordDone, recordStarted, skipJournaled } from '../sinks/journal-stages.js';
@@ -24,7 +34,7 @@ import { buildRequests, planRequests } from '../streams/build-requests.js';
 import { readSkus } from '../streams/read-skus.js';
 import { createInputWindow } from '../streams/input-window.js';
 import type { SkuTable } from '../streams/license-request.js';
-import type { FulfillMsg } from '../types.js';
+import type { CommandRow, FulfillMsg } from '../types.js';
 import { connect, settingsLayers } from './connection.js';
 import { openPasswordSinks } from './password-sinks.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
@@ -49,6 +59,10 @@ export interface FulfillArgs extends CommonOptions {
   progress?: boolean;
   /** Extra CA to trust (PEM file), e.g. the emulator's. */
   ca?: string;
+  /** `--max-deletes N|P%|off`: over the settings' `FulfillMaxDeletes` and the default 500. */
+  maxDeletes?: string;
+  /** Pass the delete threshold this once. */
+  force?: boolean;
 }
 
 const DEFAULT_GRAPH = 'https://graph.microsoft.com/v1.0/';
@@ -75,7 +89,13 @@ async function openGraph(
   args: FulfillArgs,
   env: NodeJS.ProcessEnv,
   log: ReturnType<typeof stderrLogger>,
-): Promise<{ client?: GraphClient; graphBase: string; layers?: SettingsLayer[]; file?: string }> {
+): Promise<{
+  client?: GraphClient;
+  graphBase: string;
+  layers?: SettingsLayer[];
+  file?: string;
+  settings?: ConnectionSettings;
+}> {
   const ca = args.ca ? await readCaFile(args.ca) : undefined;
   try {
     const { layers, file } = await settingsLayers(args, env, { logger: log, ...(ca ? { ca } : {}) });
@@ -86,7 +106,13 @@ async function openGraph(
       settingsFile: file,
       env,
     });
-    return { client: connection.client, graphBase: connection.settings.graphUrl, layers, file };
+    return {
+      client: connection.client,
+      graphBase: connection.settings.graphUrl,
+      layers,
+      file,
+      settings: connection.settings,
+    };
   } catch (e) {
     // A dry run plans without Graph: settings only set the Graph base URL of `@odata.id` references.
     if (!args.dryRun || !(e instanceof UsageError) || !/not found|no such|ENOENT/i.test(e.message)) throw e;
@@ -105,6 +131,8 @@ export async function fulfillCommand(
 ): Promise<number> {
   const log = stderrLogger(args);
   const { files, budget, text } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
+  // A bad --max-deletes is a usage error before anything runs.
+  resolveThreshold({ flag: args.maxDeletes });
   await checkDistinctPaths([
     ...files.map((f) => ({ option: 'input', path: f, role: 'in' as const })),
     { option: '--settings', path: args.settings ?? 'appsettings.agent.json', role: 'in' },
@@ -143,6 +171,20 @@ export async function fulfillCommand(
           ...text,
         }),
       );
+    const threshold = resolveThreshold({
+      flag: args.maxDeletes,
+      setting: graph.settings?.fulfillMaxDeletes,
+      force: args.force,
+    });
+    // Counted before anything is sent: the first pass over each file counted its rows and deletes.
+    const overLimit = judgeInputs(threshold, inputs);
+    if (threshold.forced) log.info(`entra fulfill: --force: ${threshold.source} not applied this once`);
+    if (overLimit && !args.dryRun)
+      throw thresholdError(
+        `${overLimit}: nothing sent (look at the input, then rerun with --force to pass once)`,
+      );
+    if (overLimit)
+      log.warn(`--dry-run: ${overLimit}: a real run would stop before sending anything (exit 4)`);
     // One run per journal: two at once would both send the rows neither has finished (duplicate creates).
     if (args.journal)
       lock = await acquireLock(`${resolve(args.journal)}.lock`, {
@@ -172,7 +214,10 @@ export async function fulfillCommand(
       client && inputs.some((i) => i.columns.includes('assignedLicenses'))
         ? await readSkus(client)
         : undefined;
-    return await run(graph.graphBase, out, skus);
+    const code = await run(graph.graphBase, out, threshold, skus);
+    if (overLimit)
+      throw thresholdError(`--dry-run: ${overLimit}: a real run would send nothing (pass --force to go on)`);
+    return code;
   } finally {
     await Promise.all(inputs.map((i) => i.close()));
     client?.close();
@@ -182,7 +227,12 @@ export async function fulfillCommand(
     if (out && out !== process.stdout && !out.writableFinished) out.destroy();
   }
 
-  async function run(graphBase: string, out: Writable, skus?: SkuTable): Promise<number> {
+  async function run(
+    graphBase: string,
+    out: Writable,
+    threshold: Threshold,
+    skus?: SkuTable,
+  ): Promise<number> {
     const results = createResultsWriter({
       out,
       format: args.format ?? 'csv',
@@ -214,10 +264,25 @@ export async function fulfillCommand(
     const sink = createResultsSink({ results, window });
     const { tally } = sink;
     let read = 0;
+    // stdin is read once, so its deletes are counted as they come: the run stops before the first
+    // delete over the limit (the rows before it were sent). Files were counted before the first send.
+    let deletes = 0;
+    let stoppedAt: string | undefined;
+    const limit = threshold.limit;
+    const admit =
+      limit && 'count' in limit && files.includes('-')
+        ? (row: CommandRow) => {
+            if (row.file !== '-' || row.command !== 'delete' || ++deletes <= limit.count) return true;
+            stoppedAt ??= `stdin line ${row.line}`;
+            return args.dryRun === true;
+          }
+        : undefined;
 
     // The reverse stream: command CSVs → (journal) → requests → $batch writes → (passwords) → results.
     let rows = _<FulfillMsg>(
-      Readable.from(fromCommandCsvs(inputs, { signal: stop.signal, onRow: () => read++ })),
+      Readable.from(
+        fromCommandCsvs(inputs, { signal: stop.signal, onRow: () => read++, ...(admit ? { admit } : {}) }),
+      ),
     ).through((s) => window.admit(s));
     if (journal) rows = rows.through(skipJournaled(journal));
     rows = rows.through(
@@ -298,6 +363,15 @@ export async function fulfillCommand(
           : '') +
         `; ${seconds.toFixed(1)} s`,
     );
+    const source = threshold.source === 'default' ? 'the default --max-deletes' : threshold.source;
+    if (stoppedAt && args.dryRun)
+      throw thresholdError(
+        `--dry-run: ${deletes} delete rows from stdin exceed ${source} ${formatLimit(limit!)}: a real run would stop before the one at ${stoppedAt} (pass --force to go on)`,
+      );
+    if (stoppedAt)
+      throw thresholdError(
+        `delete rows from stdin exceed ${source} ${formatLimit(limit!)}: stopped before the one at ${stoppedAt}; the ${read} rows before it were sent (stdin cannot be counted ahead: give files for all or nothing)`,
+      );
     if (interrupted)
       throw new ToolError(
         'ERR_INTERRUPTED',
@@ -305,4 +379,28 @@ export async function fulfillCommand(
       );
     return tally.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
   }
+}
+
+/**
+ * The inputs' delete rows against `--max-deletes`, from the first pass over each file: a description
+ * of the excess, or undefined when within the limit. A percentage is of the files' data rows, and
+ * needs files: stdin cannot be counted ahead (a usage error).
+ */
+function judgeInputs(threshold: Threshold, inputs: CommandCsv[]): string | undefined {
+  const { limit } = threshold;
+  if (!limit) return undefined;
+  if ('percent' in limit && inputs.some((i) => !i.counted))
+    throw new UsageError(
+      'ERR_USAGE',
+      `${threshold.source} ${formatLimit(limit)}: a percentage is of the input's rows, and stdin cannot be counted ahead: give files, or a count`,
+    );
+  const byFile: Record<string, number> = {};
+  let rows = 0;
+  for (const input of inputs)
+    if (input.counted) {
+      byFile[input.file] = input.counted.deletes;
+      rows += input.counted.rows;
+    }
+  const check: DeleteCheck = checkDeletes(threshold, byFile, rows);
+  return check.exceeded ? describeExcess(threshold, check, 'input rows') : undefined;
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { UsageError, type UsageCode } from '../errors.js';
+import { parseMaxDeletes } from './thresholds.js';
 import type { SettingsLayer } from '../types.js';
 
 export type { SettingsLayer } from '../types.js';
@@ -26,6 +27,9 @@ export interface ConnectionSettings {
   /** `MicrosoftGraphPathApi`, always ending with '/'. */
   graphUrl: string;
   responseUri: string;
+  /** `ExportMaxDeletes` / `FulfillMaxDeletes`: the delete threshold of scheduled runs (`500`, `2%`, `off`). */
+  exportMaxDeletes?: { key: string; value: string };
+  fulfillMaxDeletes?: { key: string; value: string };
   /** Where each value came from (`ApplicationId` → 'appsettings.agent.json', defaults → 'default'). */
   origins: Record<string, string>;
 }
@@ -44,6 +48,8 @@ const KEYS = [
   'MicrosoftGraphPath',
   'MicrosoftGraphPathApi',
   'ResponseUri',
+  'ExportMaxDeletes',
+  'FulfillMaxDeletes',
 ] as const;
 type Key = (typeof KEYS)[number];
 const SECRETS = new Set<Key>(['ApplicationKey', 'CertificatePassword']);
@@ -323,6 +329,18 @@ function validate(
   if (!graphUrl.endsWith('/')) graphUrl += '/';
   const scope = value('MicrosoftGraphPath')!;
   const responseUri = value('ResponseUri')!;
+  const maxDeletes = (key: 'ExportMaxDeletes' | 'FulfillMaxDeletes') => {
+    const text = value(key);
+    if (text === undefined) return undefined;
+    try {
+      parseMaxDeletes(text);
+    } catch {
+      fail(`${key} ${from(key)} must be a number of delete rows (500), a percentage (2.5%) or off`);
+    }
+    return { key: `Connections:${name}:${key}`, value: text };
+  };
+  const exportMaxDeletes = maxDeletes('ExportMaxDeletes');
+  const fulfillMaxDeletes = maxDeletes('FulfillMaxDeletes');
 
   const settings: ConnectionSettings = {
     name,
@@ -341,6 +359,8 @@ function validate(
   if (clientAssertionFile) settings.clientAssertionFile = clientAssertionFile;
   if (managedIdentity) settings.managedIdentity = true;
   if (managedIdentityClientId) settings.managedIdentityClientId = managedIdentityClientId;
+  if (exportMaxDeletes) settings.exportMaxDeletes = exportMaxDeletes;
+  if (fulfillMaxDeletes) settings.fulfillMaxDeletes = fulfillMaxDeletes;
   return redactSecrets(settings);
 }
 

@@ -58,8 +58,13 @@ export interface CommandCsv {
   /** For link files: the owner's entity and the navigation. */
   entity?: 'group' | 'directoryRole' | 'user';
   navigation?: Navigation;
-  /** How many data rows the file holds (counted by the prescan; not for stdin). */
+  /** How many data rows the file holds (counted by the prescan). */
   rowCount?: number;
+  /**
+   * What the first pass over the input counted (stdin too: it is spooled first): its data rows and
+   * the rows whose Command is delete, for fulfill's `--max-deletes` before anything is sent.
+   */
+  counted?: { rows: number; deletes: number };
   /** The data rows, in file order; iterate once. */
   rows(): AsyncGenerator<CommandRow>;
   /** Releases the input when rows() is not consumed to the end. */
@@ -645,15 +650,18 @@ export async function openCommandCsv(options: CommandCsvOptions): Promise<Comman
   const spooled = prescan && input === '-' ? await spool(openSource(options), 2) : undefined;
   const it = records(openSource(options, spooled), input, maxRecordSize, text);
   let header: Header;
-  let rowCount: number | undefined;
+  let counted: { rows: number; deletes: number } | undefined;
   try {
     const first = await it.next();
     if (first.done) throw new CsvInputError(input, undefined, undefined, 'empty file: no header line');
     header = parseHeader(first.value.cells, input, navigation, options.passThrough);
     if (prescan) {
-      // Bytes and syntax only (the rows are read again below), and the count that progress shows a percentage of.
-      rowCount = -1;
-      for await (const _ of records(openSource(options, spooled), input, maxRecordSize, text)) rowCount++;
+      // Bytes and syntax, and the rows and deletes counted (for progress and --max-deletes): the rows are read again below.
+      counted = { rows: -1, deletes: 0 };
+      for await (const { cells } of records(openSource(options, spooled), input, maxRecordSize, text)) {
+        if (counted.rows++ < 0) continue;
+        if ((cells[header.at.command] ?? '').trim().toLowerCase() === 'delete') counted.deletes++;
+      }
     }
   } catch (error) {
     await it.return(undefined);
@@ -676,8 +684,9 @@ export async function openCommandCsv(options: CommandCsvOptions): Promise<Comman
     file: input,
     kind: header.kind,
     columns: header.columns,
-    ...(rowCount !== undefined ? { rowCount } : {}),
+    ...(counted ? { rowCount: counted.rows } : {}),
     ...(header.kind === 'link' ? { entity: header.entity, navigation: header.navigation } : {}),
+    ...(counted ? { counted } : {}),
     rows,
     close,
   };

@@ -1,4 +1,4 @@
-import type { FulfillMsg } from '../types.js';
+import type { CommandRow, FulfillMsg } from '../types.js';
 import type { CommandCsv } from './command-csv.js';
 
 /**
@@ -10,13 +10,19 @@ import type { CommandCsv } from './command-csv.js';
  */
 export async function* fromCommandCsvs(
   inputs: readonly CommandCsv[],
-  options: { signal?: AbortSignal; onRow?: () => void } = {},
+  options: {
+    signal?: AbortSignal;
+    onRow?: () => void;
+    /** Called before each row is passed on: false stops the reading there (the row is not passed on). */
+    admit?: (row: CommandRow) => boolean;
+  } = {},
 ): AsyncGenerator<FulfillMsg> {
   let seq = 0;
   try {
     for (const input of inputs)
       for await (const row of input.rows()) {
         if (options.signal?.aborted) return;
+        if (options.admit && !options.admit(row)) return;
         options.onRow?.();
         yield { kind: 'row', seq: seq++, row };
       }
