@@ -130,7 +130,7 @@ Help("every command's help lists its exit codes; fulfill's include 3 and 4", asy
   }
   const { text } = await output(['fulfill', '--help']);
   assert.match(text, /\n {2}3 {4}finished, but some rows failed \(see the results\)\n/);
-  assert.match(text, /\n {2}4 {4}stopped by a safety threshold, nothing sent\n/);
+  assert.match(text, /\n {2}4 {4}more delete rows than --max-deletes: nothing sent\n/);
   assert.match(text, /\n {2}130 {2}interrupted \(Ctrl-C\)/);
 });
 
