@@ -264,13 +264,13 @@ export async function fulfillCommand(
     const sink = createResultsSink({ results, window });
     const { tally } = sink;
     let read = 0;
-    // stdin is read once, so its deletes are counted as they come: the run stops before the first
-    // delete over the limit (the rows before it were sent). Files were counted before the first send.
+    // Inputs are counted before the first send (stdin too: it is spooled). An input read without that
+    // first pass has its deletes counted as they come: the run stops before the first over the limit.
     let deletes = 0;
     let stoppedAt: string | undefined;
     const limit = threshold.limit;
     const admit =
-      limit && 'count' in limit && files.includes('-')
+      limit && 'count' in limit && inputs.some((i) => i.file === '-' && !i.counted)
         ? (row: CommandRow) => {
             if (row.file !== '-' || row.command !== 'delete' || ++deletes <= limit.count) return true;
             stoppedAt ??= `stdin line ${row.line}`;
