@@ -228,6 +228,11 @@ export function entraCli(
               describe:
                 "Move the connection's cookies even from a run that is not its scheduled run (--output -, other --entities/--select)",
             })
+            .option('diff', {
+              type: 'boolean',
+              describe:
+                "Exact changes against the connection's snapshot: insert only for the new, update only when cells changed, delete for what is gone (complete rounds too)",
+            })
             .option('entities', {
               alias: 'e',
               type: 'string',
@@ -283,6 +288,7 @@ export function entraCli(
               '$0 export -s appsettings.agent.json -c Contoso',
             ],
             ['A complete round, whatever the cookies say', '$0 export --ignore-cookies'],
+            ['Exact changes against the snapshot, deletes too, whatever the round', '$0 export --diff'],
             [
               'Only users and groups; users with id, displayName and mail',
               '$0 export -e user,group --select user=displayName,mail',
@@ -311,7 +317,8 @@ export function entraCli(
             'a run to stdout, or with other --entities/--select, reads them and moves none unless --advance-cookies ' +
             "(and may not write into the scheduled run's folder); --demo has none. One run at a time per connection " +
             '(a lock in the cookie folder). A failed, interrupted or killed run leaves the previous CSVs and cookies as they were. ' +
-            'A round whose delete rows (all tables) exceed --max-deletes writes nothing and keeps the cookies (exit 4); with --output - the rows went out as they came, the cookies stay.\n\n' +
+            'A round whose delete rows (all tables) exceed --max-deletes writes nothing and keeps the cookies (exit 4); with --output - the rows went out as they came, the cookies stay. ' +
+            '--diff keeps a snapshot beside the cookies (<connection>_snapshot.sqlite), committed with them; without --diff it is neither read nor written.\n\n' +
             exitCodesEpilog([0, 1, 2, 4, 130], {
               4: '4 more delete rows than --max-deletes: nothing written, cookies kept',
             }),

@@ -98,6 +98,8 @@ export interface RowsMsg {
   /** How many records the page held. */
   records: number;
   rows: TableRow[];
+  /** Rows that no page held (the deletes `--diff` reads back from the snapshot): no page is counted. */
+  derived?: true;
 }
 
 export type ExportMsg = SourceMsg | RoutedMsg | RowsMsg;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -17,6 +18,7 @@ import {
 } from '../settings/thresholds.js';
 import { mappingKey, stageCookies } from '../sinks/cookie-file.js';
 import { commitManifestPath, commitStaged, type StagedFile } from '../sinks/commit.js';
+import type { Snapshot } from '../sinks/snapshot.js';
 import { createCsvStdoutWriter, createNdjsonWriter, createTableWriter, pipeRows } from '../sinks/csv-file.js';
 import { graphDelta } from '../sources/graph-delta.js';
 import { aimdConcurrency, type ConcurrencyLimiter } from '../sources/concurrency.js';
@@ -60,6 +62,11 @@ export interface RoundsOptions {
   threshold?: Threshold;
   /** The objects of the connection's previous state: the base of a percentage threshold. */
   deleteBase?: number;
+  /**
+   * `--diff`: the connection's snapshot, open for this run; every round's rows become the exact changes
+   * against it. Committed with the cookies when the run advances them, else rolled back.
+   */
+  snapshot?: Snapshot;
   /** Filled as the run goes, for `--summary`. */
   report?: RoundsReport;
 }
@@ -242,6 +249,11 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
     .merge()
     .through(routeByTypeStream({ mapping, typed: 'stream' in o.output && o.output.format === 'ndjson' }))
     .through(splitNavigationStream({ mapping }))
+    .through(
+      o.snapshot
+        ? o.snapshot.diffStage({ mapping, modes: new Map(o.rounds.map((r) => [r.entity, r.mode])) })
+        : (s: Highland.Stream<ExportMsg>) => s,
+    )
     .through(state.through);
 
   const totals = o.progress.enabled ? countObjects(o) : new Map<EntityName, number>();
@@ -276,6 +288,8 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
   let counts: ReadonlyMap<string, number> | undefined;
   let dropped = 0;
   const manifestPath = commitManifestPath(cookieDir, settings.name);
+  const run = randomBytes(8).toString('hex');
+  let commitPoint: (() => void) | undefined;
   try {
     if ('stream' in o.output) {
       const { stream, format, table } = o.output;
@@ -353,15 +367,33 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
           })),
         )),
       );
+      const snapshot = o.snapshot;
+      if (snapshot)
+        commitPoint = () =>
+          snapshot.commit(
+            run,
+            [...state.rounds.values()].map((r) => ({
+              entity: r.entity,
+              select: r.select,
+              deltaLink: links.get(r.entity)!,
+            })),
+            mapping,
+            createdAt,
+          );
     }
-    // CSVs and cookies move into place together, at the very end.
+    // CSVs, cookies and the snapshot move into place together, at the very end.
     if (staged.length)
-      await commitStaged(manifestPath, staged, o.onCommitStep ? { onStep: o.onCommitStep } : {});
+      await commitStaged(manifestPath, staged, {
+        run,
+        ...(commitPoint ? { commitPoint } : {}),
+        ...(o.onCommitStep ? { onStep: o.onCommitStep } : {}),
+      });
     if (o.report) {
       o.report.written = written;
       if (o.advance && dropped === 0) o.report.cookies = 'advanced';
     }
   } finally {
+    o.snapshot?.rollback();
     signals.off();
     progress.stop();
     for (const r of readables) r.destroy();

@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -13,6 +13,7 @@ import { acquireLock, connectionLockPath, type RunLock } from '../sinks/run-lock
 import { planState } from '../sinks/state-plan.js';
 import { snapshotObjectCount } from '../sinks/snapshot-size.js';
 import { resolveThreshold } from '../settings/thresholds.js';
+import { committedRun, Snapshot, snapshotPath } from '../sinks/snapshot.js';
 import { connect, settingsLayers } from './connection.js';
 import { commitManifestPath, recoverCommit } from '../sinks/commit.js';
 import { runRounds, type EntityRun } from './export-run.js';
@@ -46,7 +47,12 @@ export interface ExportArgs extends CommonOptions {
   maxDeletes?: string;
   /** Pass the delete threshold this once. */
   force?: boolean;
+  /** Exact changes against the connection's snapshot, whatever the round's mode. */
+  diff?: boolean;
 }
+
+/** A cookie older than this gets a warning: Graph forgets delta state after 7 days. */
+export const COOKIE_WARN_DAYS = 5;
 
 /** `--demo`'s connection name and default folder: never a real connection's files. */
 export const DEMO_CONNECTION = 'Demo';
@@ -140,7 +146,11 @@ export async function exportCommand(
           onStale: (holder) => log.warn(`took over the lock of a run that is gone (${holder})`),
         });
         // A run killed while moving its files into place is undone first, before cookies are read.
-        if ((await recoverCommit(commitManifestPath(cookieDir, settings.name))) === 'rolled back')
+        const snapshotFile = snapshotPath(cookieDir, settings.name);
+        const recovered = await recoverCommit(commitManifestPath(cookieDir, settings.name), {
+          isCommitted: (run) => committedRun(snapshotFile) === run,
+        });
+        if (recovered === 'rolled back')
           log.warn(
             'a run killed while moving its files into place was undone: this run repeats its round, nothing is lost',
           );
@@ -174,6 +184,12 @@ export async function exportCommand(
           if (cookie.status === 'ok') {
             run.mode = 'incremental';
             run.cookie = cookie.deltaLink;
+            const made = Date.parse(scheduled?.cookies.get(run.entity)?.createdAt ?? '');
+            const days = (Date.now() - made) / 86_400_000;
+            if (days > COOKIE_WARN_DAYS)
+              log.warn(
+                `${run.entity}: the cookie is ${days.toFixed(1)} days old; Graph forgets it after 7 days, and the round after that is a complete one (export more often)`,
+              );
           } else if (cookie.status === 'unusable')
             log.warn(`${run.entity}: cookie not used (${cookie.reason}); running a complete round`);
         }
@@ -184,35 +200,54 @@ export async function exportCommand(
       });
       if (threshold.forced) log.info(`entra export: --force: ${threshold.source} not applied this once`);
       const limit = threshold.limit;
-      return await runRounds({
-        threshold,
-        ...(limit && 'percent' in limit && !demo
-          ? { deleteBase: snapshotObjectCount(cookieDir, settings.name) ?? 0 }
-          : {}),
-        settings,
-        client,
-        mapping,
-        rounds,
-        output:
-          'stdout' in output
-            ? { stream: stdout, format: output.format, table: output.table }
-            : { dir: output.dir },
-        cookieDir,
-        log,
-        advance: plan.advance,
-        ...(plan.reason ? { keepReason: plan.reason } : {}),
-        ...(killAtCommitStep(env) ?? {}),
-        ...(args.parallel ? { parallel: args.parallel } : {}),
-        // Tests: `auto` partitions even a small tenant on a fast link.
-        ...(env.ENTRA_TEST_PARALLEL_AUTO_ALWAYS === '1'
-          ? { autoThresholds: { minObjects: 1, minLatencyMs: 0 } }
-          : {}),
-        progress: {
-          stream: stderr,
-          enabled: !args.quiet && (args.progress === true || stderr.isTTY === true),
-          ...(io.progressIntervalMs ? { intervalMs: io.progressIntervalMs } : {}),
-        },
-      });
+      let snapshot: Snapshot | undefined;
+      if (args.diff) {
+        const file = snapshotPath(cookieDir, settings.name);
+        // Only the scheduled run keeps a snapshot; others diff against the connection's, if it has one.
+        snapshot = new Snapshot(demo || (!plan.advance && !existsSync(file)) ? undefined : file);
+        for (const run of rounds) {
+          if (run.mode !== 'incremental') continue;
+          const inStep = snapshot.inStep(run.entity, run.select, run.cookie!);
+          if (inStep === true) continue;
+          log.warn(`${run.entity}: ${inStep}; running a complete round for --diff`);
+          run.mode = 'complete';
+          delete run.cookie;
+        }
+      }
+      try {
+        return await runRounds({
+          threshold,
+          ...(limit && 'percent' in limit && !demo
+            ? { deleteBase: snapshotObjectCount(cookieDir, settings.name) ?? 0 }
+            : {}),
+          settings,
+          client,
+          mapping,
+          rounds,
+          output:
+            'stdout' in output
+              ? { stream: stdout, format: output.format, table: output.table }
+              : { dir: output.dir },
+          cookieDir,
+          log,
+          advance: plan.advance,
+          ...(plan.reason ? { keepReason: plan.reason } : {}),
+          ...(killAtCommitStep(env) ?? {}),
+          ...(args.parallel ? { parallel: args.parallel } : {}),
+          // Tests: `auto` partitions even a small tenant on a fast link.
+          ...(env.ENTRA_TEST_PARALLEL_AUTO_ALWAYS === '1'
+            ? { autoThresholds: { minObjects: 1, minLatencyMs: 0 } }
+            : {}),
+          progress: {
+            stream: stderr,
+            enabled: !args.quiet && (args.progress === true || stderr.isTTY === true),
+            ...(io.progressIntervalMs ? { intervalMs: io.progressIntervalMs } : {}),
+          },
+          ...(snapshot ? { snapshot } : {}),
+        });
+      } finally {
+        snapshot?.rollback();
+      }
     } finally {
       await lock?.release();
       client.close();

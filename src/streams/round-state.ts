@@ -54,9 +54,11 @@ export function createRoundState(
       s
         .map((msg): TableRow[] | undefined => {
           if (msg.kind === 'rows') {
-            const r = round(msg.entity);
-            r.pages++;
-            r.objects += msg.records;
+            if (!msg.derived) {
+              const r = round(msg.entity);
+              r.pages++;
+              r.objects += msg.records;
+            }
             return msg.rows.length ? msg.rows : undefined;
           }
           if (msg.kind === 'mode') {

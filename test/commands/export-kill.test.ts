@@ -1,6 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { commitManifestPath, recoverCommit } from '../../src/sinks/commit.js';
+import { committedRun, snapshotPath } from '../../src/sinks/snapshot.js';
+import { apply, lines, truth, type Model } from '../helpers/diff-model.js';
 import { runEntra } from '../helpers/cli.js';
 import { sampleTenant } from '../helpers/emulator.js';
 import { withHarness, type Harness } from '../helpers/export-harness.js';
@@ -15,6 +21,12 @@ const STRAY = /\.(tmp|bak|stale)$|_commit\.json$|\.lock$/;
 /** Cookie files only. */
 const cookiesOf = (files: Map<string, string>) =>
   JSON.stringify([...files].filter(([name]) => name.startsWith('cookies/') && !STRAY.test(name)));
+
+/** One entity, one link table: fewer files, so fewer kill points (each a child process). */
+const DIFF_SELECT = ['group=displayName,members'];
+const DIFF_TABLES = ['directoryobjects', 'members_group'];
+const ENGINEERING = '4943b13a-7855-5f0b-aab4-d76d7eca5d5a';
+const SALES = 'ac4fe6cf-4d57-5875-9f7f-ff77f74f10de';
 
 const Kill = suite('exportCommand (killed in the commit step)');
 
@@ -94,6 +106,99 @@ Kill(
     }
     // 2 for the manifest, 4 per file (backup, rename) but for a first cookie, 2 to remove the manifest.
     assert.ok(steps >= 12, `${steps} kill points`);
+  },
+);
+
+/** The snapshot's cookie hashes and the cookie files' agree; its objects and links are the consumer's. */
+async function assertConsistent(h: Harness, model: Model, where: string): Promise<void> {
+  const db = new Database(snapshotPath(h.cookies, 'Contoso'), { readonly: true });
+  try {
+    for (const r of db.prepare('SELECT entity, cookie_sha256 FROM rounds').all() as {
+      entity: string;
+      cookie_sha256: string;
+    }[]) {
+      const link = (await readFile(join(h.cookies, `Contoso_cookie_${r.entity}.bin`), 'utf8')).trim();
+      assert.is(
+        r.cookie_sha256,
+        createHash('sha256').update(link).digest('hex'),
+        `${where}: ${r.entity} cookie`,
+      );
+    }
+    const ids = db.prepare('SELECT id FROM objects').pluck().all() as string[];
+    assert.equal(ids.sort(), [...model.objects.keys()].sort(), `${where}: snapshot objects`);
+    const links = db
+      .prepare("SELECT link_table || ' ' || source_id || ' ' || target_id FROM links")
+      .pluck()
+      .all() as string[];
+    assert.equal(links.sort(), [...model.links].sort(), `${where}: snapshot links`);
+  } finally {
+    db.close();
+  }
+}
+
+Kill(
+  '--diff: a kill at every write and rename of the commit step leaves CSVs, cookies and snapshot consistent; the next runs give exact changes',
+  async () => {
+    let steps = 0;
+    for (let k = 1; ; k++) {
+      let finished = false;
+      await withHarness({ tenant: await sampleTenant() }, async (h: Harness) => {
+        const model: Model = { objects: new Map(), links: new Set() };
+        assert.is((await h.run({ select: DIFF_SELECT, diff: true })).code, 0);
+        await apply(h, model, 'first', DIFF_TABLES);
+
+        h.emu.tenant.update(SALES, { displayName: 'Sales' });
+        h.emu.tenant.purge(LEE);
+        const cookieFiles = (files: Map<string, string>) =>
+          JSON.stringify([...files].filter(([name]) => /_cookie_/.test(name) && !STRAY.test(name)));
+        const cookiesBefore = cookieFiles(await h.snapshot());
+        const killed = await runEntra(
+          [
+            'export',
+            '-s',
+            h.settingsFile,
+            '--ca',
+            h.caFile,
+            '-o',
+            h.out,
+            '--cookies',
+            h.cookies,
+            '-q',
+            '--diff',
+            ...DIFF_SELECT.flatMap((s) => ['--select', s]),
+          ],
+          { env: { ENTRA_TEST_KILL_AT_COMMIT_STEP: String(k) } },
+        );
+        if (killed.code === 0) return void (finished = true);
+        assert.is(killed.signal, 'SIGKILL', killed.stderr);
+        const label = /killed at commit step \d+ \((.*)\)/.exec(killed.stderr)?.[1] ?? '?';
+        steps++;
+        const where = `step ${k} (${label})`;
+
+        // What the next run does first: undo the killed commit, or keep it past its commit point.
+        const file = snapshotPath(h.cookies, 'Contoso');
+        await recoverCommit(commitManifestPath(h.cookies, 'Contoso'), {
+          isCommitted: (run) => committedRun(file) === run,
+        });
+        const after = await h.snapshot();
+        if (cookieFiles(after) !== cookiesBefore) await apply(h, model, where, DIFF_TABLES);
+        await assertConsistent(h, model, where);
+
+        h.emu.tenant.addMember(ENGINEERING, ADELE);
+        const b = await h.run({ select: DIFF_SELECT, diff: true });
+        assert.is(b.code, 0, b.stderr);
+        await apply(h, model, `${where}, next run`, DIFF_TABLES);
+        await assertConsistent(h, model, `${where}, next run`);
+        assert.equal(lines(model), lines(await truth(h, DIFF_SELECT, DIFF_TABLES)), where);
+        assert.equal(
+          [...(await h.snapshot()).keys()].filter((n) => STRAY.test(n) || n.endsWith('-journal')),
+          [],
+          `${where}: left behind`,
+        );
+      });
+      if (finished) break;
+    }
+    assert.ok(steps >= 20, `${steps} kill points`);
   },
 );
 
