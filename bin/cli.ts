@@ -7,6 +7,7 @@ import { fulfillCommand } from '../src/commands/fulfill.js';
 import { protectCommand } from '../src/commands/protect.js';
 import { runCommand } from '../src/commands/process-io.js';
 import { schemaCommand } from '../src/commands/schema.js';
+import { stateCommand } from '../src/commands/state.js';
 import {
   exitCodesEpilog,
   helpWidth,
@@ -19,7 +20,7 @@ import { redact } from '../src/redact.js';
 
 /** The commands, and the sub-commands of those that have them (for "did you mean"). */
 const COMMANDS: Record<string, string[]> = {
-  '': ['emulate', 'export', 'fulfill', 'doctor', 'skus', 'schema', 'protect', 'completion'],
+  '': ['emulate', 'export', 'fulfill', 'doctor', 'state', 'skus', 'schema', 'protect', 'completion'],
   protect: ['value', 'file', 'decrypt'],
 };
 
@@ -497,6 +498,40 @@ export function entraCli(
             exitCodesEpilog([0, 1, 2], { 1: '1 Graph refused or cannot be reached' }),
         ),
       (args) => runCommand(() => skusCommand(args), args),
+    )
+    .command(
+      'state',
+      "A connection's state: each cookie's age and days left, $select, snapshot counts, the last runs",
+      (y) =>
+        examples(
+          y
+            .option('connection', {
+              alias: 'c',
+              type: 'string',
+              describe: 'Connection name (default: every connection with state in the cookie folder)',
+            })
+            .option('cookies', {
+              type: 'string',
+              describe: 'Folder of the delta cookies',
+              default: 'ExportCookies',
+            })
+            .option('json', {
+              type: 'boolean',
+              describe: 'One JSON document, for schedulers and monitoring',
+            }),
+          [
+            ['Every connection in ./ExportCookies', '$0 state'],
+            [
+              'Days left before the user cookie expires',
+              "$0 state -c Contoso --json | jq '.connections[0].entities'",
+            ],
+          ],
+        ).epilog(
+          'Reads the cookie folder only: no settings, no token, no request. A cookie older than 7 days means a ' +
+            'complete round next time (export warns from 5 days on).\n\n' +
+            exitCodesEpilog([0, 2], { 2: '2 no state for --connection in the cookie folder' }),
+        ),
+      (args) => runCommand(() => stateCommand(args), args),
     )
     .command(
       'schema [entity]',

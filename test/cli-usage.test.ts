@@ -38,6 +38,7 @@ const COMMANDS = [
   ['fulfill'],
   ['doctor'],
   ['skus'],
+  ['state'],
   ['schema'],
   ['protect'],
   ['protect', 'value'],

@@ -18,6 +18,7 @@ import {
 } from '../settings/thresholds.js';
 import { mappingKey, stageCookies } from '../sinks/cookie-file.js';
 import { commitManifestPath, commitStaged, type StagedFile } from '../sinks/commit.js';
+import { stageRunRecord } from '../sinks/run-record.js';
 import type { Snapshot } from '../sinks/snapshot.js';
 import { createCsvStdoutWriter, createNdjsonWriter, createTableWriter, pipeRows } from '../sinks/csv-file.js';
 import { graphDelta } from '../sources/graph-delta.js';
@@ -230,6 +231,7 @@ function deltaSource(
 export async function runRounds(o: RoundsOptions): Promise<number> {
   const { settings, client, log, cookieDir, mapping } = o;
   const started = performance.now();
+  const startedAt = new Date();
   const tables = exportTables(mapping);
   const stdoutTable = 'stream' in o.output && o.output.format === 'csv' ? o.output.table : undefined;
   // `auto`: one window for the run's entities, as Graph's budget is one per app and tenant (a tenant
@@ -366,6 +368,19 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
             output: 'dir' in o.output ? o.output.dir : '-',
           })),
         )),
+      );
+      const all = [...state.rounds.values()];
+      staged.push(
+        await stageRunRecord(cookieDir, settings.name, {
+          startedAt: startedAt.toISOString(),
+          endedAt: createdAt.toISOString(),
+          exit: EXIT.ok,
+          modes: Object.fromEntries(all.map((r) => [r.entity, r.mode])),
+          rows: Object.fromEntries(counts ?? []),
+          pages: all.reduce((n, r) => n + r.pages, 0),
+          diff: o.snapshot !== undefined,
+          output: 'dir' in o.output ? o.output.dir : '-',
+        }),
       );
       const snapshot = o.snapshot;
       if (snapshot)

@@ -13,6 +13,8 @@ import { acquireLock, connectionLockPath, type RunLock } from '../sinks/run-lock
 import { planState } from '../sinks/state-plan.js';
 import { snapshotObjectCount } from '../sinks/snapshot-size.js';
 import { resolveThreshold } from '../settings/thresholds.js';
+import { recordFailedRun } from '../sinks/run-record.js';
+import { EXIT, ToolError } from '../errors.js';
 import { committedRun, Snapshot, snapshotPath } from '../sinks/snapshot.js';
 import { connect, settingsLayers } from './connection.js';
 import { commitManifestPath, recoverCommit } from '../sinks/commit.js';
@@ -214,6 +216,7 @@ export async function exportCommand(
           delete run.cookie;
         }
       }
+      const startedAt = new Date();
       try {
         return await runRounds({
           threshold,
@@ -245,6 +248,21 @@ export async function exportCommand(
           },
           ...(snapshot ? { snapshot } : {}),
         });
+      } catch (error) {
+        // A scheduled run that failed says so in the connection's run record (`entra state`).
+        if (plan.advance && !demo)
+          await recordFailedRun(cookieDir, settings.name, {
+            startedAt: startedAt.toISOString(),
+            endedAt: new Date().toISOString(),
+            exit: error instanceof ToolError ? error.exitCode : EXIT.failure,
+            error: error instanceof ToolError ? error.code : 'ERR_INTERNAL',
+            modes: Object.fromEntries(rounds.map((r) => [r.entity, r.mode])),
+            rows: {},
+            pages: 0,
+            diff: args.diff === true,
+            output: 'dir' in output ? output.dir : '-',
+          }).catch(() => undefined);
+        throw error;
       } finally {
         snapshot?.rollback();
       }
