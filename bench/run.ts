@@ -7,9 +7,9 @@
  *   npm run bench -- [--users 1000000] [--groups 100000] [--small-users 100000] [--small-groups 10000]
  *                    [--latency-users 100000] [--latency-groups 10000] [--latency 100] [--parallel 16]
  *                    [--fulfill-users 100000] [--fulfill-rows 20000] [--budget-rows 2000] [--budget 200/5]
- *                    [--only 1,2,3,4] [--no-baseline]
+ *                    [--diff-users 1000000] [--only 1,2,3,4,5] [--no-baseline]
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,7 +40,8 @@ const { values } = parseArgs({
     'fulfill-rows': { type: 'string', default: '20000' },
     'budget-rows': { type: 'string', default: '2000' },
     budget: { type: 'string', default: '200/5' },
-    only: { type: 'string', default: '1,2,3,4' },
+    'diff-users': { type: 'string', default: '1000000' },
+    only: { type: 'string', default: '1,2,3,4,5' },
     'no-baseline': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
@@ -449,10 +450,67 @@ async function fulfillScenario(): Promise<void> {
   );
 }
 
+/** 5. `--diff`: what the snapshot costs, on disk and in time, at a large tenant. */
+async function diffScenario(): Promise<void> {
+  const users = num('diff-users');
+  const groups = Math.floor(users / 10);
+  line(`\n## 5. --diff: the snapshot of ${fmt(users)} users, ${fmt(groups)} groups`);
+  const emu = await startEmulatorProcess(
+    { generate: { users, groups, seed: 1 }, throttle: false },
+    dir,
+    'diff',
+  );
+  line(`emulator ready in ${(emu.readyMs / 1000).toFixed(1)} s`);
+  try {
+    const plain = must(
+      await timed(entraExport(emu, 'd-plain', out('d-plain-cookies'), '--ignore-cookies'), env(emu.ca)),
+      'entra export',
+    );
+    const cookies = out('d-diff-cookies');
+    const first = must(
+      await timed(entraExport(emu, 'd-first', cookies, '--diff'), env(emu.ca)),
+      'entra export --diff',
+    );
+    const rows = countRows(join(dir, 'd-first'));
+    const file = join(cookies, 'Bench_snapshot.sqlite');
+    const mb = statSync(file).size / 1024 / 1024;
+    // A complete round against the full snapshot: every object looked up, nothing changed.
+    const again = must(
+      await timed(entraExport(emu, 'd-again', cookies, '--diff', '--ignore-cookies'), env(emu.ca)),
+      'entra export --diff --ignore-cookies',
+    );
+    const againRows = countRows(join(dir, 'd-again'));
+    const s = (t: Timed) => `${(t.ms / 1000).toFixed(1)} s`;
+    line(
+      `entra export (complete, no --diff):           ${fmt(rows)} rows in ${s(plain)}, peak RSS ${fmt(plain.peakRssMb)} MB`,
+    );
+    line(
+      `entra export --diff, first (empty snapshot):   ${s(first)} (+${(((first.ms - plain.ms) / plain.ms) * 100).toFixed(0)}%), peak RSS ${fmt(first.peakRssMb)} MB`,
+    );
+    line(
+      `entra export --diff, complete round again:     ${s(again)} (+${(((again.ms - plain.ms) / plain.ms) * 100).toFixed(0)}%), ${fmt(againRows)} rows (nothing changed), peak RSS ${fmt(again.peakRssMb)} MB`,
+    );
+    line(
+      `snapshot on disk: ${mb.toFixed(0)} MB (${((mb * 1024 * 1024) / rows).toFixed(0)} bytes per exported row)`,
+    );
+    row(
+      '5. --diff, complete round',
+      `${fmt(users)} users, ${fmt(rows)} rows`,
+      `+${((again.ms - plain.ms) / 1000).toFixed(1)} s over ${s(plain)}; snapshot ${mb.toFixed(0)} MB; ${fmt(again.peakRssMb)} MB RSS`,
+      '-',
+      '-',
+      `0 rows when nothing changed ${verdict(againRows === 0)}`,
+    );
+  } finally {
+    await emu.stop();
+  }
+}
+
 try {
   if (only.has('1') || only.has('3')) await exportScenarios();
   if (only.has('2')) await latencyScenario();
   if (only.has('4')) await fulfillScenario();
+  if (only.has('5')) await diffScenario();
   line('\n## Summary (for the README)\n');
   line('| scenario | size | entra-connector | baseline (Graph SDK) | ratio | target |');
   line('| --- | --- | --- | --- | --- | --- |');
