@@ -66,7 +66,7 @@ Errors('an unknown flag is named once, with the flag it most likely meant', asyn
 Errors('an unknown command or sub-command gets the nearest one and the list', async () => {
   assert.is(
     await usageError(['exprt']),
-    "unknown command 'exprt' (did you mean 'export'?); commands: emulate, export, fulfill, doctor, skus, schema, protect, completion",
+    "unknown command 'exprt' (did you mean 'export'?); commands: emulate, export, fulfill, doctor, state, skus, schema, protect, completion",
   );
   assert.is(
     await usageError(['protect', 'valu']),
@@ -113,7 +113,7 @@ Errors('bad choices are one line naming each option, the value and the choices',
 Errors('a missing command says which there are', async () => {
   assert.match(
     await usageError([]),
-    /^name a command: emulate, export, fulfill, doctor, skus, schema, protect/,
+    /^name a command: emulate, export, fulfill, doctor, state, skus, schema, protect/,
   );
   assert.is(await usageError(['protect']), 'name a protect command: value, file or decrypt');
 });
