@@ -14,6 +14,8 @@ export interface BenchEmulator {
   ca: string;
   readyMs: number;
   pid: number;
+  /** Sends a control line (see bench/emulator-process.ts) and returns its JSON answer. */
+  command<T = Record<string, unknown>>(line: string): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -38,15 +40,23 @@ export async function startEmulatorProcess(
     ],
     { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  const line = await new Promise<string>((ok, fail) => {
-    createInterface({ input: child.stdout }).once('line', ok);
-    child.once('exit', (code) => fail(new Error(`emulator process exited with ${code}`)));
+  const lines = createInterface({ input: child.stdout });
+  const waiting: { ok: (line: string) => void; fail: (e: Error) => void }[] = [];
+  lines.on('line', (l) => waiting.shift()?.ok(l));
+  child.once('exit', (code) => {
+    for (const w of waiting.splice(0)) w.fail(new Error(`emulator process exited with ${code}`));
   });
-  const ready = JSON.parse(line) as { url: string; readyMs: number; pid: number };
+  const next = () => new Promise<string>((ok, fail) => waiting.push({ ok, fail }));
+  const ready = JSON.parse(await next()) as { url: string; readyMs: number; pid: number };
   return {
     ...ready,
     settings,
     ca,
+    async command<T>(l: string): Promise<T> {
+      const answer = next();
+      child.stdin.write(`${l}\n`);
+      return JSON.parse(await answer) as T;
+    },
     stop: () =>
       new Promise<void>((done) => {
         child.once('exit', () => done());

@@ -7,11 +7,18 @@
  *   npm run bench -- [--users 1000000] [--groups 100000] [--small-users 100000] [--small-groups 10000]
  *                    [--latency-users 100000] [--latency-groups 10000] [--latency 100] [--parallel 16]
  *                    [--fulfill-users 100000] [--fulfill-rows 20000] [--budget-rows 2000] [--budget 200/5]
- *                    [--diff-users 1000000] [--only 1,2,3,4,5] [--no-baseline]
+ *                    [--diff-users 1000000]
+ *                    [--mem-users 100000,1000000,5000000] [--mem-groups-per-user 0.1]
+ *                    [--graph-users 1000000] [--graph-groups 100000] [--graph-latency 100-400]
+ *                    [--cpu-users 100000] [--cpu-groups 10000]
+ *                    [--only 1,2,3,4,5,6,7,8] [--no-baseline] [--json FILE]
+ *
+ * Scenarios 6-8 (bench/scale.ts): memory as the tenant grows, Graph-like conditions, CPU per row.
+ * Every figure also goes to a JSON file: bench/results/<timestamp>.json unless `--json FILE`.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateTenant } from '../src/emulator/generate.js';
 import { DirectoryStore } from '../src/emulator/store.js';
@@ -23,8 +30,11 @@ import {
   startEmulatorProcess,
   timed,
   verdict,
+  ROOT,
+  type BenchEmulator,
   type Timed,
 } from './lib.js';
+import { cpuScenario, graphLikeScenario, memoryScenario, type BenchContext } from './scale.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +51,16 @@ const { values } = parseArgs({
     'budget-rows': { type: 'string', default: '2000' },
     budget: { type: 'string', default: '200/5' },
     'diff-users': { type: 'string', default: '1000000' },
-    only: { type: 'string', default: '1,2,3,4,5' },
+    'mem-users': { type: 'string', default: '100000,1000000,5000000' },
+    'mem-groups-per-user': { type: 'string', default: '0.1' },
+    'graph-users': { type: 'string', default: '1000000' },
+    'graph-groups': { type: 'string', default: '100000' },
+    'graph-latency': { type: 'string', default: '100-400' },
+    'graph-flags': { type: 'string', default: '' },
+    'cpu-users': { type: 'string', default: '100000' },
+    'cpu-groups': { type: 'string', default: '10000' },
+    json: { type: 'string' },
+    only: { type: 'string', default: '1,2,3,4,5,6,7,8' },
     'no-baseline': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
@@ -82,7 +101,36 @@ const must = (r: Timed, what: string) => {
   return r;
 };
 const results: string[] = [];
-const row = (...cells: string[]) => results.push(`| ${cells.join(' | ')} |`);
+const json = {
+  started: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  loadAtStart: loadavg(),
+  flags: values,
+  table: [] as Record<string, string>[],
+  scenarios: {} as Record<string, unknown>,
+};
+const row = (...cells: string[]) => {
+  results.push(`| ${cells.join(' | ')} |`);
+  const [scenario, size, ours, base, ratio, target] = cells;
+  json.table.push({
+    scenario: scenario!,
+    size: size!,
+    ours: ours!,
+    baseline: base!,
+    ratio: ratio!,
+    target: target!,
+  });
+};
+const ctx: BenchContext = {
+  dir,
+  line,
+  row,
+  record: (scenario, figures) => void (json.scenarios[scenario] = figures),
+  start: (options, name) => startEmulatorProcess(options, dir, name),
+  exportArgs: (emu, output, ...flags) => entraExport(emu, output, out(`${output}-cookies`), ...flags),
+  run: async (args, emu: BenchEmulator, what) => must(await timed(args, env(emu.ca)), what),
+};
 
 line(`entra-connector benchmarks (${new Date().toISOString()}, node ${process.version}, work dir ${dir})`);
 
@@ -511,10 +559,31 @@ try {
   if (only.has('2')) await latencyScenario();
   if (only.has('4')) await fulfillScenario();
   if (only.has('5')) await diffScenario();
+  if (only.has('6'))
+    await memoryScenario(
+      ctx,
+      String(values['mem-users']).split(',').map(Number),
+      Number(values['mem-groups-per-user']),
+    );
+  if (only.has('7')) {
+    const [lo, hi] = String(values['graph-latency']).split('-').map(Number) as [number, number?];
+    await graphLikeScenario(
+      ctx,
+      num('graph-users'),
+      num('graph-groups'),
+      { fixedMs: lo, jitterMs: (hi ?? lo) - lo },
+      String(values['graph-flags']).split(' ').filter(Boolean),
+    );
+  }
+  if (only.has('8')) await cpuScenario(ctx, num('cpu-users'), num('cpu-groups'));
   line('\n## Summary (for the README)\n');
   line('| scenario | size | entra-connector | baseline (Graph SDK) | ratio | target |');
   line('| --- | --- | --- | --- | --- | --- |');
   for (const r of results) line(r);
 } finally {
+  const file = values.json ?? join(ROOT, 'bench', 'results', `${json.started.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ ...json, loadAtEnd: loadavg() }, null, 2)}\n`);
+  line(`\nfigures written to ${file}`);
   if (!values.keep) rmSync(dir, { recursive: true, force: true });
 }
