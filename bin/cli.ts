@@ -2,8 +2,7 @@ import yargs, { type Argv, type FallbackCompletionFunction } from 'yargs';
 import { emulate } from '../src/commands/emulate.js';
 import { doctorCommand } from '../src/commands/doctor.js';
 import { skusCommand } from '../src/commands/skus.js';
-import { exportCommand } from '../src/commands/export.js';
-import { fulfillCommand } from '../src/commands/fulfill.js';
+import { exportConnections, fulfillConnections } from '../src/commands/multi-commands.js';
 import { protectCommand } from '../src/commands/protect.js';
 import { runCommand } from '../src/commands/process-io.js';
 import { schemaCommand } from '../src/commands/schema.js';
@@ -54,6 +53,29 @@ function connectionOptions<T>(y: Argv<T>) {
       describe: 'Connection name (default: the only one)',
     });
 }
+
+/** `--all` and `--jobs`, and what repeating `--connection` does, for the commands that run several connections. */
+function manyOptions<T>(y: Argv<T>, paths: string, number: (name: string) => (v: unknown) => number) {
+  return y
+    .option('connection', {
+      type: 'string',
+      describe: `Connection name (default: the only one); repeat it to run several at once (${paths})`,
+    })
+    .option('all', {
+      type: 'boolean',
+      describe: 'Run every connection of the settings, each with its own lock, token, files and exit code',
+    })
+    .option('jobs', {
+      type: 'number',
+      describe: 'Connections run at once with several --connection or --all (default 4)',
+      coerce: number('jobs'),
+    });
+}
+
+/** The exit code of a run of several connections, for the help of the commands that have them. */
+const MANY_EXIT =
+  'With several connections (--connection repeated, --all), each one writes its stderr lines prefixed [Name] and ends with a line ' +
+  "'entra: Name: exit N' (with the error code when it failed); the exit code is the most severe of theirs: 130, then 1, 2, 4, 3, 0.";
 
 /**
  * The `entra` command table: yargs over `args` (the command line without node and the script).
@@ -209,7 +231,11 @@ export function entraCli(
       'Export users, groups, roles and service principals, and their links, to CSV (delta queries)',
       (y) =>
         examples(
-          connectionOptions(y)
+          manyOptions(
+            connectionOptions(y),
+            '{connection} in --output or --cookies is replaced by each name',
+            number,
+          )
             .option('output', {
               alias: 'o',
               type: 'string',
@@ -312,6 +338,11 @@ export function entraCli(
               '$0 export --max-deletes 50',
             ],
             ['After looking at an exit 4: let this one round through', '$0 export --force'],
+            [
+              'Two tenants at once, each into a folder of its own; exit code: the worst',
+              "$0 export -c Contoso -c Fabrikam -o 'ExportOutput/{connection}'",
+            ],
+            ['Every connection of the settings, two at a time', '$0 export --all --jobs 2'],
           ],
         ).epilog(
           'Which runs advance cookies: a run into a folder with the mapping of the cookies (or the first run) does; ' +
@@ -322,21 +353,26 @@ export function entraCli(
             '--diff keeps a snapshot beside the cookies (<connection>_snapshot.sqlite), committed with them; without --diff it is neither read nor written.\n\n' +
             exitCodesEpilog([0, 1, 2, 4, 130], {
               4: '4 more delete rows than --max-deletes: nothing written, cookies kept',
-            }),
+            }) +
+            `\n\n${MANY_EXIT}`,
         ),
-      (args) => runCommand(() => exportCommand(args), args),
+      (args) => runCommand(() => exportConnections(args), args),
     )
     .command(
       'fulfill [files..]',
       'Apply command CSVs to the tenant: create, update, delete objects; add and remove members, owners and managers; assign licences',
       (y) =>
         examples(
-          connectionOptions(
-            y.positional('files', {
-              type: 'string',
-              array: true,
-              describe: "Command CSV files, or '-' for stdin",
-            }),
+          manyOptions(
+            connectionOptions(
+              y.positional('files', {
+                type: 'string',
+                array: true,
+                describe: "Command CSV files, or '-' for stdin",
+              }),
+            ),
+            'inputs and --results name theirs with {connection}, as --journal and --password-file if given',
+            number,
           )
             .option('results', {
               alias: 'r',
@@ -422,17 +458,22 @@ export function entraCli(
               'Refuse files with more than 5% delete rows (exit 4, nothing sent)',
               '$0 fulfill changes.csv --max-deletes 5%',
             ],
+            [
+              'Each connection its own input and results: {connection} is its name',
+              "$0 fulfill --all 'in/{connection}.csv' -r 'out/{connection}.csv'",
+            ],
           ],
         ).epilog(
           'Delete rows are counted in a first pass over the files, before anything is sent; --dry-run counts them too and exits 4 ' +
             'where a real run would stop. From stdin (read once) the run stops before the first delete over a count.\n\n' +
             exitCodesEpilog([0, 1, 2, 3, 4, 130], {
               4: '4 more delete rows than --max-deletes: nothing sent',
-            }),
+            }) +
+            `\n\n${MANY_EXIT}`,
         ),
       (args) =>
         runCommand(
-          () => fulfillCommand({ ...args, files: args.files?.map((f) => (f === STDIN ? '-' : f)) }),
+          () => fulfillConnections({ ...args, files: args.files?.map((f) => (f === STDIN ? '-' : f)) }),
           args,
         ),
     )

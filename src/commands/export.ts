@@ -84,6 +84,8 @@ export interface ExportIo {
   stderr?: ProgressStream;
   /** Interval of the plain progress line without a TTY (default 10 s). */
   progressIntervalMs?: number;
+  /** Settings already read (several connections: read once, see multi-commands.ts). */
+  settings?: { layers: SettingsLayer[]; file: string };
 }
 
 /**
@@ -122,10 +124,12 @@ export async function exportCommand(
     layers = [flattenJson(demo.settings(DEMO_CONNECTION), 'demo tenant')];
     settingsFile = 'demo tenant';
   } else
-    ({ layers, file: settingsFile } = await settingsLayers(args, env, {
-      logger: log,
-      ...(ca ? { ca } : {}),
-    }));
+    ({ layers, file: settingsFile } =
+      io.settings ??
+      (await settingsLayers(args, env, {
+        logger: log,
+        ...(ca ? { ca } : {}),
+      })));
   try {
     const { settings, client, tokens } = connect(layers, {
       ...(args.connection ? { connection: args.connection } : {}),

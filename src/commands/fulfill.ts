@@ -38,7 +38,7 @@ import type { CommandRow, FulfillMsg } from '../types.js';
 import { connect, settingsLayers } from './connection.js';
 import { openPasswordSinks } from './password-sinks.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
-import { Progress } from './progress.js';
+import { Progress, type ProgressStream } from './progress.js';
 
 export interface FulfillArgs extends CommonOptions {
   setting?: string[];
@@ -89,6 +89,7 @@ async function openGraph(
   args: FulfillArgs,
   env: NodeJS.ProcessEnv,
   log: ReturnType<typeof stderrLogger>,
+  read?: FulfillIo['settings'],
 ): Promise<{
   client?: GraphClient;
   graphBase: string;
@@ -98,7 +99,8 @@ async function openGraph(
 }> {
   const ca = args.ca ? await readCaFile(args.ca) : undefined;
   try {
-    const { layers, file } = await settingsLayers(args, env, { logger: log, ...(ca ? { ca } : {}) });
+    const { layers, file } =
+      read ?? (await settingsLayers(args, env, { logger: log, ...(ca ? { ca } : {}) }));
     const connection = connect(layers, {
       ...(args.connection ? { connection: args.connection } : {}),
       ...(ca ? { ca } : {}),
@@ -121,6 +123,12 @@ async function openGraph(
   }
 }
 
+/** The process streams of a run (several connections: a prefixed stderr each), and settings already read. */
+export interface FulfillIo {
+  stderr?: ProgressStream;
+  settings?: { layers: SettingsLayer[]; file: string };
+}
+
 /**
  * `entra fulfill`: command CSVs → Graph writes, one result row per input row, in input order.
  * Every input is opened and checked before the first write; a bad row fails alone.
@@ -128,8 +136,10 @@ async function openGraph(
 export async function fulfillCommand(
   args: FulfillArgs,
   env: NodeJS.ProcessEnv = process.env,
+  io: FulfillIo = {},
 ): Promise<number> {
-  const log = stderrLogger(args);
+  const stderr = io.stderr ?? process.stderr;
+  const log = stderrLogger(args, stderr);
   const { files, budget, text } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
   // A bad --max-deletes is a usage error before anything runs.
   resolveThreshold({ flag: args.maxDeletes });
@@ -154,7 +164,7 @@ export async function fulfillCommand(
   // A dry run opens no sink, but checks what the run checks: a generated password needs one.
   let passwordSinkGiven = false;
   try {
-    const graph = await openGraph(args, env, log);
+    const graph = await openGraph(args, env, log, io.settings);
     client = graph.client;
     // Read once: the password mail sink, and the input column that may name each recipient.
     const mail = graph.layers
@@ -329,7 +339,7 @@ export async function fulfillCommand(
           ],
         };
       },
-      { enabled: !args.quiet && (args.progress === true || process.stderr.isTTY === true) },
+      { enabled: !args.quiet && (args.progress === true || stderr.isTTY === true), stream: stderr },
     );
     let interrupted = false;
     const onSignal = () => {

@@ -64,7 +64,16 @@ async function lookAt(option: string, path: string) {
  * the nearest existing folder above it must let a sub-folder be made.
  * @example await checkOutputFolder('--cookies', args.cookies)
  */
-export async function checkOutputFolder(option: string, path: string): Promise<void> {
+export function checkOutputFolder(option: string, path: string): Promise<void> {
+  // One probe at a time in a process: the runs of several connections check the same folders at once.
+  const check = probes.then(() => checkFolder(option, path));
+  probes = check.catch(() => undefined);
+  return check;
+}
+
+let probes: Promise<unknown> = Promise.resolve();
+
+async function checkFolder(option: string, path: string): Promise<void> {
   const { fail, full, found } = await lookAt(option, path);
   if (found) {
     if (!found.isDirectory()) fail(`not a folder (it is ${kindOf(found)})`);
@@ -86,9 +95,12 @@ export async function checkOutputFolder(option: string, path: string): Promise<v
   try {
     await mkdir(child);
   } catch (error) {
+    // Created meanwhile by another run (several connections at once): looked at again, as found.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return checkFolder(option, path);
     fail(`cannot create ${child === full ? 'this folder' : `folder ${child}`} (${reason(error)})`);
   }
-  await rmdir(child);
+  // Another run may be filling it already: it stays then (the runs create their folders as they write).
+  await rmdir(child).catch(() => undefined);
 }
 
 /**
