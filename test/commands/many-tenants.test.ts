@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'csv-parse/sync';
-import type { Emulator } from '../../src/emulator/server.js';
+import type { Emulator, EmulatorOptions } from '../../src/emulator/server.js';
 import { formatError, ToolError } from '../../src/errors.js';
 import {
   exportConnections,
@@ -13,6 +13,8 @@ import {
   type FulfillManyArgs,
 } from '../../src/commands/multi-commands.js';
 import { LinePrefixer, requestedConnections, worstExitCode } from '../../src/commands/multi.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { runEntra } from '../helpers/cli.js';
 import { sampleTenant, withEmulator } from '../helpers/emulator.js';
 import { csvObjects, textSink } from '../helpers/export-harness.js';
@@ -37,9 +39,13 @@ interface Outcome {
 }
 
 /** Two emulators, a settings file naming both (`fabrikam` overrides Fabrikam's keys), and a temp folder. */
-async function withTwo(fn: (t: Two) => Promise<void>, fabrikam: Record<string, string> = {}): Promise<void> {
-  await withEmulator({ tenant: await sampleTenant() }, (contoso) =>
-    withEmulator({ generate: { users: 12, groups: 2, seed: 3 } }, async (other) => {
+async function withTwo(
+  fn: (t: Two) => Promise<void>,
+  fabrikam: Record<string, string> = {},
+  emulator: EmulatorOptions = {},
+): Promise<void> {
+  await withEmulator({ tenant: await sampleTenant(), ...emulator }, (contoso) =>
+    withEmulator({ generate: { users: 12, groups: 2, seed: 3 }, ...emulator }, async (other) => {
       const dir = await mkdtemp(join(tmpdir(), 'entra-many-'));
       try {
         const a = contoso.settings('Contoso') as { Connections: Record<string, object> };
@@ -446,6 +452,61 @@ Cli("the exit code is the worst connection's; a final line per connection; help 
       assert.match(help.stdout, /the exit code is the most severe/);
     },
     { ApplicationKey: 'wrong-secret-value' },
+  ),
+);
+
+Cli('Ctrl-C: the running connection stops as alone (exit 130), the next one does not start', () =>
+  withTwo(
+    async (t) => {
+      const out = join(t.dir, 'out');
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          import.meta.resolve('tsx'),
+          fileURLToPath(new URL('../../bin/entra.ts', import.meta.url)),
+          'export',
+          '-c',
+          'Contoso',
+          '-c',
+          'Fabrikam',
+          '--jobs',
+          '1',
+          '--verbose',
+          '-s',
+          t.settings,
+          '--ca',
+          t.ca,
+          '-o',
+          out,
+          '--cookies',
+          join(t.dir, 'c'),
+        ],
+        { cwd: t.dir, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      let sent = false;
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        // At Contoso's second read from Graph (lines of --verbose), well inside its rounds; not at a time.
+        if (!sent && (stderr.match(/^\[Contoso\] .*GET /gm)?.length ?? 0) >= 2) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      assert.ok(sent, stderr);
+      assert.is(code, 130, stderr);
+      assert.match(stderr, /^\[Contoso\] entra: ERR_INTERRUPTED: /m);
+      assert.equal(finalLines(stderr), [
+        'entra: Contoso: ERR_INTERRUPTED exit 130',
+        'entra: Fabrikam: ERR_INTERRUPTED not started, exit 130',
+      ]);
+      assert.not.match(stderr, /^\[Fabrikam\]/m);
+      assert.equal(await readdir(out).catch(() => []), []);
+    },
+    {},
+    { latency: { fixedMs: 300 } },
   ),
 );
 
