@@ -360,7 +360,7 @@ export function entraCli(
     )
     .command(
       'fulfill [files..]',
-      'Apply command CSVs to the tenant: create, update, delete objects; add and remove members, owners and managers; assign licences',
+      'Apply command CSVs to the tenant: create, update, delete objects; invite guests; add and remove members, owners and managers; assign licences',
       (y) =>
         examples(
           manyOptions(
@@ -419,6 +419,11 @@ export function entraCli(
               type: 'string',
               describe: 'Protected file (mode 0600) for generated initial passwords',
             })
+            .option('redeem-urls', {
+              type: 'boolean',
+              describe:
+                "Add invited guests' inviteRedeemUrl to the results (needs --results FILE, written mode 0600)",
+            })
             .option('write-budget', {
               type: 'string',
               describe: "Pace writes: WRITES/SECONDS (Graph's 3000/150 by default) or off",
@@ -453,6 +458,10 @@ export function entraCli(
             [
               'Licences: an array is the whole set, {"add":[..],"remove":[..]} a change',
               '$0 fulfill licences.csv',
+            ],
+            [
+              'Invite guests (invitedUserEmailAddress, inviteRedirectUrl); keep their redeem links',
+              '$0 fulfill guests.csv --results results.csv --redeem-urls',
             ],
             [
               'Refuse files with more than 5% delete rows (exit 4, nothing sent)',

@@ -133,6 +133,8 @@ export interface ResultRow {
   ownerId: string;
   /** The object's userPrincipalName (users) or mailNickname (groups), when the row gives or makes one. */
   key: string;
+  /** An invited guest's redeem URL: only with `--redeem-urls`, and never journaled. */
+  inviteRedeemUrl?: string;
 }
 
 // --- fulfill: the reverse stream's rows and requests (DESIGN.md §4)
@@ -152,6 +154,11 @@ export interface ObjectRow {
   values: Record<string, unknown>;
   /** Cells of the pass-through columns, as they are. */
   extra?: Record<string, string>;
+  /**
+   * A user insert that invites a guest: the invitation cells (`invitedUserEmailAddress`,
+   * `inviteRedirectUrl`, ...), decoded. The row's `values` are set on the guest after the invitation.
+   */
+  invitation?: Record<string, unknown>;
 }
 
 export interface LinkRow {

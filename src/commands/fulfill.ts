@@ -63,21 +63,25 @@ export interface FulfillArgs extends CommonOptions {
   maxDeletes?: string;
   /** Pass the delete threshold this once. */
   force?: boolean;
+  /** `--redeem-urls`: invited guests' redeem URLs in the results (a file, mode 0600). */
+  redeemUrls?: boolean;
 }
 
 const DEFAULT_GRAPH = 'https://graph.microsoft.com/v1.0/';
 /** Results held back waiting for an earlier row, at most: the reader waits beyond that. */
 const MAX_AHEAD = 10_000;
 
-async function openResults(path: string | undefined): Promise<Writable> {
+async function openResults(path: string | undefined, secret = false): Promise<Writable> {
   if (!path || path === '-') return process.stdout;
   // Opened now, so that an unwritable results file fails the run before anything is sent.
-  const handle = await open(resolve(path), 'w').catch((e: unknown) => {
+  const handle = await open(resolve(path), 'w', secret ? 0o600 : 0o666).catch((e: unknown) => {
     throw new UsageError(
       'ERR_USAGE',
       `--results: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
     );
   });
+  // Redeem URLs are credentials: like the password file, readable by its owner only (an existing file too).
+  if (secret) await handle.chmod(0o600);
   return handle.createWriteStream();
 }
 
@@ -141,6 +145,12 @@ export async function fulfillCommand(
   const stderr = io.stderr ?? process.stderr;
   const log = stderrLogger(args, stderr);
   const { files, budget, text } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
+  // Like generated passwords, redeem URLs go to a protected file only, never to a terminal or a pipe.
+  if (args.redeemUrls && (!args.results || args.results === '-'))
+    throw new UsageError(
+      'ERR_USAGE',
+      '--redeem-urls needs --results FILE: the redeem URLs are credentials, written to a file only its owner can read (mode 0600)',
+    );
   // A bad --max-deletes is a usage error before anything runs.
   resolveThreshold({ flag: args.maxDeletes });
   await checkDistinctPaths([
@@ -218,7 +228,7 @@ export async function fulfillCommand(
     passwords = sinks.sink;
     recipientColumn = sinks.recipientColumn;
     passwordSinkGiven = passwords !== undefined || args.passwordFile !== undefined || sinks.mail;
-    out = await openResults(args.results);
+    out = await openResults(args.results, args.redeemUrls === true);
     // Once per run, and only when a file has licences: skuPartNumbers in their cells resolve through it.
     const skus =
       client && inputs.some((i) => i.columns.includes('assignedLicenses'))
@@ -247,6 +257,7 @@ export async function fulfillCommand(
       out,
       format: args.format ?? 'csv',
       endOut: out !== process.stdout,
+      ...(args.redeemUrls ? { redeemUrls: true } : {}),
     });
     const started = performance.now();
     const stop = new AbortController();
@@ -309,7 +320,7 @@ export async function fulfillCommand(
       ? rows.through((s) => batches.through(s))
       : rows.through(planRequests(client ? references : undefined));
     if (batches && passwords) rows = rows.through(settlePasswords(passwords));
-    rows = rows.through(withResults());
+    rows = rows.through(withResults({ redeemUrls: args.redeemUrls === true }));
     if (batches && journal) rows = rows.through(recordDone(journal));
 
     const total = inputs.every((i) => i.rowCount !== undefined)

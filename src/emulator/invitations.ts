@@ -9,7 +9,8 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
  * `POST /invitations` (invitation-post.md): invites an external user. Graph creates a guest user at
  * once (`userType` Guest, `externalUserState` PendingAcceptance, `creationType` Invitation, a
  * userPrincipalName `alias_domain#EXT#@tenant-domain`) and answers 201 with the invitation, whose
- * `inviteRedeemUrl` the guest opens to redeem it.
+ * `inviteRedeemUrl` the guest opens to redeem it. An address invited before is invited again: the
+ * same guest, a new redeem URL (no second user).
  */
 export function handleInvitation(
   req: EmuRequest,
@@ -34,25 +35,29 @@ export function handleInvitation(
     );
   const alias = email.replace('@', '_');
   const upn = `${alias}#EXT#@${store.domains[0]}`;
-  if (store.userByPrincipalName(upn)) return errors.conflict(req, 'userPrincipalName');
   const stamp = new Date(now()).toISOString().replace(/\.\d+Z$/, 'Z');
   const displayName =
     typeof b.invitedUserDisplayName === 'string' && b.invitedUserDisplayName
       ? b.invitedUserDisplayName
       : email.split('@')[0]!;
-  const user = store.create('user', {
-    accountEnabled: true,
-    createdDateTime: stamp,
-    creationType: 'Invitation',
-    displayName,
-    externalUserState: 'PendingAcceptance',
-    externalUserStateChangeDateTime: stamp,
-    mail: email,
-    mailNickname: `${alias}#EXT#`,
-    otherMails: [email],
-    userPrincipalName: upn,
-    userType: b.invitedUserType === 'Member' ? 'Member' : 'Guest',
-  });
+  // Graph invites an address it invited before again (a new mail, a new redeem link) for the same guest.
+  const existing = store.userByPrincipalName(upn);
+  if (existing && existing.data.userType !== 'Guest') return errors.conflict(req, 'userPrincipalName');
+  const user =
+    existing ??
+    store.create('user', {
+      accountEnabled: true,
+      createdDateTime: stamp,
+      creationType: 'Invitation',
+      displayName,
+      externalUserState: 'PendingAcceptance',
+      externalUserStateChangeDateTime: stamp,
+      mail: email,
+      mailNickname: `${alias}#EXT#`,
+      otherMails: [email],
+      userPrincipalName: upn,
+      userType: b.invitedUserType === 'Member' ? 'Member' : 'Guest',
+    });
   const id = randomUUID();
   const ticket = Buffer.from(`${id}:${user.id}`).toString('base64url');
   return {
@@ -72,7 +77,7 @@ export function handleInvitation(
       invitedUserType: user.data.userType,
       resetRedemption: false,
       sendInvitationMessage: b.sendInvitationMessage === true,
-      status: 'PendingAcceptance',
+      status: user.data.externalUserState === 'Accepted' ? 'Completed' : 'PendingAcceptance',
       invitedUser: { id: user.id },
     },
   };

@@ -3,8 +3,8 @@ import type { GraphClient } from '../graph/client.js';
 import type { PlannedRequest } from '../types.js';
 
 /**
- * The id of the object a create would make, found by its userPrincipalName (users) or mailNickname
- * (groups): how fulfill tells a create that an earlier run or a lost answer already made. Undefined when
+ * The id of the object a create would make, found by its userPrincipalName (users), mailNickname
+ * (groups) or mail (invited guests): how fulfill tells a create that an earlier run or a lost answer already made. Undefined when
  * Graph says there is none or the create has no such key; ERR_GRAPH_LOOKUP when Graph cannot tell.
  * @example
  * const id = await findCreated(client, { method: "POST", url: "/users", body: { userPrincipalName }, objectKey });
@@ -28,6 +28,16 @@ export async function findCreated(client: GraphClient, request: PlannedRequest):
     const nick = body.mailNickname.replace(/'/g, "''");
     const r = await client.get<{ value?: { id: string }[] }>(
       `groups?$filter=${encodeURIComponent(`mailNickname eq '${nick}'`)}&$select=id`,
+      { throwHttpErrors: false },
+    );
+    if (r.status !== 200 || !Array.isArray(r.body?.value)) throw unsure(r.status);
+    return r.body.value[0]?.id;
+  }
+  if (request.url === '/invitations' && typeof body.invitedUserEmailAddress === 'string') {
+    // An invited guest's mail is the address it was invited at (invitation-post.md).
+    const mail = body.invitedUserEmailAddress.replace(/'/g, "''");
+    const r = await client.get<{ value?: { id: string }[] }>(
+      `users?$filter=${encodeURIComponent(`mail eq '${mail}'`)}&$select=id`,
       { throwHttpErrors: false },
     );
     if (r.status !== 200 || !Array.isArray(r.body?.value)) throw unsure(r.status);

@@ -212,8 +212,10 @@ export async function openJournal(
       started.set(key(entry.file, entry.line), entry);
       return append({ type: 'started', ...entry });
     },
-    recordDone(result) {
-      if (result.status === 'planned') return Promise.resolve();
+    recordDone(full) {
+      if (full.status === 'planned') return Promise.resolve();
+      // A redeem URL is a credential: it goes to the protected results only, never to the journal.
+      const { inviteRedeemUrl: _secret, ...result } = full;
       done.set(key(result.file, result.line), result);
       return append({ type: 'done', result });
     },

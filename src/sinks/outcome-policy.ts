@@ -149,7 +149,8 @@ export function foundOutcome(
   found: string,
   request: PlannedRequest,
 ): Outcome {
-  const unique = request.url === '/users' ? 'userPrincipalName' : 'mailNickname';
+  const unique =
+    request.url === '/users' ? 'userPrincipalName' : request.url === '/invitations' ? 'mail' : 'mailNickname';
   if (mode === 'exists')
     return {
       status: 'skipped',

@@ -27,9 +27,14 @@ export const RESULT_COLUMNS = [
   'key',
 ] as const satisfies readonly (keyof ResultRow)[];
 
+/** The column `--redeem-urls` adds after the others: each invited guest's redeem link. */
+export const REDEEM_URL_COLUMN = 'inviteRedeemUrl';
+
 export interface ResultsWriterOptions {
   out: Writable;
   format: 'csv' | 'ndjson';
+  /** Add the inviteRedeemUrl column (`--redeem-urls`): `out` must be a protected file. */
+  redeemUrls?: boolean;
   /** End `out` in end(); default true. Pass false for a stream that others still write to. */
   endOut?: boolean;
 }
@@ -93,24 +98,23 @@ export function resultFor(row: CommandRow, outcome: Outcome, key = objectKeyOf(r
   return { ...common, '@odata.type': row.odataType, id: row.id, ownerId: row.ownerId ?? '' };
 }
 
-function cells(row: ResultRow): string[] {
-  return RESULT_COLUMNS.map((c) => (c === 'message' ? scrubSecrets(row.message) : String(row[c] ?? '')));
+type ResultColumn = (typeof RESULT_COLUMNS)[number] | typeof REDEEM_URL_COLUMN;
+
+function cells(row: ResultRow, columns: readonly ResultColumn[]): string[] {
+  return columns.map((c) => (c === 'message' ? scrubSecrets(row.message) : String(row[c] ?? '')));
 }
 
 /** Result columns that are numbers in NDJSON. */
 const NUMERIC = new Set<string>(['line', 'httpStatus']);
 
-function serialize(row: ResultRow, format: 'csv' | 'ndjson'): string {
-  const values = cells(row);
+function serialize(row: ResultRow, format: 'csv' | 'ndjson', columns: readonly ResultColumn[]): string {
+  const values = cells(row, columns);
   if (format === 'csv')
     // csv-stringify quotes \n but not a lone \r, which RFC 4180 readers take for a line end.
     return stringify([values], { record_delimiter: '\n', quoted_match: /\r/ });
   // NDJSON: numbers as numbers (`line`, `httpStatus`), null for an empty column, like the export's NDJSON.
   const typed = Object.fromEntries(
-    RESULT_COLUMNS.map((c, i) => [
-      c,
-      values[i] === '' ? null : NUMERIC.has(c) ? Number(values[i]) : values[i],
-    ]),
+    columns.map((c, i) => [c, values[i] === '' ? null : NUMERIC.has(c) ? Number(values[i]) : values[i]]),
   );
   return `${JSON.stringify(typed)}\n`;
 }
@@ -127,6 +131,9 @@ export function createResultsWriter(options: ResultsWriterOptions): ResultsWrite
   const { out, format } = options;
   if (format !== 'csv' && format !== 'ndjson')
     throw new ToolError('ERR_INVALID_OPTION', `format must be csv or ndjson, got ${JSON.stringify(format)}`);
+  const columns: readonly ResultColumn[] = options.redeemUrls
+    ? [...RESULT_COLUMNS, REDEEM_URL_COLUMN]
+    : RESULT_COLUMNS;
   let broken = false;
   let failure: Error | undefined;
   let headerDone = format === 'ndjson';
@@ -158,7 +165,7 @@ export function createResultsWriter(options: ResultsWriterOptions): ResultsWrite
   const header = async () => {
     if (headerDone) return;
     headerDone = true;
-    await push(stringify([[...RESULT_COLUMNS]], { record_delimiter: '\n' }));
+    await push(stringify([[...columns]], { record_delimiter: '\n' }));
   };
 
   return {
@@ -167,7 +174,7 @@ export function createResultsWriter(options: ResultsWriterOptions): ResultsWrite
     },
     async write(row) {
       await header();
-      await push(serialize(row, format));
+      await push(serialize(row, format, columns));
     },
     async end() {
       await header();
@@ -193,14 +200,20 @@ export function summarize(results: Iterable<ResultRow>): ResultSummary {
   return summary;
 }
 
-/** Every item's result row: the one an earlier stage gave it, or the one its outcome makes. */
-export function withResults(): (s: Highland.Stream<FulfillMsg>) => Highland.Stream<FulfillMsg> {
+/**
+ * Every item's result row: the one an earlier stage gave it, or the one its outcome makes; with
+ * `redeemUrls`, an invited guest's redeem URL too (the journal never keeps it: see journal.ts).
+ */
+export function withResults(
+  options: { redeemUrls?: boolean } = {},
+): (s: Highland.Stream<FulfillMsg>) => Highland.Stream<FulfillMsg> {
   return (s) =>
-    s.map((msg) =>
-      msg.kind === 'row' && !msg.result && msg.outcome
-        ? { ...msg, result: resultFor(msg.row, msg.outcome, objectKeyOf(msg.row, msg.request?.body)) }
-        : msg,
-    );
+    s.map((msg) => {
+      if (msg.kind !== 'row' || msg.result || !msg.outcome) return msg;
+      const result = resultFor(msg.row, msg.outcome, objectKeyOf(msg.row, msg.request?.body));
+      if (options.redeemUrls && msg.outcome.redeemUrl) result.inviteRedeemUrl = msg.outcome.redeemUrl;
+      return { ...msg, result };
+    });
 }
 
 /** What a fulfill run did, counted by the results sink as it writes. */

@@ -566,6 +566,15 @@ function toCommandRow(header: Header, cells: string[], file: string, line: numbe
   );
   if (!decoded.ok) return invalid(decoded.message, decoded.column);
   row.values = decoded.values;
+  if (decoded.invitation) {
+    // An existing user is changed by its own columns; only a new guest is invited.
+    if (command !== 'insert')
+      return invalid(
+        `${Object.keys(decoded.invitation).join(', ')}: invitation cells are for insert rows (an ${command} row changes an existing user)`,
+        Object.keys(decoded.invitation)[0],
+      );
+    row.invitation = decoded.invitation;
+  }
   return row;
 }
 

@@ -62,9 +62,14 @@ export function buildRequest(item: FulfillItem, options: BuildOptions): FulfillI
   if (typeof profile?.password === 'string') registerSecret(profile.password);
   if (plan.request.warning)
     (options.logger ?? silentLogger).verbose(`${row.file}:${row.line}: ${plan.request.warning}`);
+  // Graph invites an address again (a second mail, a new redeem link) rather than refuse it: looked up too.
   const lookupFirst =
     item.lookupFirst ??
-    (row.kind === 'object' && row.command === 'insert' && row.entity === 'group' ? 'exists' : undefined);
+    (row.kind === 'object' &&
+    row.command === 'insert' &&
+    (row.entity === 'group' || plan.request.url === '/invitations')
+      ? 'exists'
+      : undefined);
   return {
     ...item,
     request: plan.request,

@@ -11,7 +11,8 @@ import { parseLicenceCell } from './license-request.js';
 export type DecodeResult = { ok: true; value: unknown } | { ok: false; message: string };
 
 export type DecodeRowResult =
-  { ok: true; values: Record<string, unknown> } | { ok: false; column: string; message: string };
+  | { ok: true; values: Record<string, unknown>; invitation?: Record<string, unknown> }
+  | { ok: false; column: string; message: string };
 
 interface RawType {
   baseTypes: string[];
@@ -252,12 +253,83 @@ export function decodeCell(cell: string, property: PropertyInfo): DecodeResult {
 }
 
 /**
+ * The columns of a user `insert` row that invites a guest (invitation-post.md): not user properties but
+ * the invitation's, sent as `POST /invitations`. `invitedUserEmailAddress` makes the row an invitation.
+ */
+export const INVITATION_COLUMNS = [
+  'invitedUserEmailAddress',
+  'inviteRedirectUrl',
+  'sendInvitationMessage',
+  'invitedUserDisplayName',
+  'invitedUserMessageInfo',
+  'invitedUserType',
+] as const;
+
+const INVITATION = new Set<string>(INVITATION_COLUMNS);
+const MESSAGE_INFO_KEYS = ['ccRecipients', 'customizedMessageBody', 'messageLanguage'];
+
+/** True for a column of the invitation (see {@link INVITATION_COLUMNS}). */
+export function isInvitationColumn(name: string): boolean {
+  return INVITATION.has(name);
+}
+
+/**
+ * Decodes one invitation cell. The address is only checked for an `@` and no spaces: whether Graph takes
+ * it is Graph's to say (its message becomes the row's).
+ */
+export function decodeInvitationCell(column: string, cell: string): DecodeResult {
+  const fail = (expected: string): DecodeResult => ({
+    ok: false,
+    message: `column ${column}: expected ${expected}, found ${quoteCell(cell)}`,
+  });
+  if (cell === 'null') return { ok: true, value: undefined };
+  switch (column) {
+    case 'invitedUserEmailAddress':
+      return /^[^\s@]+@[^\s@]+$/.test(cell) ? { ok: true, value: cell } : fail('an email address');
+    case 'inviteRedirectUrl':
+      return /^https?:\/\/[^\s/]+\S*$/i.test(cell)
+        ? { ok: true, value: cell }
+        : fail('an absolute http(s) URL');
+    case 'sendInvitationMessage': {
+      const lower = cell.toLowerCase();
+      return lower === 'true' || lower === 'false'
+        ? { ok: true, value: lower === 'true' }
+        : fail('true or false');
+    }
+    case 'invitedUserType': {
+      const type = ['Guest', 'Member'].find((t) => t.toLowerCase() === cell.toLowerCase());
+      return type ? { ok: true, value: type } : fail('Guest or Member');
+    }
+    case 'invitedUserMessageInfo': {
+      const expected = `a JSON object with ${MESSAGE_INFO_KEYS.join(', ')}`;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(cell);
+      } catch {
+        return fail(expected);
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return fail(expected);
+      const info = parsed as Record<string, unknown>;
+      const unknownKey = Object.keys(info).find((k) => !MESSAGE_INFO_KEYS.includes(k));
+      if (unknownKey) return fail(`${expected} (not ${JSON.stringify(unknownKey)})`);
+      if (info.ccRecipients !== undefined && !Array.isArray(info.ccRecipients))
+        return fail(`${expected}, ccRecipients an array of {"emailAddress":{"address":...}}`);
+      return { ok: true, value: info };
+    }
+    default:
+      return { ok: true, value: cell };
+  }
+}
+
+/**
  * Why `name` cannot be written on `entity`, or undefined when it can: unknown, navigation (links go through
  * link files), Get-only, or read-only.
  */
 export function unwritableReason(entity: EntityName, name: string): string | undefined {
   // Written through its own action (POST /users/{id}/assignLicense), not in the PATCH body.
   if (entity === 'user' && name === 'assignedLicenses') return undefined;
+  // Sent as the invitation of a guest, not in the user's body.
+  if (entity === 'user' && INVITATION.has(name)) return undefined;
   const p = findProperty(entity, name);
   if (!p) {
     const hint = suggestProperty(entity, name);
@@ -276,10 +348,17 @@ export function unwritableReason(entity: EntityName, name: string): string | und
  */
 export function decodeObjectRow(entity: EntityName, cells: Record<string, string>): DecodeRowResult {
   const values: Record<string, unknown> = {};
+  let invitation: Record<string, unknown> | undefined;
   for (const [column, cell] of Object.entries(cells)) {
     if (cell === '') continue;
     const unwritable = unwritableReason(entity, column);
     if (unwritable) return { ok: false, column, message: `column ${unwritable}` };
+    if (entity === 'user' && INVITATION.has(column)) {
+      const decoded = decodeInvitationCell(column, cell);
+      if (!decoded.ok) return { ok: false, column, message: decoded.message };
+      if (decoded.value !== undefined) (invitation ??= {})[column] = decoded.value;
+      continue;
+    }
     if (entity === 'user' && column === 'assignedLicenses') {
       const licences = parseLicenceCell(cell);
       if (!licences.ok) return { ok: false, column, message: licences.message };
@@ -290,5 +369,5 @@ export function decodeObjectRow(entity: EntityName, cells: Record<string, string
     if (!decoded.ok) return { ok: false, column, message: decoded.message };
     values[column] = decoded.value;
   }
-  return { ok: true, values };
+  return { ok: true, values, ...(invitation ? { invitation } : {}) };
 }

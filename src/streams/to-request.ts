@@ -10,6 +10,7 @@ import type {
 } from '../types.js';
 import { isGuid } from './decode-row.js';
 import { licenceRequest, type LicenceChange, type SkuTable } from './license-request.js';
+import { invitationRequest } from './invitation-request.js';
 import { managerRequest } from './manager-request.js';
 import { generatePassword } from './password.js';
 
@@ -203,6 +204,8 @@ function objectRequest(row: ObjectRow, options: ToRequestOptions): RequestPlan {
   if (row.command === 'insert') {
     // Nothing to clear on a new object: a `null` cell is the same as an empty one.
     const values = Object.fromEntries(Object.entries(row.values).filter(([, v]) => v !== null));
+    // A row with invitation cells invites a guest (POST /invitations) instead of creating a member.
+    if (row.entity === 'user' && row.invitation) return invitationRequest({ ...row, values });
     if (row.entity === 'user') return insertUser({ ...row, values }, options);
     if (row.entity === 'group') return insertGroup({ ...row, values });
     return { kind: 'invalid', column: '@odata.type', message: `insert of ${row.entity} is not supported` };
