@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import { entityInfo, type PropertyInfo } from '../graph/schema.js';
+import { INVITATION_COLUMNS } from '../streams/decode-row.js';
 import { DEFAULT_ATTRIBUTES, EXPORT_ENTITIES } from '../settings/mapping.js';
 import { didYouMean } from '../suggest.js';
 import type { CommonOptions } from './process-io.js';
@@ -36,7 +37,22 @@ export interface EntitySchema {
   links: { navigation: string; table: string; columns: string[]; default: boolean }[];
   /** Other navigation properties, which are not exported. */
   otherNavigations: string[];
+  /**
+   * Users only: the columns of an insert row that invites a guest (`POST /invitations`), which are the
+   * invitation's, not the user's; the row's other columns are set on the guest afterwards.
+   */
+  invitationColumns?: { name: string; type: string; required: boolean }[];
 }
+
+/** invitation.md's properties that an insert row may give. */
+const INVITATION_TYPES: Record<(typeof INVITATION_COLUMNS)[number], string> = {
+  invitedUserEmailAddress: 'String',
+  inviteRedirectUrl: 'String',
+  sendInvitationMessage: 'Boolean',
+  invitedUserDisplayName: 'String',
+  invitedUserMessageInfo: 'invitedUserMessageInfo',
+  invitedUserType: 'String',
+};
 
 function typeName(p: PropertyInfo): string {
   const base = p.type.replace(/^Edm\./, '').replace(/^microsoft\.graph\./, '');
@@ -78,6 +94,15 @@ export function entitySchema(entity: ExportEntity): EntitySchema {
     otherNavigations: all
       .filter((p) => p.kind === 'navigation' && !info.linkNavigations.includes(p.name))
       .map((p) => p.name),
+    ...(entity === 'user'
+      ? {
+          invitationColumns: INVITATION_COLUMNS.map((name) => ({
+            name,
+            type: INVITATION_TYPES[name],
+            required: name === 'invitedUserEmailAddress' || name === 'inviteRedirectUrl',
+          })),
+        }
+      : {}),
   };
 }
 
@@ -131,6 +156,21 @@ export function describeEntity(s: EntitySchema): string[] {
     ...(s.entity === 'user'
       ? [
           "Licences: assignedLicenses cells name skuIds or skuPartNumbers; entra skus lists the tenant's SKUs.",
+        ]
+      : []),
+    ...(s.invitationColumns
+      ? [
+          '',
+          'Guests: an insert row with an invitedUserEmailAddress cell invites a guest (POST /invitations, needs',
+          'User.Invite.All); its other columns are set on the guest afterwards. Invitation columns:',
+          ...table([
+            ['column', 'type', 'fulfill'],
+            ...s.invitationColumns.map((c) => [
+              c.name,
+              c.type,
+              c.required ? 'required to invite' : 'optional',
+            ]),
+          ]),
         ]
       : []),
   ];

@@ -35,6 +35,12 @@ Entity('entitySchema(user) gives types, Get-only, read-only, required and the de
   assert.equal(s.links, [
     { navigation: 'manager', table: 'manager_user', columns: ['Command', 'userId', 'id'], default: false },
   ]);
+  assert.equal(s.invitationColumns?.slice(0, 3), [
+    { name: 'invitedUserEmailAddress', type: 'String', required: true },
+    { name: 'inviteRedirectUrl', type: 'String', required: true },
+    { name: 'sendInvitationMessage', type: 'Boolean', required: false },
+  ]);
+  assert.is(entitySchema('group').invitationColumns, undefined, 'only users are invited');
 });
 
 Entity('entitySchema(group) lists its link tables with their columns', () => {
@@ -75,6 +81,7 @@ Command('schemaCommand({}) prints one line per entity; ({entity}) its attribute 
   assert.match(user, /\nbirthday +DateTimeOffset +no: Get-only +writable\n/);
   assert.match(user, /\nLink tables: <connection>_manager_user\.csv \(Command,userId,id\)\n/);
   assert.match(summary[1]!, /^user +\d+ +\d+ +manager_user$/);
+  assert.match(user, /\ninvitedUserEmailAddress +String +required to invite\n/);
   assert.match(await print({ entity: 'servicePrincipal' }), /\nLink tables: none\n/);
 });
 
