@@ -460,7 +460,7 @@ export function entraCli(
               '$0 fulfill licences.csv',
             ],
             [
-              'Invite guests (invitedUserEmailAddress, inviteRedirectUrl); keep their redeem links',
+              'Invite guests (invitedUserEmailAddress cells), keep their redeem links',
               '$0 fulfill guests.csv --results results.csv --redeem-urls',
             ],
             [
