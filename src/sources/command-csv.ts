@@ -7,7 +7,14 @@ import { pipeline as streamPipeline } from 'node:stream/promises';
 import { parse, type InfoRecord, type Options } from 'csv-parse';
 import { UsageError } from '../errors.js';
 import { excerpt } from '../redact.js';
-import { entityFromOdataType, entityInfo, isEntityName, type EntityName } from '../graph/schema.js';
+import {
+  ENTITY_NAMES,
+  entityFromOdataType,
+  entityInfo,
+  findProperty,
+  isEntityName,
+  type EntityName,
+} from '../graph/schema.js';
 import { canonicalEncoding, InputText, type InvalidBytes } from './input-text.js';
 import {
   decodeObjectRow,
@@ -377,6 +384,19 @@ type Header =
       navigation: Navigation;
     };
 
+/**
+ * Whether `line` is only column names of command CSVs, whatever separates them
+ * (`Command|@odata.type|id`): such a line is safe to quote, where any other may be a secret.
+ */
+function isColumnNames(line: string): boolean {
+  const names = line.split(/[\s|,;:]+/).filter(Boolean);
+  const isColumn = (c: string) =>
+    ['Command', '@odata.type', 'id'].includes(c) ||
+    (c.endsWith('Id') && isEntityName(c.slice(0, -2))) ||
+    ENTITY_NAMES.some((entity) => findProperty(entity, c));
+  return names.length > 0 && names.every(isColumn);
+}
+
 function parseHeader(
   cells: string[],
   file: string,
@@ -395,9 +415,14 @@ function parseHeader(
     const i = at.get(name);
     if (i === undefined)
       throw fail(
-        // A file that is not a CSV (a password, a key) has its secret on this line: quote a prefix only.
+        // A file that is not a CSV (a password, a key) has its secret on this line: even a prefix of
+        // it is part of the secret, so the line is quoted only when it is column names.
         columns.length === 1
-          ? `missing column ${name} (${what}); the first line is one column, ${excerpt(columns[0]!)}, not a comma-separated header`
+          ? `missing column ${name} (${what}); the first line is one column${
+              isColumnNames(columns[0]!)
+                ? `, ${excerpt(columns[0]!, 60)}`
+                : ` of ${[...columns[0]!].length} characters (not quoted: it may be a secret)`
+            }, not a comma-separated header`
           : `missing column ${name} (${what}); header is ${excerpt(columns.join(','), 60)}`,
       );
     return i;

@@ -352,19 +352,33 @@ Open('openCommandCsv().close() releases a file whose rows are not read', async (
 });
 
 Open(
-  'openCommandCsv(a secret file) quotes at most a short prefix of its line, never the secret',
+  'openCommandCsv(a secret file) quotes no part of a one-column line that is not column names',
   async () => {
     const dir = await mkdtemp(join(tmpdir(), 'command-csv-'));
     try {
+      // The emulator's app.pfx.password is 16 characters: half of it quoted halves the secret.
       const secret = 'VecJZrxzSnP-o1wu';
       await writeFile(join(dir, 'app.pfx.password'), secret);
       const e = await csvError({ input: join(dir, 'app.pfx.password') });
-      assert.not.ok(e.message.includes(secret.slice(0, 9)), e.message);
+      assert.not.ok(e.message.includes(secret.slice(0, 3)), e.message);
       assert.ok(
         e.message.endsWith(
-          "line 1: missing column Command (insert, update or delete); the first line is one column, 'VecJZrxz…' (16 characters), not a comma-separated header",
+          'line 1: missing column Command (insert, update or delete); the first line is one column of 16 characters (not quoted: it may be a secret), not a comma-separated header',
         ),
         e.message,
+      );
+      // A short password would have been quoted whole.
+      await writeFile(join(dir, 'short.password'), 'Pa55w0rd\n');
+      const short = await csvError({ input: join(dir, 'short.password') });
+      assert.not.ok(short.message.includes('Pa55'), short.message);
+      // A header with a delimiter that is not detected is column names: quoted, as a hint.
+      await writeFile(join(dir, 'pipes.csv'), 'Command|@odata.type|id|jobTitle\n');
+      const pipes = await csvError({ input: join(dir, 'pipes.csv') });
+      assert.ok(
+        pipes.message.endsWith(
+          "the first line is one column, 'Command|@odata.type|id|jobTitle', not a comma-separated header",
+        ),
+        pipes.message,
       );
       // Bytes of a PFX: the line quoted is short and printable.
       const binary = Buffer.from([
