@@ -217,7 +217,7 @@ export function entraCli(
             ['A slow, unreliable Graph', "$0 emulate --latency 100 --faults '429:0.05,reset:0.01'"],
           ],
         ).epilog(
-          'Ctrl-C or SIGTERM stops it and removes the temp CA.\n\n' +
+          'Ctrl-C, SIGTERM or closing its terminal (SIGHUP, exit 129) stops it and removes the temp CA.\n\n' +
             exitCodesEpilog([0, 1, 2, 130], {
               0: '0 stopped by SIGTERM',
               1: '1 could not start',

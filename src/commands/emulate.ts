@@ -195,7 +195,7 @@ export async function startEmulate(
 }
 
 /**
- * `entra emulate`: serves the emulated tenant until SIGINT/SIGTERM. Prints one JSON line on stdout
+ * `entra emulate`: serves the emulated tenant until SIGINT/SIGTERM/SIGHUP. Prints one JSON line on stdout
  * (url, tenantId, clientId, clientSecret, caFile, and what the credential flags added) and writes the
  * CA and, on request, a ready appsettings.agent.json and the credential files.
  */
@@ -203,9 +203,11 @@ export async function emulate(args: EmulateArgs): Promise<number> {
   const log = stderrLogger(args);
   const started = performance.now();
   // Listening before the JSON line goes out: whoever reads it may stop us at once.
+  // SIGHUP: the terminal it ran in was closed, the usual end of an emulator started by hand.
   const stopped = new Promise<NodeJS.Signals>((done) => {
     process.once('SIGINT', () => done('SIGINT'));
     process.once('SIGTERM', () => done('SIGTERM'));
+    process.once('SIGHUP', () => done('SIGHUP'));
   });
   const running = await startEmulate(args);
   // The last resort should the process end another way (an uncaught error): no CA left in temp.
@@ -226,6 +228,8 @@ export async function emulate(args: EmulateArgs): Promise<number> {
   const signal = await stopped;
   await running.close();
   process.off('exit', removeOnExit);
+  // A closed terminal takes stderr with it: nothing more to say there.
+  if (signal === 'SIGHUP') return 129;
   log.info(`entra emulate: stopped (${signal})`);
   return signal === 'SIGINT' ? 130 : 0;
 }

@@ -106,35 +106,39 @@ Cli('entra emulate --users abc / -5 / --port 99999 exit 2 with one line and star
   }
 });
 
-Cli('entra emulate without --ca-out removes its CA on SIGINT (exit 130) and SIGTERM (exit 0)', async () => {
-  const bin = fileURLToPath(new URL('../../bin/entra.ts', import.meta.url));
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 0],
-  ] as const) {
-    const child = spawn(
-      process.execPath,
-      ['--import', import.meta.resolve('tsx'), bin, 'emulate', '--quiet'],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const exit = new Promise<number | null>((resolve) => child.once('close', resolve));
-    const line = await new Promise<string>((resolve) => {
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+Cli(
+  'entra emulate without --ca-out removes its CA on SIGINT (exit 130), SIGTERM (exit 0) and SIGHUP (a closed terminal, exit 129)',
+  async () => {
+    const bin = fileURLToPath(new URL('../../bin/entra.ts', import.meta.url));
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 0],
+      ['SIGHUP', 129],
+    ] as const) {
+      const child = spawn(
+        process.execPath,
+        ['--import', import.meta.resolve('tsx'), bin, 'emulate', '--quiet'],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      const exit = new Promise<number | null>((resolve) => child.once('close', resolve));
+      const line = await new Promise<string>((resolve) => {
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('\n')) resolve(out.split('\n')[0]!);
+        });
+        child.once('close', () => resolve(out));
       });
-      child.once('close', () => resolve(out));
-    });
-    const { caFile } = JSON.parse(line) as { caFile: string };
-    assert.not.ok(await gone(caFile), 'the CA exists while the emulator runs');
-    child.kill(signal);
-    assert.is(await exit, code);
-    assert.ok(await gone(caFile), `${signal} left ${caFile}`);
-    assert.ok(await gone(join(caFile, '..')));
-  }
-});
+      const { caFile } = JSON.parse(line) as { caFile: string };
+      assert.not.ok(await gone(caFile), 'the CA exists while the emulator runs');
+      child.kill(signal);
+      assert.is(await exit, code);
+      assert.ok(await gone(caFile), `${signal} left ${caFile}`);
+      assert.ok(await gone(join(caFile, '..')));
+    }
+  },
+);
 
 Cli.run();
