@@ -705,9 +705,27 @@ export function entraCli(
         .epilog(epilog)
         .demandCommand(1, 'name a protect command: value, file or decrypt');
     })
-    .completion(
+    .command(
       'completion',
       'Print a shell completion script (bash, zsh): entra completion >> ~/.bashrc',
+      // yargs' completion command prints its script even for --help: this one has help, then prints
+      // yargs' script; yargs' own stays hidden under another name.
+      (y) =>
+        examples(y, [
+          ['Tab completion of commands and options in bash', '$0 completion >> ~/.bashrc'],
+          ['The same in zsh', '$0 completion >> ~/.zshrc'],
+        ]).epilog(exitCodesEpilog([0])),
+      () => {
+        // Not in @types/yargs: the script's name and the command it names in its comments.
+        (cli as unknown as { showCompletionScript($0: string, cmd: string): void }).showCompletionScript(
+          'entra',
+          'completion',
+        );
+      },
+    )
+    .completion(
+      'completion-script',
+      false,
       // yargs offers `--v` beside `--verbose` for a short alias: keep the real spellings only.
       ((_current, _argv, completionFilter, done) =>
         completionFilter((_error, list) =>

@@ -44,6 +44,7 @@ const COMMANDS = [
   ['protect', 'value'],
   ['protect', 'file'],
   ['protect', 'decrypt'],
+  ['completion'],
 ];
 
 // ---
@@ -214,6 +215,10 @@ Completion('entra completion prints a bash/zsh script; the completions list real
   const list = flags.split('\n');
   assert.ok(list.includes('--ignore-cookies'));
   assert.not.ok(list.includes('--o'), flags);
+  // Its help is help, not the script.
+  const help = await output(['completion', '--help']);
+  assert.not.match(help.text, /###-begin-entra-completions-###/);
+  assert.match(help.text, /^entra completion\n/);
 });
 
 Completion.run();
