@@ -20,7 +20,11 @@ export interface JsonAnswer {
 export interface JsonRequestOptions extends https.RequestOptions {
   /** Sent as is, with its content-length. */
   body?: Buffer;
-  /** No answer within this time destroys the request with an `ETIMEDOUT` error. */
+  /**
+   * No whole answer within this time, from the start of the request, destroys it with an `ETIMEDOUT`
+   * error: a deadline, not an idle timeout, which a server sending a byte now and then would never reach
+   * (and which Node counts twice over a TLS handshake that never comes).
+   */
   timeoutMs: number;
   /** A larger body destroys the request with an `EMSGSIZE` error; no limit by default. */
   maxBodyBytes?: number;
@@ -37,7 +41,8 @@ export function requestJson(url: string | URL, options: JsonRequestOptions): Pro
   const headers = { ...requestOptions.headers };
   if (body) Object.assign(headers, { 'content-length': body.length });
   const protocol = new URL(url).protocol === 'http:' ? http : https;
-  return new Promise((resolve, reject) => {
+  let deadline: NodeJS.Timeout | undefined;
+  return new Promise<JsonAnswer>((resolve, reject) => {
     const req = protocol.request(url, { ...requestOptions, headers }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -61,10 +66,11 @@ export function requestJson(url: string | URL, options: JsonRequestOptions): Pro
         resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: flat, json });
       });
     });
-    req.setTimeout(timeoutMs, () =>
-      req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+    deadline = setTimeout(
+      () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      timeoutMs,
     );
     req.on('error', reject);
     req.end(body);
-  });
+  }).finally(() => clearTimeout(deadline));
 }
