@@ -16,6 +16,7 @@ import {
   usageMessage,
 } from '../src/commands/usage.js';
 import { redact } from '../src/redact.js';
+import { UsageError } from '../src/errors.js';
 
 /** The commands, and the sub-commands of those that have them (for "did you mean"). */
 const COMMANDS: Record<string, string[]> = {
@@ -52,6 +53,22 @@ function connectionOptions<T>(y: Argv<T>) {
       type: 'string',
       describe: 'Connection name (default: the only one)',
     });
+}
+
+/** `--connection` of a command that works on one connection: given twice, a usage error (not the last one). */
+function oneConnection<T>(y: Argv<T>, command: string) {
+  return y.option('connection', {
+    type: 'string',
+    describe: 'Connection name (default: the only one)',
+    coerce: (value: unknown) => {
+      if (Array.isArray(value))
+        throw new UsageError(
+          'ERR_USAGE',
+          `--connection is given more than once: entra ${command} works on one connection (export and fulfill take several)`,
+        );
+      return value as string;
+    },
+  });
 }
 
 /** `--all` and `--jobs`, and what repeating `--connection` does, for the commands that run several connections. */
@@ -491,7 +508,7 @@ export function entraCli(
       'Check a connection end to end without changing anything: settings, token, permissions, one delta page per entity',
       (y) =>
         examples(
-          connectionOptions(y)
+          oneConnection(connectionOptions(y), 'doctor')
             .option('ca', {
               type: 'string',
               describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",
@@ -525,7 +542,7 @@ export function entraCli(
       "List the tenant's licence SKUs (skuId, skuPartNumber, seats bought and used) on stdout",
       (y) =>
         examples(
-          connectionOptions(y)
+          oneConnection(connectionOptions(y), 'skus')
             .option('ca', {
               type: 'string',
               describe: "Extra CA certificate (PEM) to trust, e.g. the emulator's",

@@ -510,6 +510,19 @@ Cli('Ctrl-C: the running connection stops as alone (exit 130), the next one does
   ),
 );
 
+Cli('doctor and skus work on one connection: --connection twice is a usage error', async () => {
+  for (const command of ['doctor', 'skus']) {
+    const r = await runEntra([command, '-c', 'Contoso', '-c', 'Fabrikam']);
+    assert.is(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^entra: ERR_USAGE: --connection is given more than once: entra ${command} works on one connection`,
+      ),
+    );
+  }
+});
+
 Units.run();
 Export.run();
 Fulfill.run();
