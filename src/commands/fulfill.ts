@@ -21,6 +21,7 @@ import type { ConnectionSettings } from '../settings/settings.js';
 import type { SettingsLayer } from '../settings/settings.js';
 import { createBatchStage } from '../sinks/batch-stage.js';
 import { recordDone, recordStarted, skipJournaled } from '../sinks/journal-stages.js';
+import { findCreated } from '../sinks/find-created.js';
 import { fingerprintFile, openJournal, type Journal } from '../sinks/journal.js';
 import type { PasswordSink } from '../sinks/password-file.js';
 import { fulfillOptions } from '../settings/fulfill-options.js';
@@ -318,7 +319,12 @@ export async function fulfillCommand(
     );
     rows = batches
       ? rows.through((s) => batches.through(s))
-      : rows.through(planRequests(client ? references : undefined));
+      : rows.through(
+          planRequests(
+            client ? references : undefined,
+            client ? (request) => findCreated(client, request) : undefined,
+          ),
+        );
     if (batches && passwords) rows = rows.through(settlePasswords(passwords));
     rows = rows.through(withResults({ redeemUrls: args.redeemUrls === true }));
     if (batches && journal) rows = rows.through(recordDone(journal));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ResultRow } from '../../src/types.js';
-import { sampleTenant } from '../helpers/emulator.js';
+import { call, sampleTenant } from '../helpers/emulator.js';
 import { csvFiles, exportCsv, fulfill, withWork } from '../helpers/fulfill-harness.js';
 
 const brief = (r: ResultRow) =>
@@ -133,24 +133,37 @@ Guests(
     }),
 );
 
-Guests('fulfillCommand(--dry-run) plans the invitation and what follows it, and checks the rows', async () =>
-  withWork({ tenant: await sampleTenant() }, async (emu, dir) => {
-    const files = await csvFiles(dir, {
-      'guests.csv': [
-        HEADER,
-        'insert,#microsoft.graph.user,,ada@fabrikam.com,https://myapps.microsoft.com,true,Ada,Research,',
-        'insert,#microsoft.graph.user,,dan@fabrikam.com,,,,,',
-      ],
-    });
-    const r = await fulfill(dir, files, { dryRun: true });
-    assert.is(r.code, 3, r.stderr);
-    assert.equal(r.results.map(brief), ['2 planned', '3 failed ERR_ROW_INVALID']);
-    assert.is(
-      r.results[0]!.message,
-      'POST /invitations {"invitedUserEmailAddress":"ada@fabrikam.com","inviteRedirectUrl":"https://myapps.microsoft.com","sendInvitationMessage":true,"invitedUserDisplayName":"Ada"}, then PATCH /users/{invitedUser.id} {"department":"Research"}',
-    );
-    assert.is(emu.requests.filter((q) => q.path.endsWith('/invitations')).length, 0);
-  }),
+Guests(
+  'fulfillCommand(--dry-run) plans the invitation and what follows it, looks the address up, and checks the rows',
+  async () =>
+    withWork({ tenant: await sampleTenant() }, async (emu, dir) => {
+      const bob = await call(emu, 'POST', '/v1.0/invitations', {
+        body: {
+          invitedUserEmailAddress: 'bob@fabrikam.com',
+          inviteRedirectUrl: 'https://myapps.microsoft.com',
+        },
+      });
+      assert.is(bob.status, 201, bob.text);
+      const files = await csvFiles(dir, {
+        'guests.csv': [
+          HEADER,
+          'insert,#microsoft.graph.user,,ada@fabrikam.com,https://myapps.microsoft.com,true,Ada,Research,',
+          'insert,#microsoft.graph.user,,dan@fabrikam.com,,,,,',
+          'insert,#microsoft.graph.user,,bob@fabrikam.com,https://myapps.microsoft.com,,,,',
+        ],
+      });
+      const sent = emu.requests.filter((q) => q.path.endsWith('/invitations')).length;
+      const r = await fulfill(dir, files, { dryRun: true });
+      assert.is(r.code, 3, r.stderr);
+      assert.equal(r.results.map(brief), ['2 planned', '3 failed ERR_ROW_INVALID', '4 skipped 200']);
+      assert.is(
+        r.results[0]!.message,
+        'POST /invitations {"invitedUserEmailAddress":"ada@fabrikam.com","inviteRedirectUrl":"https://myapps.microsoft.com","sendInvitationMessage":true,"invitedUserDisplayName":"Ada"}, then PATCH /users/{invitedUser.id} {"department":"Research"}',
+      );
+      assert.is(r.results[2]!.message, 'already exists: found by its mail');
+      assert.is(r.results[2]!.newId, bob.json.invitedUser.id);
+      assert.is(emu.requests.filter((q) => q.path.endsWith('/invitations')).length, sent, 'nothing sent');
+    }),
 );
 
 Guests.run();
