@@ -39,4 +39,22 @@ Invite(
   },
 );
 
+Invite(
+  'POST /invitations needs User.Invite.All (or User.ReadWrite.All, Directory.ReadWrite.All)',
+  async () => {
+    const body = {
+      invitedUserEmailAddress: 'ada@fabrikam.com',
+      inviteRedirectUrl: 'https://myapp.contoso.com',
+    };
+    await withEmulator({ tenant: await sampleTenant(), roles: ['User.Read.All'] }, async (emu) => {
+      const r = await call(emu, 'POST', '/v1.0/invitations', { body });
+      assert.is(r.status, 403);
+      assert.is(r.json.error.code, 'Authorization_RequestDenied');
+    });
+    await withEmulator({ tenant: await sampleTenant(), roles: ['User.Invite.All'] }, async (emu) => {
+      assert.is((await call(emu, 'POST', '/v1.0/invitations', { body })).status, 201);
+    });
+  },
+);
+
 Invite.run();
