@@ -17,11 +17,9 @@ import { createSplitters } from './split-navigation.js';
 
 export type { RoundMode } from '../types.js';
 
-/** The ids met so far in the complete rounds of a run; `add` is true the first time an id is met. */
-export interface SeenIds {
-  add(id: string): boolean;
-  readonly size: number;
-}
+import { createSeenIds, type SeenIds } from './seen-ids.js';
+
+export { createSeenIds, type SeenIds } from './seen-ids.js';
 
 export interface RouterOptions {
   mapping: Mapping;
@@ -164,109 +162,4 @@ export function routeByTypeStream(options: {
       const routedMsg: RoutedMsg = { kind: 'routed', entity, records, owners, rows };
       return routedMsg;
     });
-}
-
-const HEX = new Int8Array(128).fill(-1);
-for (let i = 0; i < 16; i++) {
-  HEX['0123456789abcdef'.charCodeAt(i)] = i;
-  HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
-}
-
-/** Reads `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` into four 32-bit words; false for anything else. */
-function parseGuid(id: string, out: Uint32Array): boolean {
-  if (id.length !== 36) return false;
-  let word = 0;
-  let w = 0;
-  for (let i = 0; i < 36; i++) {
-    const c = id.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 45) return false;
-      continue;
-    }
-    const v = c < 128 ? HEX[c]! : -1;
-    if (v < 0) return false;
-    word = (word << 4) | v;
-    if (i === 7 || i === 17 || i === 27 || i === 35) {
-      out[w++] = word >>> 0;
-      word = 0;
-    }
-  }
-  return true;
-}
-
-/**
- * A memory-lean set of object ids: a GUID is folded to a 64-bit key (its two halves XORed; Graph's
- * object ids are random GUIDs) kept in open-addressing tables of 32-bit words: 8 bytes a slot, load
- * ≤ 0.75, so 8-16 MB for a million ids where a `Set<string>` takes ~80 MB and churns the GC. The
- * table is split in 256 shards that grow one at a time, so growing never holds two copies of the
- * whole table (flat peak memory). Two ids of one run share a key with probability about n²/2⁶⁵
- * (3·10⁻⁸ for a million): the second would be written as `update` instead of `insert`, which
- * consumers apply as an upsert anyway. Ids that are not GUIDs go to a plain Set.
- */
-export function createSeenIds(initialCapacity = 1024): SeenIds {
-  const SHARDS = 256;
-  let perShard = 16;
-  while (perShard * SHARDS < initialCapacity) perShard *= 2;
-  const shards = Array.from({ length: SHARDS }, () => ({
-    keys: new Uint32Array(perShard * 2),
-    capacity: perShard,
-    count: 0,
-  }));
-  let count = 0;
-  let zero = false;
-  const others = new Set<string>();
-  const k = new Uint32Array(4);
-  const insert = (shard: (typeof shards)[number], h: number, a: number, b: number): boolean => {
-    const mask = shard.capacity - 1;
-    let slot = h & mask;
-    const keys = shard.keys;
-    for (;;) {
-      const o = slot * 2;
-      const x = keys[o]!;
-      const y = keys[o + 1]!;
-      if ((x | y) === 0) {
-        keys[o] = a;
-        keys[o + 1] = b;
-        shard.count++;
-        return true;
-      }
-      if (x === a && y === b) return false;
-      slot = (slot + 1) & mask;
-    }
-  };
-  const hash = (a: number, b: number): number => {
-    const h = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x27d4eb2d);
-    return (h ^ (h >>> 15)) >>> 0;
-  };
-  const grow = (shard: (typeof shards)[number]): void => {
-    const old = shard.keys;
-    shard.capacity *= 2;
-    shard.keys = new Uint32Array(shard.capacity * 2);
-    shard.count = 0;
-    for (let o = 0; o < old.length; o += 2)
-      if ((old[o]! | old[o + 1]!) !== 0)
-        insert(shard, hash(old[o]!, old[o + 1]!) >>> 8, old[o]!, old[o + 1]!);
-  };
-  return {
-    add(id: string): boolean {
-      if (!parseGuid(id, k)) {
-        if (others.has(id)) return false;
-        others.add(id);
-        return true;
-      }
-      const a = (k[0]! ^ k[2]!) >>> 0;
-      const b = (k[1]! ^ k[3]!) >>> 0;
-      // The all-zero key marks an empty slot, so the ids folding to it are tracked apart.
-      if ((a | b) === 0) return zero ? false : (zero = true);
-      const h = hash(a, b);
-      const shard = shards[h & 0xff]!;
-      if ((shard.count + 1) * 4 > shard.capacity * 3) grow(shard);
-      const added = insert(shard, h >>> 8, a, b);
-      if (added) count++;
-      return added;
-    },
-    get size() {
-      return count + (zero ? 1 : 0) + others.size;
-    },
-  };
 }
