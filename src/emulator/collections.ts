@@ -4,6 +4,7 @@ import type { EmuRequest, EmuResponse } from './http-types.js';
 import { expandInto, parseExpand } from './expand.js';
 import { countObjects, listObjects, type ListContext, type ListSpec } from './object-list.js';
 import { GUID } from './paths.js';
+import { indexedPositions } from './prefix-index.js';
 import { renderObject, resolveSelect } from './render.js';
 import type { DirectoryStore, StoredObject } from './store.js';
 
@@ -55,6 +56,7 @@ export function handleList(
     // directoryrole-list.md takes no query options: Graph answers every role on one page.
     paged: entity !== 'directoryRole',
     size: () => ctx.store.count(entity),
+    indexed: (filter) => indexedPositions(ctx.store, entity, filter),
   };
   const answer = listObjects(req, spec, ctx);
   if (expand.length && answer.status === 200) {
@@ -66,7 +68,11 @@ export function handleList(
 
 /** `GET /{collection}/$count` (needs `ConsistencyLevel: eventual`), as text/plain. */
 export function handleCount(req: EmuRequest, entity: EntityName, ctx: CollectionContext): EmuResponse {
-  return countObjects(req, { entities: [entity], source: slotSource(ctx.store, entity) });
+  return countObjects(req, {
+    entities: [entity],
+    source: slotSource(ctx.store, entity),
+    indexed: (filter) => indexedPositions(ctx.store, entity, filter),
+  });
 }
 
 /**

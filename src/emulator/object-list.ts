@@ -10,6 +10,7 @@ import {
   type Compare,
   type QueryMode,
 } from './query-options.js';
+import type { FilterNode } from './odata-filter.js';
 import { renderObject, resolveSelect } from './render.js';
 import type { TokenCodec } from './state-token.js';
 import type { StoredObject } from './store.js';
@@ -40,6 +41,8 @@ export interface ListSpec {
   paged: boolean;
   /** The number of objects, when there is no `$filter`/`$search` (saves a scan of a large tenant). */
   size?: () => number;
+  /** The positions (ascending) matching a filter from an index, when one answers it (prefix-index.ts). */
+  indexed?: (filter: FilterNode) => Int32Array | undefined;
 }
 
 interface ListState {
@@ -131,6 +134,7 @@ export function listObjects(req: EmuRequest, spec: ListSpec, ctx: ListContext): 
   const search = compileSearch(req, spec.entities, state.q, state.m);
   if (!search.ok) return search.response;
   const test = objectTest(filter.node, search.node);
+  const indexed = filter.node && !search.node && spec.indexed ? spec.indexed(filter.node) : undefined;
   let order: Compare | undefined;
   if (state.r !== undefined) {
     const parsed = parseOrder(req, spec.entities[0]!, state.r, state.f !== null, state.m);
@@ -150,6 +154,23 @@ export function listObjects(req: EmuRequest, spec: ListSpec, ctx: ListContext): 
     for (const o of all.slice(state.o, state.o + state.c)) value.push(render(o));
     if (state.o + state.c < all.length) next = state.o + state.c;
     count = all.length;
+  } else if (indexed) {
+    // The positions from the index, in source order; the page starts at the first one at `o` or after.
+    let lo = 0;
+    let hi = indexed.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (indexed[mid]! < state.o) lo = mid + 1;
+      else hi = mid;
+    }
+    for (const [position, o] of positionsSource(spec, indexed, lo)) {
+      if (!test(o)) continue;
+      if (value.length === state.c) {
+        next = position;
+        break;
+      }
+      value.push(render(o));
+    }
   } else {
     for (const [position, o] of spec.source(state.o)) {
       if (!test(o)) continue;
@@ -169,7 +190,8 @@ export function listObjects(req: EmuRequest, spec: ListSpec, ctx: ListContext): 
     if (count === undefined && !filter.node && !search.node && spec.size) count = spec.size();
     if (count === undefined) {
       count = 0;
-      for (const [, o] of spec.source(0)) if (test(o)) count++;
+      const all = indexed ? positionsSource(spec, indexed, 0) : spec.source(0);
+      for (const [, o] of all) if (test(o)) count++;
     }
     body['@odata.count'] = count;
   }
@@ -179,8 +201,26 @@ export function listObjects(req: EmuRequest, spec: ListSpec, ctx: ListContext): 
   return { status: 200, body };
 }
 
+/** The objects at `positions` (from `from` on), read one position at a time through `spec.source`. */
+function* positionsSource(
+  spec: Pick<ListSpec, 'source'>,
+  positions: Int32Array,
+  from: number,
+): IterableIterator<[number, StoredObject]> {
+  for (let i = from; i < positions.length; i++) {
+    const p = positions[i]!;
+    for (const entry of spec.source(p)) {
+      if (entry[0] === p) yield entry;
+      break;
+    }
+  }
+}
+
 /** `.../$count` of a list (needs `ConsistencyLevel: eventual`), as text/plain. */
-export function countObjects(req: EmuRequest, spec: Pick<ListSpec, 'entities' | 'source'>): EmuResponse {
+export function countObjects(
+  req: EmuRequest,
+  spec: Pick<ListSpec, 'entities' | 'source' | 'indexed'>,
+): EmuResponse {
   const mode = { eventual: queryMode(req).eventual, advanced: true };
   if (!mode.eventual) return errors.badRequest(req, '$count is not currently supported.');
   const filter = compileFilter(req, spec.entities, req.url.searchParams.get('$filter'), mode);
@@ -188,7 +228,8 @@ export function countObjects(req: EmuRequest, spec: Pick<ListSpec, 'entities' | 
   const search = compileSearch(req, spec.entities, req.url.searchParams.get('$search'), mode);
   if (!search.ok) return search.response;
   const test = objectTest(filter.node, search.node);
+  const indexed = filter.node && !search.node && spec.indexed ? spec.indexed(filter.node) : undefined;
   let count = 0;
-  for (const [, o] of spec.source(0)) if (test(o)) count++;
+  for (const [, o] of indexed ? positionsSource(spec, indexed, 0) : spec.source(0)) if (test(o)) count++;
   return { status: 200, headers: { 'Content-Type': 'text/plain' }, body: String(count) };
 }
