@@ -324,7 +324,12 @@ export function entraCli(
               describe:
                 "Stop a round with more delete rows than N, or P% of the snapshot's objects, or off (default 500; settings key ExportMaxDeletes)",
             })
-            .option('force', { type: 'boolean', describe: 'Pass the --max-deletes threshold this once' }),
+            .option('force', { type: 'boolean', describe: 'Pass the --max-deletes threshold this once' })
+            .option('summary', {
+              type: 'string',
+              describe:
+                "Write one JSON document of the run to FILE when it ends, failed runs too (rows per table and command, pages, requests, retries, throttle waits, modes, cookie ages, duration, exit status); '-' for stdout with --output DIR",
+            }),
           [
             ['Export the emulated sample tenant to ./DemoOutput', '$0 export --demo'],
             [
@@ -360,6 +365,10 @@ export function entraCli(
               "$0 export -c Contoso -c Fabrikam -o 'ExportOutput/{connection}'",
             ],
             ['Every connection of the settings, two at a time', '$0 export --all --jobs 2'],
+            [
+              'For a scheduler: a JSON summary of the run, also when it fails',
+              '$0 export --summary run.json; jq .exit,.rows run.json',
+            ],
           ],
         ).epilog(
           'Which runs advance cookies: a run into a folder with the mapping of the cookies (or the first run) does; ' +
@@ -455,7 +464,12 @@ export function entraCli(
               describe:
                 'Send nothing when the input has more delete rows than N, or P% of its rows, or off (default 500; settings key FulfillMaxDeletes)',
             })
-            .option('force', { type: 'boolean', describe: 'Pass the --max-deletes threshold this once' }),
+            .option('force', { type: 'boolean', describe: 'Pass the --max-deletes threshold this once' })
+            .option('summary', {
+              type: 'string',
+              describe:
+                "Write one JSON document of the run to FILE when it ends, failed runs too (results per table, command and status, requests, retries, throttle and budget waits, duration, exit status); '-' for stdout with --results FILE",
+            }),
           [
             ['Show the requests, send nothing', '$0 fulfill Contoso_directoryobjects.csv --dry-run'],
             [
@@ -488,6 +502,10 @@ export function entraCli(
               'Each connection its own input and results: {connection} is its name',
               "$0 fulfill --all 'in/{connection}.csv' -r 'out/{connection}.csv'",
             ],
+            [
+              'For a scheduler: results to a file, the JSON summary on stdout',
+              "$0 fulfill changes.csv -r results.csv --summary - | jq '.status'",
+            ],
           ],
         ).epilog(
           'Delete rows are counted in a first pass over the files, before anything is sent; --dry-run counts them too and exits 4 ' +
@@ -518,9 +536,17 @@ export function entraCli(
               type: 'string',
               array: true,
               describe: 'Entities to check, e.g. user,group (default: all four)',
+            })
+            .option('json', {
+              type: 'boolean',
+              describe: 'One JSON document on stdout: every check with its verdict, and the overall verdict',
             }),
           [
             ['One verdict line per check; exit 1 if any fails', '$0 doctor -s appsettings.agent.json'],
+            [
+              'For monitoring: the failed checks',
+              '$0 doctor --json | jq \'.checks[] | select(.verdict=="FAIL")\'',
+            ],
             [
               'A secret from the environment; only what exporting users needs',
               'Connections__Contoso__ApplicationKey=... $0 doctor -e user',

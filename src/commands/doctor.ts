@@ -13,6 +13,21 @@ export interface DoctorArgs extends CommonOptions {
   connection?: string;
   ca?: string;
   entities?: string[];
+  /** One JSON document on stdout instead of the lines: every check, and the verdict. */
+  json?: boolean;
+}
+
+/** `entra doctor --json`: what the lines say, as one document (exit codes unchanged). */
+export interface DoctorReport {
+  /** ready: every check passed (WARNs allowed); problems: a check failed; settings: they cannot be read. */
+  verdict: 'ready' | 'problems' | 'settings';
+  connection?: string;
+  settingsFile?: string;
+  /** Settings layers in precedence order, the last one wins. */
+  layers?: string[];
+  /** The values doctor shows, secrets as `*** (set)`, with the layer each came from. */
+  settings?: { key: string; value: string; origin: string }[];
+  checks: { verdict: Verdict; check: string; detail: string }[];
 }
 
 type Verdict = 'OK' | 'WARN' | 'FAIL';
@@ -38,9 +53,20 @@ export async function doctorCommand(
 ): Promise<number> {
   const log = stderrLogger({ ...args, quiet: true });
   let failed = false;
+  const report: DoctorReport = { verdict: 'ready', checks: [] };
+  // The text lines; with --json, one document at the end instead.
+  const text = (s: string) => {
+    if (!args.json) out.write(`${redact(s)}\n`);
+  };
   const line = (verdict: Verdict, check: string, detail: string) => {
     if (verdict === 'FAIL') failed = true;
-    out.write(`${redact(`${verdict.padEnd(4)} ${check}: ${detail}`)}\n`);
+    report.checks.push({ verdict, check, detail: redact(detail) });
+    text(`${verdict.padEnd(4)} ${check}: ${detail}`);
+  };
+  const verdict = (v: DoctorReport['verdict'], textLine: string) => {
+    report.verdict = v;
+    if (args.json) out.write(`${redact(JSON.stringify(report, null, 2))}\n`);
+    else out.write(textLine);
   };
   const ca = args.ca ? await readCaFile(args.ca) : undefined;
   const mapping = resolveMapping(args.entities?.length ? { entities: args.entities } : {});
@@ -61,14 +87,17 @@ export async function doctorCommand(
   } catch (e) {
     if (!(e instanceof ToolError)) throw e;
     line('FAIL', 'settings', e.message);
-    out.write('verdict: the settings cannot be read (see the FAIL line)\n');
+    verdict('settings', 'verdict: the settings cannot be read (see the FAIL line)\n');
     return e.exitCode;
   }
   const { settings, client, tokens } = connection;
   try {
+    Object.assign(report, { connection: settings.name, settingsFile: connection.settingsFile });
+    report.layers = origins.map((o) => redact(o));
+    report.settings = [];
     line('OK', 'settings', `connection "${settings.name}" from ${connection.settingsFile}`);
     // Layers in precedence order, the last one wins: where a value below comes from is one of them.
-    out.write(`${redact(`       layers (later wins): ${origins.join(' < ')}`)}\n`);
+    text(`       layers (later wins): ${origins.join(' < ')}`);
     const shown: [string, string | undefined][] = [
       ['ApplicationId', settings.applicationId],
       ['TenantId', settings.tenantId],
@@ -83,10 +112,12 @@ export async function doctorCommand(
       ['MicrosoftGraphPathApi', settings.graphUrl],
     ];
     for (const [key, value] of shown)
-      if (value !== undefined)
-        out.write(
-          `${redact(`       ${key} = ${SECRET_KEYS.has(key) ? '*** (set)' : value}  [${settings.origins[key] ?? 'default'}]`)}\n`,
-        );
+      if (value !== undefined) {
+        const shownValue = redact(SECRET_KEYS.has(key) ? '*** (set)' : value);
+        const origin = settings.origins[key] ?? 'default';
+        report.settings.push({ key, value: shownValue, origin: redact(origin) });
+        text(`       ${key} = ${shownValue}  [${origin}]`);
+      }
 
     let token: string;
     const started = performance.now();
@@ -94,7 +125,7 @@ export async function doctorCommand(
       token = await tokens.getToken();
     } catch (e) {
       line('FAIL', 'token', e instanceof Error ? e.message : String(e));
-      out.write(PROBLEMS);
+      verdict('problems', PROBLEMS);
       return EXIT.failure;
     }
     const { roles, claims } = tokenRoles(token);
@@ -164,6 +195,6 @@ export async function doctorCommand(
   } finally {
     client.close();
   }
-  out.write(failed ? PROBLEMS : 'verdict: ready\n');
+  verdict(failed ? 'problems' : 'ready', failed ? PROBLEMS : 'verdict: ready\n');
   return failed ? EXIT.failure : EXIT.ok;
 }

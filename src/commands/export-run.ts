@@ -79,10 +79,12 @@ export interface RoundsReport {
   deletes?: DeleteCheck;
   cookies?: 'advanced' | 'kept';
   written?: string[];
+  /** The writer's rows by `<table> <Command>` as they go (a failed run's too). */
+  counts?: ReadonlyMap<string, number>;
 }
 
 /** `{ 'members_group delete': 3 }` → `{ members_group: { delete: 3 } }`. */
-function rowsByTable(
+export function rowsByTable(
   counts: ReadonlyMap<string, number> | undefined,
 ): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
@@ -299,6 +301,7 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
         format === 'ndjson'
           ? createNdjsonWriter(stream)
           : createCsvStdoutWriter(stream, table, tables.find((t) => t.table === table)!.columns);
+      if (o.report) o.report.counts = writer.counts;
       const result = await Promise.race([
         pipeRows(Readable.from(rows.toNodeStream({ objectMode: true })), writer),
         signals.interrupted,
@@ -321,6 +324,7 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
       await sweepTemps(dir, settings.name);
       await sweepTemps(cookieDir, settings.name);
       const writer = createTableWriter({ dir, connection: settings.name, tables });
+      if (o.report) o.report.counts = writer.counts;
       try {
         await Promise.race([
           pipeline(rows.toNodeStream({ objectMode: true }), writer.writable),

@@ -19,6 +19,15 @@ import { committedRun, Snapshot, snapshotPath } from '../sinks/snapshot.js';
 import { connect, settingsLayers } from './connection.js';
 import { commitManifestPath, recoverCommit } from '../sinks/commit.js';
 import { runRounds, type EntityRun } from './export-run.js';
+import { checkDistinctPaths } from '../settings/paths.js';
+import {
+  checkSummaryNotStateFile,
+  checkSummaryPath,
+  exportSummary,
+  exportSummaryState,
+  withSummary,
+  type ExportSummaryState,
+} from './summary.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
 import type { ProgressStream } from './progress.js';
 
@@ -51,6 +60,8 @@ export interface ExportArgs extends CommonOptions {
   force?: boolean;
   /** Exact changes against the connection's snapshot, whatever the round's mode. */
   diff?: boolean;
+  /** `--summary FILE`: one JSON document of the run, written when it ends (`-`: stdout, not with `--output -`). */
+  summary?: string;
 }
 
 /** A cookie older than this gets a warning: Graph forgets delta state after 7 days. */
@@ -96,10 +107,35 @@ export async function exportCommand(
   args: ExportArgs,
   env: NodeJS.ProcessEnv = process.env,
   io: ExportIo = {},
+  sum?: ExportSummaryState,
 ): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const log = stderrLogger(args, stderr);
+  if (args.summary !== undefined && !sum) {
+    // Checked before anything runs; then the run writes it whatever happens (see summary.ts).
+    await checkSummaryPath(args.summary, args.output === '-' ? 'rows (--output -)' : undefined);
+    await checkDistinctPaths([
+      ...(!args.demo
+        ? [{ option: '--settings', path: args.settings ?? 'appsettings.agent.json', role: 'in' as const }]
+        : []),
+      ...(args.mapping ? [{ option: '--mapping', path: args.mapping, role: 'in' as const }] : []),
+      ...(args.ca ? [{ option: '--ca', path: args.ca, role: 'in' as const }] : []),
+      { option: '--summary', path: args.summary, role: 'out' },
+    ]);
+    const state = exportSummaryState();
+    return withSummary(
+      {
+        path: args.summary,
+        command: 'export',
+        stdout,
+        warn: (m) => log.warn(m),
+        refused: () => state.refused === true,
+      },
+      () => exportCommand(args, env, io, state),
+      () => exportSummary(state),
+    );
+  }
   const { mapping, output } = await exportOptions({
     ...args,
     ...(args.demo && args.output === undefined ? { output: DEMO_OUTPUT } : {}),
@@ -141,6 +177,20 @@ export async function exportCommand(
       maxSockets: typeof args.parallel === 'number' ? Math.max(16, args.parallel * 2) : 64,
     });
     const cookieDir = demo && 'dir' in output ? output.dir : resolve(args.cookies ?? 'ExportCookies');
+    if (sum) {
+      Object.assign(sum, { connection: settings.name, output: 'dir' in output ? output.dir : '-' });
+      Object.assign(sum, { cookieDir: demo ? undefined : cookieDir, demo: !!demo, diff: !!args.diff });
+      sum.stats = client.stats;
+      await checkSummaryNotStateFile(
+        args.summary,
+        settings.name,
+        [
+          ...('dir' in output ? [{ option: '--output', dir: output.dir }] : []),
+          { option: '--cookies', dir: cookieDir },
+        ],
+        sum,
+      );
+    }
     let lock: RunLock | undefined;
     try {
       // Credentials first: a refused secret fails the run before any file is touched.
@@ -192,6 +242,7 @@ export async function exportCommand(
             run.cookie = cookie.deltaLink;
             const made = Date.parse(scheduled?.cookies.get(run.entity)?.createdAt ?? '');
             const days = (Date.now() - made) / 86_400_000;
+            if (sum && Number.isFinite(days)) sum.cookieAgeDays[run.entity] = Math.round(days * 100) / 100;
             if (days > COOKIE_WARN_DAYS)
               log.warn(
                 `${run.entity}: the cookie is ${days.toFixed(1)} days old; Graph forgets it after 7 days, and the round after that is a complete one (export more often)`,
@@ -205,6 +256,7 @@ export async function exportCommand(
         force: args.force,
       });
       if (threshold.forced) log.info(`entra export: --force: ${threshold.source} not applied this once`);
+      if (sum) Object.assign(sum, { rounds, threshold, advance: plan.advance, keepReason: plan.reason });
       const limit = threshold.limit;
       let snapshot: Snapshot | undefined;
       if (args.diff) {
@@ -251,6 +303,7 @@ export async function exportCommand(
             ...(io.progressIntervalMs ? { intervalMs: io.progressIntervalMs } : {}),
           },
           ...(snapshot ? { snapshot } : {}),
+          ...(sum ? { report: sum.report } : {}),
         });
       } catch (error) {
         // A scheduled run that failed says so in the connection's run record (`entra state`).

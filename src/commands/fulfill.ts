@@ -6,7 +6,7 @@ import _ from 'highland';
 import { EXIT, ToolError, UsageError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import { readCaFile } from '../settings/ca-file.js';
-import { checkDistinctPaths, checkFulfillPaths } from '../settings/paths.js';
+import { checkDistinctPaths, checkFulfillPaths, type NamedPath } from '../settings/paths.js';
 import { acquireLock, type RunLock } from '../sinks/run-lock.js';
 import {
   checkDeletes,
@@ -35,11 +35,19 @@ import { buildRequests, planRequests } from '../streams/build-requests.js';
 import { readSkus } from '../streams/read-skus.js';
 import { createInputWindow } from '../streams/input-window.js';
 import type { SkuTable } from '../streams/license-request.js';
-import type { CommandRow, FulfillMsg } from '../types.js';
+import type { CommandRow, FulfillMsg, ResultRow } from '../types.js';
 import { connect, settingsLayers } from './connection.js';
 import { openPasswordSinks } from './password-sinks.js';
 import { stderrLogger, type CommonOptions } from './process-io.js';
 import { Progress, type ProgressStream } from './progress.js';
+import {
+  checkSummaryPath,
+  countResult,
+  fulfillSummary,
+  fulfillSummaryState,
+  withSummary,
+  type FulfillSummaryState,
+} from './summary.js';
 
 export interface FulfillArgs extends CommonOptions {
   setting?: string[];
@@ -66,6 +74,8 @@ export interface FulfillArgs extends CommonOptions {
   force?: boolean;
   /** `--redeem-urls`: invited guests' redeem URLs in the results (a file, mode 0600). */
   redeemUrls?: boolean;
+  /** `--summary FILE`: one JSON document of the run, written when it ends (`-`: stdout, with --results FILE). */
+  summary?: string;
 }
 
 const DEFAULT_GRAPH = 'https://graph.microsoft.com/v1.0/';
@@ -132,6 +142,8 @@ async function openGraph(
 export interface FulfillIo {
   stderr?: ProgressStream;
   settings?: { layers: SettingsLayer[]; file: string };
+  /** What the run reports to its `--summary` as it goes (set by fulfillCommand itself). */
+  summary?: FulfillSummaryState;
 }
 
 /**
@@ -145,6 +157,19 @@ export async function fulfillCommand(
 ): Promise<number> {
   const stderr = io.stderr ?? process.stderr;
   const log = stderrLogger(args, stderr);
+  if (args.summary !== undefined && !io.summary) {
+    // Checked before anything runs: a summary written over an input or the journal would destroy it.
+    await checkSummaryPath(args.summary, (args.results ?? '-') === '-' ? 'results (--results -)' : undefined);
+    const { files } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
+    await checkDistinctPaths(namedPaths(args, files));
+    const state = fulfillSummaryState();
+    return withSummary(
+      { path: args.summary, command: 'fulfill', stdout: process.stdout, warn: (m) => log.warn(m) },
+      () => fulfillCommand(args, env, { ...io, summary: state }),
+      () => fulfillSummary(state),
+    );
+  }
+  const sum = io.summary;
   const { files, budget, text } = fulfillOptions(args, { stdinIsTTY: process.stdin.isTTY === true });
   // Like generated passwords, redeem URLs go to a protected file only, never to a terminal or a pipe.
   if (args.redeemUrls && (!args.results || args.results === '-'))
@@ -152,18 +177,17 @@ export async function fulfillCommand(
       'ERR_USAGE',
       '--redeem-urls needs --results FILE: the redeem URLs are credentials, written to a file only its owner can read (mode 0600)',
     );
+  if (sum)
+    Object.assign(sum, {
+      dryRun: args.dryRun === true,
+      files,
+      results: args.results ?? '-',
+      journal: args.journal,
+      budget,
+    });
   // A bad --max-deletes is a usage error before anything runs.
   resolveThreshold({ flag: args.maxDeletes });
-  await checkDistinctPaths([
-    ...files.map((f) => ({ option: 'input', path: f, role: 'in' as const })),
-    { option: '--settings', path: args.settings ?? 'appsettings.agent.json', role: 'in' },
-    ...(args.ca ? [{ option: '--ca', path: args.ca, role: 'in' as const }] : []),
-    ...(args.journal ? [{ option: '--journal', path: args.journal, role: 'out' as const }] : []),
-    ...(args.passwordFile
-      ? [{ option: '--password-file', path: args.passwordFile, role: 'out' as const }]
-      : []),
-    ...(args.results ? [{ option: '--results', path: args.results, role: 'out' as const }] : []),
-  ]);
+  await checkDistinctPaths(namedPaths(args, files));
   await checkFulfillPaths(args);
   const inputs: CommandCsv[] = [];
   let lock: RunLock | undefined;
@@ -177,6 +201,10 @@ export async function fulfillCommand(
   try {
     const graph = await openGraph(args, env, log, io.settings);
     client = graph.client;
+    if (sum) {
+      sum.connection = graph.settings?.name;
+      if (client) sum.stats = client.stats;
+    }
     // Read once: the password mail sink, and the input column that may name each recipient.
     const mail = graph.layers
       ? readMailSettings(graph.layers, { ...(graph.file ? { baseDir: dirname(graph.file) } : {}) })
@@ -198,7 +226,7 @@ export async function fulfillCommand(
       force: args.force,
     });
     // Counted before anything is sent: the first pass over each file counted its rows and deletes.
-    const overLimit = judgeInputs(threshold, inputs);
+    const overLimit = judgeInputs(threshold, inputs, sum);
     if (threshold.forced) log.info(`entra fulfill: --force: ${threshold.source} not applied this once`);
     if (overLimit && !args.dryRun)
       throw thresholdError(
@@ -283,9 +311,15 @@ export async function fulfillCommand(
           })
         : undefined;
     const writer = batches?.writer;
-    const sink = createResultsSink({ results, window });
+    if (sum && writer) sum.writer = writer;
+    const sink = createResultsSink({
+      results,
+      window,
+      ...(sum ? { onResult: (row: CommandRow, result: ResultRow) => countResult(sum, row, result) } : {}),
+    });
     const { tally } = sink;
     let read = 0;
+    if (sum) sum.read = () => read;
     // Inputs are counted before the first send (stdin too: it is spooled). An input read without that
     // first pass has its deletes counted as they come: the run stops before the first over the limit.
     let deletes = 0;
@@ -413,7 +447,12 @@ export async function fulfillCommand(
  * of the excess, or undefined when within the limit. A percentage is of the files' data rows, and
  * needs files: stdin cannot be counted ahead (a usage error).
  */
-function judgeInputs(threshold: Threshold, inputs: CommandCsv[]): string | undefined {
+function judgeInputs(
+  threshold: Threshold,
+  inputs: CommandCsv[],
+  sum?: FulfillSummaryState,
+): string | undefined {
+  if (sum) sum.threshold = threshold;
   const { limit } = threshold;
   if (!limit) return undefined;
   if ('percent' in limit && inputs.some((i) => !i.counted))
@@ -429,5 +468,21 @@ function judgeInputs(threshold: Threshold, inputs: CommandCsv[]): string | undef
       rows += input.counted.rows;
     }
   const check: DeleteCheck = checkDeletes(threshold, byFile, rows);
+  if (sum) sum.deletes = check;
   return check.exceeded ? describeExcess(threshold, check, 'input rows') : undefined;
+}
+
+/** The files a run reads and writes, for checkDistinctPaths. */
+function namedPaths(args: FulfillArgs, files: string[]): NamedPath[] {
+  return [
+    ...files.map((f) => ({ option: 'input', path: f, role: 'in' as const })),
+    { option: '--settings', path: args.settings ?? 'appsettings.agent.json', role: 'in' },
+    ...(args.ca ? [{ option: '--ca', path: args.ca, role: 'in' as const }] : []),
+    ...(args.journal ? [{ option: '--journal', path: args.journal, role: 'out' as const }] : []),
+    ...(args.passwordFile
+      ? [{ option: '--password-file', path: args.passwordFile, role: 'out' as const }]
+      : []),
+    ...(args.results ? [{ option: '--results', path: args.results, role: 'out' as const }] : []),
+    ...(args.summary ? [{ option: '--summary', path: args.summary, role: 'out' as const }] : []),
+  ];
 }

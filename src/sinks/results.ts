@@ -234,7 +234,12 @@ export interface ResultsSink {
  * per input row, moving the input window as they go. A `failure` message fails the pipeline once every
  * result before it is written.
  */
-export function createResultsSink(options: { results: ResultsWriter; window: InputWindow }): ResultsSink {
+export function createResultsSink(options: {
+  results: ResultsWriter;
+  window: InputWindow;
+  /** Called with each row and its result as it is counted (the run's `--summary`). */
+  onResult?: (row: CommandRow, result: ResultRow) => void;
+}): ResultsSink {
   const { results, window } = options;
   const tally: FulfillTally = { ok: 0, skipped: 0, failed: 0, planned: 0, groupsWithoutOwners: 0 };
   const ready = new Map<number, ResultRow>();
@@ -258,6 +263,7 @@ export function createResultsSink(options: { results: ResultsWriter; window: Inp
         msg.result ??
         resultFor(msg.row, msg.outcome ?? { status: 'failed' }, objectKeyOf(msg.row, msg.request?.body));
       tally[result.status]++;
+      options.onResult?.(msg.row, result);
       if (msg.request?.warning && (result.status === 'planned' || msg.outcome?.httpStatus === 201))
         tally.groupsWithoutOwners++;
       ready.set(msg.seq, result);

@@ -17,6 +17,13 @@ export class WritePacer {
   private pausedUntil = 0;
   /** When the budget (not a 429) last held writes back (progress says so); -Infinity before. */
   budgetWaitAt = -Infinity;
+  /**
+   * How long writes were held back, from the first refusal to the next grant: by the budget, and by a
+   * 429's pause (the run's `--summary`).
+   */
+  readonly held = { budgetMs: 0, throttleMs: 0 };
+  private holdSince: number | undefined;
+  private holdKind: 'budgetMs' | 'throttleMs' = 'budgetMs';
 
   constructor(
     readonly budget: WriteBudget | null,
@@ -31,6 +38,19 @@ export class WritePacer {
    * batch larger than the whole budget goes once the bucket is full, and leaves it in debt.
    */
   reserve(n: number): number {
+    const wait = this.reserveNow(n);
+    const now = this.now();
+    if (wait > 0 && this.holdSince === undefined) {
+      this.holdSince = now;
+      this.holdKind = now < this.pausedUntil ? 'throttleMs' : 'budgetMs';
+    } else if (wait === 0 && this.holdSince !== undefined) {
+      this.held[this.holdKind] += now - this.holdSince;
+      this.holdSince = undefined;
+    }
+    return wait;
+  }
+
+  private reserveNow(n: number): number {
     const now = this.now();
     if (now < this.pausedUntil) return Math.ceil(this.pausedUntil - now);
     if (!this.budget) return 0;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { doctorCommand, type DoctorArgs } from '../../src/commands/doctor.js';
+import { doctorCommand, type DoctorArgs, type DoctorReport } from '../../src/commands/doctor.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import { sampleTenant, withEmulator } from '../helpers/emulator.js';
 import { textSink } from '../helpers/export-harness.js';
@@ -227,6 +227,45 @@ Doctor(
       } finally {
         dead.close();
       }
+    }),
+);
+
+Doctor(
+  'doctorCommand --json: one document with every check, the same verdicts as the lines, the same exit codes',
+  () =>
+    run(async ({ emu, doctor }) => {
+      const lines = await doctor();
+      const healthy = await doctor({ json: true });
+      assert.is(healthy.code, 0, healthy.out);
+      const report = JSON.parse(healthy.out) as DoctorReport;
+      assert.is(report.verdict, 'ready');
+      assert.is(report.connection, 'Contoso');
+      assert.equal(
+        report.checks.map((c) => `${c.verdict} ${c.check.replace(/:.*/, '')}`),
+        verdicts(lines.out),
+      );
+      assert.equal(
+        report.settings?.find((v) => v.key === 'ApplicationKey'),
+        { key: 'ApplicationKey', value: '*** (set)', origin: report.settingsFile! },
+      );
+      assert.not.ok(healthy.out.includes(emu.clientSecret));
+      assert.not.match(healthy.out, /eyJ[A-Za-z0-9_-]{8,}\./);
+
+      const limited = await doctor({ json: true, entities: ['user', 'group'] }, {}, LIMITED);
+      assert.is(limited.code, 1);
+      const problems = JSON.parse(limited.out) as DoctorReport;
+      assert.is(problems.verdict, 'problems');
+      assert.ok(problems.checks.some((c) => c.verdict === 'FAIL' && c.check === 'delta group'));
+      assert.not.ok(limited.out.includes(LIMITED.secret));
+
+      const missing = await doctor({ json: true, connection: 'Nope' });
+      assert.is(missing.code, 2);
+      const unreadable = JSON.parse(missing.out) as DoctorReport;
+      assert.is(unreadable.verdict, 'settings');
+      assert.equal(
+        unreadable.checks.map((c) => c.verdict),
+        ['FAIL'],
+      );
     }),
 );
 

@@ -75,6 +75,26 @@ Reserve('WritePacer.budgetWaitAt says when the budget, not a 429, last held writ
   assert.is(pacer.budgetWaitAt, 1005, 'a 429 pause is not the budget');
 });
 
+Reserve(
+  'held: the time writes waited, from the first refusal to the next grant, by the budget and by a 429',
+  () => {
+    const c = clock();
+    const pacer = new WritePacer({ writes: 10, windowMs: 1000 }, c.now);
+    assert.is(pacer.reserve(10), 0);
+    assert.ok(pacer.reserve(10) > 0);
+    c.advance(400);
+    assert.ok(pacer.reserve(10) > 0, 'still held: the same wait');
+    c.advance(600);
+    assert.is(pacer.reserve(10), 0);
+    assert.equal(pacer.held, { budgetMs: 1000, throttleMs: 0 });
+    pacer.pause(2000);
+    assert.is(pacer.reserve(1), 2000);
+    c.advance(2000);
+    assert.is(pacer.reserve(0), 0);
+    assert.equal(pacer.held, { budgetMs: 1000, throttleMs: 2000 });
+  },
+);
+
 Reserve.run();
 
 // ---
