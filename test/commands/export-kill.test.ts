@@ -109,6 +109,87 @@ Kill(
   },
 );
 
+Kill(
+  "a kill at every write and rename of the FIRST run's commit, then two runs with changes between: every object and change reaches a file",
+  async () => {
+    let steps = 0;
+    for (let k = 1; ; k++) {
+      let finished = false;
+      await withHarness({ tenant: await sampleTenant() }, async (h: Harness) => {
+        const users = h.emu.tenant.list('user').map((u) => u.id);
+        /** What a consumer read: the rows of the files of each committed run. */
+        const consumed: string[] = [];
+        const consume = async () => consumed.push(...(await h.read('directoryobjects')).split('\n').slice(1));
+        const killed = await runEntra(
+          [
+            'export',
+            '-s',
+            h.settingsFile,
+            '--ca',
+            h.caFile,
+            '-o',
+            h.out,
+            '--cookies',
+            h.cookies,
+            '--select',
+            SELECT,
+            '-q',
+          ],
+          { env: { ENTRA_TEST_KILL_AT_COMMIT_STEP: String(k) } },
+        );
+        if (killed.code === 0) return void (finished = true);
+        assert.is(killed.signal, 'SIGKILL', killed.stderr);
+        const label = /killed at commit step \d+ \((.*)\)/.exec(killed.stderr)?.[1] ?? '?';
+        const where = `step ${k} (${label})`;
+        steps++;
+
+        // The next run undoes the killed commit first (or keeps it, past its commit point).
+        await recoverCommit(commitManifestPath(h.cookies, 'Contoso'));
+        const after = [...(await h.snapshot()).keys()].filter((name) => !STRAY.test(name));
+        if (after.some((name) => name.startsWith('cookies/'))) {
+          // Committed: its CSV is complete, and it is what a consumer reads.
+          assert.ok(after.includes('out/Contoso_directoryobjects.csv'), where);
+          await consume();
+        } else assert.equal(after, [], `${where}: nothing of the killed first run is left`);
+
+        h.emu.tenant.update(ADELE, { mail: 'adele@contoso.com' });
+        const b = await h.run({ select: [SELECT] });
+        assert.is(b.code, 0, b.stderr);
+        await consume();
+        assert.equal(
+          [...(await h.snapshot()).keys()].filter((n) => STRAY.test(n)),
+          [],
+          `${where}: left behind`,
+        );
+
+        h.emu.tenant.createUser({ displayName: 'Nina Novak', mail: 'nina@contoso.com' });
+        h.emu.tenant.delete(LEE);
+        const c = await h.run({ select: [SELECT] });
+        assert.is(c.code, 0, c.stderr);
+        await consume();
+
+        for (const id of users)
+          assert.ok(
+            consumed.some((row) => row.includes(`,${id},`)),
+            `${where}: user ${id} never reached a consumer`,
+          );
+        for (const change of [
+          /,adele@contoso\.com$/,
+          /^(insert|update),.*,Nina Novak,/,
+          new RegExp(`^delete,.*,${LEE},$`),
+        ])
+          assert.ok(
+            consumed.some((row) => change.test(row)),
+            `${where}: ${change} never reached a consumer:\n${consumed.join('\n')}`,
+          );
+      });
+      if (finished) break;
+    }
+    // The manifest, the new files' renames (nothing to back up yet), the commit point, the cleanup.
+    assert.ok(steps >= 6, `${steps} kill points`);
+  },
+);
+
 /** The snapshot's cookie hashes and the cookie files' agree; its objects and links are the consumer's. */
 async function assertConsistent(h: Harness, model: Model, where: string): Promise<void> {
   const db = new Database(snapshotPath(h.cookies, 'Contoso'), { readonly: true });
