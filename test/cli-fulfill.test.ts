@@ -383,4 +383,77 @@ Crash(
   },
 );
 
+Crash(
+  'two entra fulfill runs with the same --journal at once: the second fails at once with ERR_LOCKED; no group is created twice',
+  async () =>
+    withWork({ tenant: await sampleTenant() }, async (emu, dir, track) => {
+      const nicknames = ['lockgroup1', 'lockgroup2', 'lockgroup3'];
+      await write(dir, 'groups.csv', [
+        'Command,@odata.type,id,displayName,mailNickname,mailEnabled,securityEnabled',
+        ...nicknames.map((n) => `insert,#microsoft.graph.group,,Lock ${n},${n},false,true`),
+      ]);
+      const journal = join(dir, 'run.journal');
+      const args = (results: string) => ({
+        files: [join(dir, 'groups.csv')],
+        settings: join(dir, 'appsettings.agent.json'),
+        ca: join(dir, 'ca.pem'),
+        journal,
+        results: join(dir, results),
+        writeBudget: 'off',
+        quiet: true,
+      });
+      // A slow Graph keeps the first run inside its lock (token, $batch) while the second one starts.
+      emu.faults.latency = { fixedMs: 1500, jitterMs: 0 };
+      let first: { child: ChildProcess; done: Promise<Exit> };
+      try {
+        first = entra(dir, ['fulfill', 'groups.csv', '-j', 'run.journal', '-r', 'first.csv', '-q'], {
+          NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+        });
+        track(first.child);
+        let ended = false;
+        void first.done.then(() => (ended = true));
+        while (!ended && (await stat(`${journal}.lock`).catch(() => undefined)) === undefined)
+          await new Promise((r) => setTimeout(r, 5));
+        assert.not.ok(ended, 'the first run ended before it was seen holding the lock');
+        // The second run, in-process (no process start: it reaches the lock at once).
+        const error = await quietly(() => fulfillCommand(args('second.csv'), {})).then(
+          () => undefined,
+          (e: unknown) => e as Error & { code?: string; exitCode?: number },
+        );
+        assert.is(error?.code, 'ERR_LOCKED', String(error));
+        assert.is(error?.exitCode, 1);
+        assert.match(
+          error!.message,
+          new RegExp(`run\\.journal\\.lock is held by entra fulfill .*pid ${first.child.pid} `),
+        );
+        assert.is(await stat(join(dir, 'second.csv')).catch(() => undefined), undefined, 'no results');
+      } finally {
+        emu.faults.latency = { fixedMs: 0, jitterMs: 0 };
+      }
+      const done = await first.done;
+      assert.is(done.code, 0, done.stderr);
+      assert.equal(
+        rows(await readFile(join(dir, 'first.csv'), 'utf8')).map((r) => r.status),
+        ['ok', 'ok', 'ok'],
+      );
+      // Once the first has ended, the same journal runs again: every row is finished, nothing is sent.
+      const batches = () => emu.requests.filter((r) => r.path.endsWith('/$batch')).length;
+      const sent = batches();
+      const again = entra(dir, ['fulfill', 'groups.csv', '-j', 'run.journal', '-r', 'again.csv', '-q'], {
+        NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+      });
+      track(again.child);
+      const end = await again.done;
+      assert.is(end.code, 0, end.stderr);
+      assert.is(batches(), sent, 'the rerun sends nothing');
+      assert.is(rows(await readFile(join(dir, 'again.csv'), 'utf8')).length, 3);
+      for (const n of nicknames)
+        assert.is(
+          emu.tenant.list('group').filter((g) => g.data.mailNickname === n).length,
+          1,
+          `${n}: created once`,
+        );
+    }),
+);
+
 Crash.run();
