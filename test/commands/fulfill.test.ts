@@ -601,6 +601,11 @@ Bad('fulfillCommand(bad input) stops before any write with one clear message (ex
         /^--password-file .*p\.csv is also --results: the run would overwrite it/,
       ],
       [
+        { files: [good!], journal: join(dir, 'same.journal'), results: join(dir, 'same.journal') },
+        'ERR_USAGE',
+        /^--journal .*same\.journal is also --results: the run would overwrite it/,
+      ],
+      [
         { files: [good!], journal: good! },
         'ERR_USAGE',
         /^--journal .*good\.csv is also read as input: the run would overwrite it/,

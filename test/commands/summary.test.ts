@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Emulator } from '../../src/emulator/server.js';
-import { sampleTenant } from '../helpers/emulator.js';
-import { withHarness } from '../helpers/export-harness.js';
+import { SMALL_LIMITS, sampleTenant } from '../helpers/emulator.js';
+import { withHarness, type Harness } from '../helpers/export-harness.js';
 import { csvFiles, fulfill, withWork } from '../helpers/fulfill-harness.js';
 
 // Objects of samples/tenant.json.
@@ -19,6 +19,12 @@ const readJson = async (path: string): Promise<any> => JSON.parse(await readFile
 
 /** The files in `dir` whose name looks like an atomic write's temp file. */
 const temps = async (dir: string) => (await readdir(dir)).filter((n) => n.endsWith('.tmp'));
+
+/** The rows of the objects and members tables, sorted (entities are read side by side). */
+const sorted = async (h: Harness) =>
+  [...(await h.read('directoryobjects')).split('\n'), ...(await h.read('members_group')).split('\n')]
+    .sort()
+    .join('\n');
 
 const Export = suite('export --summary');
 
@@ -184,6 +190,30 @@ Export(
       assert.is(s.exit, 0);
       assert.ok(s.rows.directoryobjects.insert > 0);
     }),
+);
+
+Export(
+  'transient 500s on GETs (--faults 500:0.1): a complete round ends with retries, the same files as without faults',
+  async () => {
+    let clean = '';
+    await withHarness({ tenant: await sampleTenant(), deltaLimits: SMALL_LIMITS }, async (h) => {
+      assert.is((await h.run({ ...SMALL, parallel: 1 })).code, 0);
+      clean = await sorted(h);
+    });
+    await withHarness(
+      { tenant: await sampleTenant(), deltaLimits: SMALL_LIMITS, faults: '500:0.1', seed: 3 },
+      async (h) => {
+        const file = join(h.dir, 'summary.json');
+        const r = await h.run({ ...SMALL, parallel: 1, summary: file });
+        assert.is(r.code, 0, r.stderr);
+        const s = await readJson(file);
+        const failed = h.emu.requests.filter((q) => q.status === 500).length;
+        assert.ok(failed >= 1, 'the emulator answered 500 at least once');
+        assert.is(s.retries, failed, 'each 500 retried');
+        assert.is(await sorted(h), clean, 'the same rows');
+      },
+    );
+  },
 );
 
 Export.run();
