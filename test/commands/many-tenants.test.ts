@@ -158,9 +158,21 @@ Export('two connections at once: each into its own folder, with its own cookies 
   withTwo(async (t) => {
     const out = join(t.dir, 'out', '{connection}');
     const cookies = join(t.dir, 'cookies', '{connection}');
-    const r = await exportMany(t, { connection: ['Contoso', 'Fabrikam'], output: out, cookies });
+    const summary = join(t.dir, '{connection}.summary.json');
+    const r = await exportMany(t, { connection: ['Contoso', 'Fabrikam'], output: out, cookies, summary });
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout, '');
+    for (const name of ['Contoso', 'Fabrikam']) {
+      // One --summary per connection: the document of a one-connection run.
+      const s = JSON.parse(await readFile(join(t.dir, `${name}.summary.json`), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      assert.equal(
+        [s.command, s.connection, s.exit, s.output],
+        ['export', name, 0, join(t.dir, 'out', name)],
+      );
+    }
     for (const [name, emu] of [
       ['Contoso', t.contoso],
       ['Fabrikam', t.fabrikam],
