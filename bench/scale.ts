@@ -33,8 +33,15 @@ const load = () => loadavg()[0]!.toFixed(1);
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** 6. Complete exports of tenants of growing size: rows/s and peak RSS, flat memory as the target. */
-export async function memoryScenario(ctx: BenchContext, sizes: number[], groupsPerUser: number) {
-  ctx.line(`\n## 6. Memory: complete export at ${sizes.map((n) => fmt(n)).join(', ')} users`);
+export async function memoryScenario(
+  ctx: BenchContext,
+  sizes: number[],
+  groupsPerUser: number,
+  flags: string[] = [],
+) {
+  ctx.line(
+    `\n## 6. Memory: complete export at ${sizes.map((n) => fmt(n)).join(', ')} users${flags.length ? ` (${flags.join(' ')})` : ''}`,
+  );
   const runs: { users: number; rows: number; ms: number; rss: number; cpuMs: number; load: string }[] = [];
   for (const users of sizes) {
     const groups = Math.round(users * groupsPerUser);
@@ -42,7 +49,7 @@ export async function memoryScenario(ctx: BenchContext, sizes: number[], groupsP
     try {
       const before = load();
       const r = await ctx.run(
-        ctx.exportArgs(emu, `mem${users}`, '--ignore-cookies'),
+        ctx.exportArgs(emu, `mem${users}`, '--ignore-cookies', ...flags),
         emu,
         `entra export (${users} users)`,
       );
@@ -66,7 +73,7 @@ export async function memoryScenario(ctx: BenchContext, sizes: number[], groupsP
   );
   for (const r of runs)
     ctx.row(
-      `6. memory, complete export`,
+      `6. memory, complete export${flags.length ? ` (${flags.join(' ')})` : ''}`,
       `${fmt(r.users)} users, ${fmt(r.rows)} rows`,
       `${sec(r.ms)}, ${fmt(r.rows / (r.ms / 1000))} rows/s, peak RSS ${fmt(r.rss)} MB (load ${r.load})`,
       r === base ? '-' : `${fmt(base.rss)} MB at ${fmt(base.users)} users`,
@@ -74,6 +81,7 @@ export async function memoryScenario(ctx: BenchContext, sizes: number[], groupsP
       `≤ +10% ${verdict(r.rss <= base.rss * 1.1)}; < 250 MB ${verdict(r.rss < 250)}`,
     );
   ctx.record('6. memory', {
+    flags,
     runs: runs.map((r) => ({ ...r, rowsPerSecond: r.rows / (r.ms / 1000) })),
     growth,
     targets: { 'peak RSS within +10%': flat, 'peak RSS < 250 MB': under },
