@@ -52,6 +52,7 @@ export const ERROR_CODES = {
   ERR_ABANDONED: EXIT.failure,
   ERR_INTERNAL: EXIT.failure,
   ERR_SNAPSHOT: EXIT.failure,
+  ERR_TEMP_FILE: EXIT.failure,
   // 3: a fulfill row's own failure
   ERR_ROW_INVALID: EXIT.rowsFailed,
   ERR_RETRIES_EXHAUSTED: EXIT.rowsFailed,

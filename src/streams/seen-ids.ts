@@ -1,6 +1,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ToolError } from '../errors.js';
 
 /** The ids met so far in the complete rounds of a run; `add` is true the first time an id is met. */
 export interface SeenIds {
@@ -187,9 +188,20 @@ export function createSeenIds(options: SeenIdsOptions | number = {}): SeenIds & 
 
   const openFile = (): number => {
     // Closed when the table is collected (a program may run many exports in one process).
-    const dir = mkdtempSync(join(o.dir ?? tmpdir(), 'entra-seen-'));
+    const parent = o.dir ?? tmpdir();
+    let dir: string;
+    let f: number;
+    try {
+      dir = mkdtempSync(join(parent, 'entra-seen-'));
+      f = openSync(join(dir, 'ids'), 'w+', 0o600);
+    } catch (e) {
+      throw new ToolError(
+        'ERR_TEMP_FILE',
+        `cannot write the ids of the complete round to a temp file in ${parent} (${(e as Error).message}); set TMPDIR (TEMP on Windows) to a writable folder`,
+        { cause: e },
+      );
+    }
     const path = join(dir, 'ids');
-    const f = openSync(path, 'w+', 0o600);
     const file = { fd: f, open: true };
     closer.register(self, file);
     try {
@@ -232,6 +244,7 @@ export function createSeenIds(options: SeenIdsOptions | number = {}): SeenIds & 
   const spill = (): void => {
     const keys = new BigUint64Array(inMemory);
     const u32 = new Uint32Array(keys.buffer);
+    fd ??= openFile();
     let n = 0;
     for (const shard of shards) {
       const s = shard.keys;
@@ -240,7 +253,6 @@ export function createSeenIds(options: SeenIdsOptions | number = {}): SeenIds & 
       shard.count = 0;
     }
     keys.sort();
-    fd ??= openFile();
     const bytes = new Uint8Array(keys.buffer);
     for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at, fileEnd + at);
     const fence = new BigUint64Array(Math.ceil(n / BLOCK));

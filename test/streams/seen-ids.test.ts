@@ -61,4 +61,15 @@ Seen('non-GUIDs and the nil GUID are kept apart from the spilled keys', () => {
   assert.is(seen.size, 102);
 });
 
+Seen('a temp folder it cannot write to is a one-line ERR_TEMP_FILE naming the folder', () => {
+  const seen = createSeenIds({ memoryIds: 16, dir: '/nonexistent/entra-test' });
+  try {
+    for (let i = 0; i < 16; i++) seen.add(randomUUID());
+    assert.unreachable('spilled into a folder that does not exist');
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'ERR_TEMP_FILE');
+    assert.match((e as Error).message, /\/nonexistent\/entra-test.*TMPDIR/);
+  }
+});
+
 Seen.run();
