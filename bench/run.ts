@@ -9,7 +9,7 @@
  *                    [--fulfill-users 100000] [--fulfill-rows 20000] [--budget-rows 2000] [--budget 200/5]
  *                    [--diff-users 1000000]
  *                    [--mem-users 100000,1000000,5000000] [--mem-groups-per-user 0.1] [--mem-flags='--parallel 1']
- *                    [--graph-users 1000000] [--graph-groups 100000] [--graph-latency 100-400]
+ *                    [--graph-users 1000000] [--graph-groups 100000] [--graph-latency 100-400] [--graph-flags=...]
  *                    [--cpu-users 100000] [--cpu-groups 10000]
  *                    [--only 1,2,3,4,5,6,7,8] [--no-baseline] [--json FILE]
  *
