@@ -340,8 +340,14 @@ Crash(
           first.exit.code === 130 || first.exit.code === 0,
           `SIGINT after ${first.delay} ms: exit ${first.exit.code}\n${first.exit.stderr}`,
         );
-        if (first.exit.code === 130)
+        if (first.exit.code === 130) {
           assert.match(first.exit.stderr, /entra: ERR_INTERRUPTED: interrupted after \d+ rows/);
+          // What a second Ctrl-C does, said when the first one comes.
+          assert.match(
+            first.exit.stderr,
+            /interrupted: finishing the requests in flight, sending nothing more \(Ctrl-C again stops at once; rerun with the same --journal to finish\)/,
+          );
+        }
         for (const r of rows(await readFile(join(dir, 'results-SIGINT.csv'), 'utf8')))
           assert.ok(r.status !== 'failed' || r.errorCode === 'ERR_INTERRUPTED', JSON.stringify(r));
         const second = await interrupt(emu, dir, files, 'SIGKILL', track);

@@ -396,7 +396,12 @@ export async function fulfillCommand(
     const onSignal = () => {
       if (interrupted) return;
       interrupted = true;
-      log.warn('interrupted: finishing the requests in flight, sending nothing more');
+      // The handlers are `once`: a second Ctrl-C gets Node's default, which ends the process at once.
+      log.warn(
+        `interrupted: finishing the requests in flight, sending nothing more (Ctrl-C again stops at once; ${
+          args.journal ? 'rerun with the same --journal to finish' : 'a rerun finishes the job'
+        })`,
+      );
       void writer?.interrupt();
       stop.abort();
       window.open();
