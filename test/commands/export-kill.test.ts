@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
@@ -8,8 +11,11 @@ import { commitManifestPath, recoverCommit } from '../../src/sinks/commit.js';
 import { committedRun, snapshotPath } from '../../src/sinks/snapshot.js';
 import { apply, lines, truth, type Model } from '../helpers/diff-model.js';
 import { runEntra } from '../helpers/cli.js';
-import { sampleTenant } from '../helpers/emulator.js';
+import { SMALL_LIMITS, sampleTenant } from '../helpers/emulator.js';
 import { withHarness, type Harness } from '../helpers/export-harness.js';
+
+const TSX = import.meta.resolve('tsx');
+const BIN = fileURLToPath(new URL('../../bin/entra.ts', import.meta.url));
 
 const ADELE = '67aac11c-c912-5793-a9a1-f31f5b0f94f5';
 const LEE = '9f830d48-a781-5bc8-9b6e-e4f3e3b2aa42';
@@ -281,6 +287,69 @@ Kill(
     }
     assert.ok(steps >= 20, `${steps} kill points`);
   },
+);
+
+Kill(
+  '--diff: SIGKILL at random moments leaves CSVs, cookies and snapshot consistent with each other; the next run gives the exact changes',
+  async () =>
+    withHarness({ tenant: await sampleTenant(), deltaLimits: SMALL_LIMITS }, async (h: Harness) => {
+      const model: Model = { objects: new Map(), links: new Set() };
+      assert.is((await h.run({ select: DIFF_SELECT, diff: true })).code, 0);
+      await apply(h, model, 'first', DIFF_TABLES);
+      const cookieFiles = (files: Map<string, string>) =>
+        JSON.stringify([...files].filter(([name]) => /_cookie_/.test(name) && !STRAY.test(name)));
+      const file = snapshotPath(h.cookies, 'Contoso');
+      const changes = [
+        () => h.emu.tenant.update(SALES, { displayName: 'Sales' }),
+        () => h.emu.tenant.addMember(ENGINEERING, ADELE),
+        () => h.emu.tenant.purge(LEE),
+      ];
+      let killed = 0;
+      for (const [i, change] of changes.entries()) {
+        change();
+        const cookiesBefore = cookieFiles(await h.snapshot());
+        // The first run is killed at a random moment while it talks to Graph (every answer takes 400 ms,
+        // and after its first one two more are needed); the others at a random step of their commit.
+        const step = i === 0 ? undefined : 1 + Math.floor(Math.random() * 14);
+        h.emu.faults.latency = { fixedMs: i === 0 ? 400 : 0, jitterMs: 0 };
+        const seen = h.emu.requests.length;
+        const args = ['export', '-s', h.settingsFile, '--ca', h.caFile, '-o', h.out, '--cookies', h.cookies];
+        const select = DIFF_SELECT.flatMap((x) => ['--select', x]);
+        const child = spawn(process.execPath, ['--import', TSX, BIN, ...args, ...select, '--diff', '-q'], {
+          stdio: 'ignore',
+          env: { ...process.env, ...(step ? { ENTRA_TEST_KILL_AT_COMMIT_STEP: String(step) } : {}) },
+        });
+        let done = false;
+        const ended = new Promise<NodeJS.Signals | null>((resolve) =>
+          child.once('close', (_code, signal) => ((done = true), resolve(signal))),
+        );
+        if (step === undefined) {
+          while (!done && h.emu.requests.length === seen) await sleep(5);
+          await sleep(Math.random() * 700);
+          child.kill('SIGKILL');
+        }
+        if ((await ended) === 'SIGKILL') killed++;
+        h.emu.faults.latency = { fixedMs: 0, jitterMs: 0 };
+        const where = `kill ${i}`;
+        // What the next run does first: undo the killed commit, or keep it past its commit point.
+        await recoverCommit(commitManifestPath(h.cookies, 'Contoso'), {
+          isCommitted: (run) => committedRun(file) === run,
+        });
+        if (cookieFiles(await h.snapshot()) !== cookiesBefore) await apply(h, model, where, DIFF_TABLES);
+        await assertConsistent(h, model, where);
+      }
+      const next = await h.run({ select: DIFF_SELECT, diff: true });
+      assert.is(next.code, 0, next.stderr);
+      await apply(h, model, 'next run', DIFF_TABLES);
+      await assertConsistent(h, model, 'next run');
+      assert.equal(lines(model), lines(await truth(h, DIFF_SELECT, DIFF_TABLES)));
+      assert.equal(
+        [...(await h.snapshot()).keys()].filter((n) => STRAY.test(n) || n.endsWith('-journal')),
+        [],
+        'left behind',
+      );
+      assert.ok(killed >= 1, `${killed} of ${changes.length} runs killed before they ended`);
+    }),
 );
 
 Kill.run();
