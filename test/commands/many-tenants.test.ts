@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { acquireLock, connectionLockPath } from '../../src/sinks/run-lock.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -266,6 +267,34 @@ Export(
       },
       { TenantId: '' },
     ),
+);
+
+Export('each connection takes its own lock: one held elsewhere fails that connection only', () =>
+  withTwo(async (t) => {
+    const cookies = join(t.dir, 'cookies');
+    await mkdir(cookies);
+    const held = await acquireLock(connectionLockPath(cookies, 'Fabrikam'), { command: 'another run' });
+    try {
+      const r = await exportMany(t, { all: true, output: join(t.dir, 'out'), cookies });
+      assert.is(r.code, 1, r.stderr);
+      assert.equal(finalLines(r.stderr), ['entra: Contoso: exit 0', 'entra: Fabrikam: ERR_LOCKED exit 1']);
+      assert.match(r.stderr, /^\[Fabrikam\] entra: ERR_LOCKED: .*Fabrikam\.lock is held by another run/m);
+      const jar = await readdir(cookies);
+      assert.ok(
+        jar.some((f) => f.startsWith('Contoso_cookie_')),
+        jar.join(' '),
+      );
+      assert.not.ok(
+        jar.some((f) => f.startsWith('Fabrikam_cookie_')),
+        jar.join(' '),
+      );
+      // Contoso's lock is released; Fabrikam's is still the other run's.
+      assert.not.ok(jar.includes('Contoso.lock'), jar.join(' '));
+      assert.ok(jar.includes('Fabrikam.lock'));
+    } finally {
+      await held.release();
+    }
+  }),
 );
 
 Export('--jobs 1: one connection after the other', () =>
