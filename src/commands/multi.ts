@@ -198,6 +198,10 @@ export async function runConnections(options: {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   };
+  // Each running connection listens for Ctrl-C too: no "possible EventEmitter leak" warning past 10.
+  const listeners = process.getMaxListeners();
+  const jobs = Math.min(options.jobs ?? DEFAULT_JOBS, names.length);
+  if (listeners !== 0) process.setMaxListeners(Math.max(listeners, 10 + 2 * jobs));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let next = 0;
@@ -220,12 +224,11 @@ export async function runConnections(options: {
     }
   };
   try {
-    await Promise.all(
-      Array.from({ length: Math.min(options.jobs ?? DEFAULT_JOBS, names.length) }, () => worker()),
-    );
+    await Promise.all(Array.from({ length: jobs }, () => worker()));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.setMaxListeners(listeners);
   }
   for (const [i, o] of outcomes.entries()) {
     const notStarted = i >= next;

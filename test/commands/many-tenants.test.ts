@@ -13,7 +13,12 @@ import {
   type ExportManyArgs,
   type FulfillManyArgs,
 } from '../../src/commands/multi-commands.js';
-import { LinePrefixer, requestedConnections, worstExitCode } from '../../src/commands/multi.js';
+import {
+  LinePrefixer,
+  requestedConnections,
+  runConnections,
+  worstExitCode,
+} from '../../src/commands/multi.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runEntra } from '../helpers/cli.js';
@@ -151,6 +156,41 @@ Units('LinePrefixer: each line prefixed once, a partial line held until its end'
   await new Promise<void>((resolve) => p.end(resolve));
   assert.is(sink.text, '[Contoso] one\n[Contoso] two\n[Contoso] three\n');
   assert.is(p.isTTY, false);
+});
+
+Units('runConnections: 16 at once, each listening for Ctrl-C, and no listener-leak warning', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  const names = Array.from({ length: 16 }, (_, i) => `T${String.fromCharCode(65 + i)}`);
+  let release!: () => void;
+  const all = new Promise<void>((resolve) => (release = resolve));
+  let running = 0;
+  const stderr = textSink();
+  try {
+    const code = await runConnections({
+      names,
+      jobs: 16,
+      stderr,
+      run: async (name) => {
+        const listener = () => undefined;
+        process.on('SIGINT', listener);
+        process.on('SIGTERM', listener);
+        if (++running === names.length) release();
+        await all;
+        process.off('SIGINT', listener);
+        process.off('SIGTERM', listener);
+        return name === 'TC' ? 3 : 0;
+      },
+    });
+    assert.is(code, 3);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(warnings, []);
+    assert.is(finalLines(stderr.text).length, 16);
+    assert.ok(finalLines(stderr.text).includes('entra: TC: exit 3'));
+  } finally {
+    process.off('warning', onWarning);
+  }
 });
 
 const Export = suite('entra export, several connections');
