@@ -66,6 +66,10 @@ export interface PageMsg {
   kind: 'page';
   entity: EntityName;
   records: GraphObject[];
+  /** The page's nextLink, where a sequential round continues after it (for resume checkpoints). */
+  next?: string;
+  /** The last page's deltaLink (also sent in the state message after it). */
+  deltaLink?: string;
 }
 
 /** The end of a delta round: the `@odata.deltaLink` to store as the entity's cookie (a Singer STATE). */
@@ -114,6 +118,20 @@ export interface TableRow {
    * JSON values, null for absent; a delete row carries only its `id`.
    */
   values?: Record<string, unknown>;
+}
+
+/**
+ * A page boundary after the cookie stage, for resumable runs: the table writer calls its `onMark`
+ * once the rows before it are taken, and takes nothing more until the checkpoint is written.
+ */
+export interface PageMark {
+  kind: 'mark';
+  entity: EntityName;
+  /** Pages of the entity's round taken so far, and the objects they held. */
+  pages: number;
+  objects: number;
+  /** The round's deltaLink: a mark after its state message, once every row of the round is taken. */
+  deltaLink?: string;
 }
 
 /** Outcome of one fulfill input row (DESIGN.md §4). */

@@ -21,14 +21,27 @@ import { commitManifestPath, commitStaged, type StagedFile } from '../sinks/comm
 import { stageRunRecord } from '../sinks/run-record.js';
 import type { Snapshot } from '../sinks/snapshot.js';
 import { createCsvStdoutWriter, createNdjsonWriter, createTableWriter, pipeRows } from '../sinks/csv-file.js';
+import {
+  checkpointPath,
+  discardResume,
+  partsIntact,
+  readCheckpoint,
+  readWrittenObjects,
+  resumeKey,
+  saveCheckpoint,
+  type Checkpoint,
+  type RoundCheckpoint,
+} from '../sinks/resume.js';
+import { partPath } from '../sinks/csv-file.js';
 import { graphDelta } from '../sources/graph-delta.js';
 import { aimdConcurrency, type ConcurrencyLimiter } from '../sources/concurrency.js';
 import { graphParallel, partitionProperty, ruBudgetPerSecond } from '../sources/graph-parallel.js';
 import { exportTables } from '../streams/export-tables.js';
 import { createRoundState, type EntityRound } from '../streams/round-state.js';
-import { routeByTypeStream } from '../streams/route-by-type.js';
+import { createSeenIds, routeByTypeStream } from '../streams/route-by-type.js';
+import { OBJECT_TABLE } from '../streams/encode-row.js';
 import { splitNavigationStream } from '../streams/split-navigation.js';
-import type { ExportMsg, Logger, SourceMsg } from '../types.js';
+import type { ExportMsg, Logger, PageMark, SourceMsg } from '../types.js';
 import { Progress, type ProgressStream } from './progress.js';
 
 export type { EntityRound as EntityRun } from '../streams/round-state.js';
@@ -70,6 +83,10 @@ export interface RoundsOptions {
   snapshot?: Snapshot;
   /** Filled as the run goes, for `--summary`. */
   report?: RoundsReport;
+  /** Pages between two checkpoints of a resumable run (default {@link CHECKPOINT_PAGES}). */
+  checkpointPages?: number;
+  /** Called after each checkpoint is saved (fault injection for the resume tests). */
+  onCheckpoint?: (n: number) => void;
 }
 
 /** What a run did, for `--summary` (filled in place, so that a failed run still tells how far it got). */
@@ -107,6 +124,12 @@ function judgeDeletes(
   if (o.report) o.report.deletes = check;
   return check;
 }
+
+/**
+ * Pages between checkpoints: a checkpoint fsyncs every part file, so not at every page; 50 pages of
+ * Graph's 100-999 objects is a few seconds of reading at most to repeat after a kill.
+ */
+export const CHECKPOINT_PAGES = 50;
 
 /**
  * Removes the temp files a killed run of this connection left behind (`.<connection>_<name>.<pid>.<hex>.tmp`
@@ -186,23 +209,46 @@ function watchSignals() {
   };
 }
 
+/**
+ * Whether this entity's round may run as `--parallel` partitions (`auto` decides on its own whether the
+ * tenant is large and Graph far enough); a round resumed mid-way goes on with its sequential links.
+ */
+function runsParallel(o: RoundsOptions, round: EntityRound, resume?: RoundCheckpoint): boolean {
+  const parallel = o.parallel ?? 'auto';
+  return (
+    (parallel === 'auto' || parallel > 1) &&
+    round.mode === 'complete' &&
+    !resume?.next &&
+    partitionProperty(round.entity) !== undefined
+  );
+}
+
+/** A round finished before the checkpoint: its mode and deltaLink, no page. */
+async function* finishedRound(entity: EntityName, cp: RoundCheckpoint): AsyncGenerator<SourceMsg> {
+  yield { kind: 'mode', entity, mode: cp.mode };
+  yield { kind: 'state', entity, deltaLink: cp.deltaLink! };
+}
+
 /** One entity's delta source: the sequential round, or `--parallel` partitions for a complete one. */
 function deltaSource(
   o: RoundsOptions,
   round: EntityRound,
   limiter: () => ConcurrencyLimiter,
+  resume?: RoundCheckpoint,
 ): AsyncGenerator<SourceMsg> {
   const { settings, client, log } = o;
+  if (resume?.deltaLink) return finishedRound(round.entity, resume);
   const sequential = () =>
     graphDelta({
       client,
       entity: round.entity,
       initialUrl: `${settings.graphUrl}${entityInfo(round.entity).collection}/delta?$select=${round.select}`,
       ...(round.cookie ? { cookie: round.cookie } : {}),
+      ...(resume?.next ? { resume: { url: resume.next, mode: resume.mode } } : {}),
     });
   const m = o.mapping.entities.find((e) => e.entity === round.entity)!;
   const parallel = o.parallel ?? 'auto';
-  return (parallel === 'auto' || parallel > 1) && round.mode === 'complete' && partitionProperty(round.entity)
+  return runsParallel(o, round, resume)
     ? graphParallel(
         {
           client,
@@ -231,27 +277,142 @@ function deltaSource(
  * deltaLinks. Resolves with the exit code.
  */
 export async function runRounds(o: RoundsOptions): Promise<number> {
+  const { settings, log, cookieDir, mapping } = o;
+  // Resumable: the scheduled run to a folder (ad-hoc runs and stdout keep nothing for later).
+  if (!('dir' in o.output) || !o.advance) return runRoundsOnce(o, undefined);
+  const { dir } = o.output;
+  const tables = exportTables(mapping);
+  const cpPath = checkpointPath(cookieDir, settings.name);
+  const key = resumeKey({
+    tenantId: settings.tenantId,
+    graphUrl: settings.graphUrl,
+    output: dir,
+    tables,
+    rounds: o.rounds.map((r) => ({
+      entity: r.entity,
+      select: r.select,
+      ...(r.cookie ? { cookie: r.cookie } : {}),
+    })),
+  });
+  const cp = await readCheckpoint(cpPath);
+  const intact = cp !== undefined && (await partsIntact(cp, cp.dir, settings.name));
+  let resume: Resume | undefined;
+  if (cp && intact && cp.key === key && !o.snapshot) {
+    resume = { cpPath, key, from: cp };
+    const pages = Object.values(cp.rounds).reduce((n, r) => n + (r?.pages ?? 0), 0);
+    log.info(
+      `entra export: ${settings.name}: resuming the round a previous run left at its checkpoint of ${cp.savedAt} (${pages} pages read)`,
+    );
+  } else {
+    // Parts gone and other settings: the run that wrote it committed (and was killed before removing it).
+    if (cp && o.snapshot && intact && cp.key === key)
+      // --diff finds deletes from the ids this run saw: a resumed round would take the part read
+      // before the kill for deletes.
+      log.info(
+        `entra export: ${settings.name}: --diff: a previous run left a checkpoint; its round starts over from the first page`,
+      );
+    else if (cp && (intact || cp.key === key))
+      log.warn(
+        cp.key !== key
+          ? 'a previous run left a checkpoint for other settings, mapping, output or cookies: starting its round over'
+          : 'a previous run left a checkpoint whose files are gone: starting its round over',
+      );
+    if (cp?.dir)
+      await discardResume(
+        cpPath,
+        cp.dir,
+        settings.name,
+        Object.keys(cp.files).map((table) => ({ table })),
+      );
+    await discardResume(cpPath, dir, settings.name, tables);
+    if (!o.snapshot) resume = { cpPath, key };
+  }
+  try {
+    return await runRoundsOnce(o, resume);
+  } catch (error) {
+    if (!(error instanceof ToolError) || error.code !== 'ERR_RESUME_EXPIRED' || !resume?.from) throw error;
+    log.warn(`${error.message}: starting the round over from its first page`);
+    await discardResume(cpPath, dir, settings.name, tables);
+    return await runRoundsOnce(o, { cpPath, key });
+  }
+}
+
+/** Where a round goes on after one of its pages; a `--parallel` partition's page has no such link. */
+type PageLink = { next?: string; deltaLink?: string } | 'partition';
+
+/** A resumable run: where its checkpoints go, and the one it continues from. */
+interface Resume {
+  cpPath: string;
+  key: string;
+  from?: Checkpoint;
+}
+
+async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Promise<number> {
   const { settings, client, log, cookieDir, mapping } = o;
   const started = performance.now();
   const startedAt = new Date();
   const tables = exportTables(mapping);
   const stdoutTable = 'stream' in o.output && o.output.format === 'csv' ? o.output.table : undefined;
+  const from = resume?.from;
+  const initial = o.rounds.map((r) => {
+    const c = from?.rounds[r.entity];
+    return c ? { ...r, mode: c.mode, objects: c.objects, pages: c.pages } : { ...r };
+  });
   // `auto`: one window for the run's entities, as Graph's budget is one per app and tenant (a tenant
   // large enough to be partitioned has more than 500 users: 8,000 RU per 10 s).
   let shared: ConcurrencyLimiter | undefined;
   const limiter = () => (shared ??= aimdConcurrency({ max: 48, ruPerSecond: ruBudgetPerSecond(501) }));
-  const readables = o.rounds.map((round) =>
+  // Where each round goes on after each page still on its way to the files (resumable runs only).
+  const pageLinks = new Map<EntityName, Map<number, PageLink>>();
+  const readables = initial.map((round) => {
+    const source = deltaSource(o, round, limiter, from?.rounds[round.entity]);
     // A page or two ahead per entity is enough (the source prefetches one more): pages are large.
-    Readable.from(deltaSource(o, round, limiter), { highWaterMark: 2 }),
-  );
+    return Readable.from(resume ? tracked(round, source) : source, { highWaterMark: 2 });
+  });
+  async function* tracked(round: EntityRound, source: AsyncGenerator<SourceMsg>): AsyncGenerator<SourceMsg> {
+    const mine = new Map<number, PageLink>();
+    pageLinks.set(round.entity, mine);
+    let pages = round.pages;
+    for await (const msg of source) {
+      // A partition's page has no link to go on from: the round is not resumable until it ends.
+      if (msg.kind === 'page')
+        mine.set(
+          ++pages,
+          msg.next !== undefined || msg.deltaLink !== undefined
+            ? {
+                ...(msg.next !== undefined ? { next: msg.next } : {}),
+                ...(msg.deltaLink !== undefined ? { deltaLink: msg.deltaLink } : {}),
+              }
+            : 'partition',
+        );
+      yield msg;
+    }
+  }
   // A source stopped early may still fail in the background (its client is closed): nobody listens then.
   for (const r of readables) r.on('error', () => {});
-  const state = createRoundState(o.rounds, { logger: log });
+  const state = createRoundState(initial, { logger: log, marks: resume !== undefined });
   if (o.report) o.report.rounds = [...state.rounds.values()];
+  let seen: ReturnType<typeof createSeenIds> | undefined;
+  let last: Awaited<ReturnType<typeof readWrittenObjects>> | undefined;
+  if (from && 'dir' in o.output && from.files[OBJECT_TABLE] !== undefined) {
+    const ids = (seen = createSeenIds());
+    last = await readWrittenObjects(
+      partPath(o.output.dir, settings.name, OBJECT_TABLE),
+      from.files[OBJECT_TABLE],
+      (id) => void ids.add(id),
+    );
+  }
   // Rows travel a page at a time (one array per page): per-row stream overhead would dominate.
   const rows = _(readables.map((r) => _<ExportMsg>(r)))
     .merge()
-    .through(routeByTypeStream({ mapping, typed: 'stream' in o.output && o.output.format === 'ndjson' }))
+    .through(
+      routeByTypeStream({
+        mapping,
+        typed: 'stream' in o.output && o.output.format === 'ndjson',
+        ...(seen ? { seen } : {}),
+        ...(last ? { last } : {}),
+      }),
+    )
     .through(splitNavigationStream({ mapping }))
     .through(
       o.snapshot
@@ -259,6 +420,63 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
         : (s: Highland.Stream<ExportMsg>) => s,
     )
     .through(state.through);
+
+  // The checkpoint stage: every CHECKPOINT_PAGES pages, the part files fsynced, then the links.
+  const at = new Map<EntityName, RoundCheckpoint>(
+    initial.map((r) => [
+      r.entity,
+      from?.rounds[r.entity] ?? { mode: r.mode, next: null, objects: 0, pages: 0 },
+    ]),
+  );
+  let sinceCheckpoint = 0;
+  let checkpoints = 0;
+  let sync: (() => Promise<Record<string, number>>) | undefined;
+  let countsNow: () => [string, number][] = () => [];
+  // Rounds mid-way through `--parallel` partitions: their pages end in any order, so no checkpoint
+  // is taken until they end (the last one stands, and a run resumed from it reads them again).
+  const partitioned = new Set<EntityName>();
+  const onMark = async (mark: PageMark) => {
+    const round = state.rounds.get(mark.entity)!;
+    if (mark.deltaLink !== undefined) {
+      // The round has ended and its every row is taken.
+      partitioned.delete(mark.entity);
+      at.set(mark.entity, {
+        mode: round.mode,
+        next: null,
+        deltaLink: mark.deltaLink,
+        objects: mark.objects,
+        pages: mark.pages,
+      });
+      return;
+    }
+    const mine = pageLinks.get(mark.entity)!;
+    const link = mine.get(mark.pages);
+    mine.delete(mark.pages);
+    if (!link)
+      throw new ToolError('ERR_INTERNAL', `no link recorded for page ${mark.pages} of ${mark.entity}`);
+    if (link === 'partition') partitioned.add(mark.entity);
+    else
+      at.set(mark.entity, {
+        mode: round.mode,
+        next: link.next ?? null,
+        ...(link.deltaLink ? { deltaLink: link.deltaLink } : {}),
+        objects: mark.objects,
+        pages: mark.pages,
+      });
+    if (++sinceCheckpoint < (o.checkpointPages ?? CHECKPOINT_PAGES) || partitioned.size) return;
+    sinceCheckpoint = 0;
+    const files = await sync!();
+    await saveCheckpoint(resume!.cpPath, {
+      version: 1,
+      key: resume!.key,
+      savedAt: new Date().toISOString(),
+      dir: (o.output as { dir: string }).dir,
+      rounds: Object.fromEntries(at),
+      files,
+      counts: countsNow(),
+    });
+    o.onCheckpoint?.(++checkpoints);
+  };
 
   const totals = o.progress.enabled ? countObjects(o) : new Map<EntityName, number>();
   const progress = new Progress(
@@ -323,7 +541,21 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
       const { dir } = o.output;
       await sweepTemps(dir, settings.name);
       await sweepTemps(cookieDir, settings.name);
-      const writer = createTableWriter({ dir, connection: settings.name, tables });
+      const writer = createTableWriter({
+        dir,
+        connection: settings.name,
+        tables,
+        ...(resume
+          ? {
+              parts: {
+                onMark,
+                ...(from ? { resumeAt: from.files, counts: from.counts } : {}),
+              },
+            }
+          : {}),
+      });
+      sync = () => writer.sync();
+      countsNow = () => [...writer.counts];
       if (o.report) o.report.counts = writer.counts;
       try {
         await Promise.race([
@@ -343,6 +575,15 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
         counts = writer.counts;
       } catch (error) {
         await writer.abort();
+        const code = error instanceof ToolError ? error.code : undefined;
+        // Over --max-deletes the round was read to its end: nothing of it is kept for later.
+        const keep = (checkpoints > 0 || from) && code !== 'ERR_THRESHOLD';
+        if (resume && keep && code !== 'ERR_RESUME_EXPIRED')
+          log.info(
+            `entra export: ${settings.name}: the round is checkpointed; the next run continues from its last checkpoint`,
+          );
+        // No checkpoint to continue from: nothing to keep (the previous outputs are untouched).
+        else if (resume && !keep) await discardResume(resume.cpPath, dir, settings.name, tables);
         throw error;
       }
     }
@@ -411,6 +652,7 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
       o.report.written = written;
       if (o.advance && dropped === 0) o.report.cookies = 'advanced';
     }
+    if (resume) await unlink(resume.cpPath).catch(() => undefined);
   } finally {
     o.snapshot?.rollback();
     signals.off();

@@ -89,6 +89,30 @@ function killAtCommitStep(env: NodeJS.ProcessEnv): { onCommitStep: (label: strin
   };
 }
 
+/**
+ * Test hooks of resumable rounds: `ENTRA_TEST_CHECKPOINT_PAGES=n` checkpoints every n pages;
+ * `ENTRA_TEST_KILL_AT_CHECKPOINT=k` kills the process (SIGKILL) right after its k-th checkpoint.
+ */
+function checkpointHooks(env: NodeJS.ProcessEnv): {
+  checkpointPages?: number;
+  onCheckpoint?: (n: number) => void;
+} {
+  const pages = Number(env.ENTRA_TEST_CHECKPOINT_PAGES);
+  const at = Number(env.ENTRA_TEST_KILL_AT_CHECKPOINT);
+  return {
+    ...(Number.isInteger(pages) && pages >= 1 ? { checkpointPages: pages } : {}),
+    ...(Number.isInteger(at) && at >= 1
+      ? {
+          onCheckpoint: (n: number) => {
+            if (n !== at) return;
+            writeSync(2, `entra: test: killed after checkpoint ${n}\n`);
+            process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
+  };
+}
+
 /** The process streams of a run; tests pass their own. */
 export interface ExportIo {
   stdout?: Writable;
@@ -292,6 +316,7 @@ export async function exportCommand(
           advance: plan.advance,
           ...(plan.reason ? { keepReason: plan.reason } : {}),
           ...(killAtCommitStep(env) ?? {}),
+          ...checkpointHooks(env),
           ...(args.parallel ? { parallel: args.parallel } : {}),
           // Tests: `auto` partitions even a small tenant on a fast link.
           ...(env.ENTRA_TEST_PARALLEL_AUTO_ALWAYS === '1'

@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, fsync, mkdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify, type Options } from 'csv-stringify';
 import { stringify as stringifySync } from 'csv-stringify/sync';
 import { ToolError } from '../errors.js';
-import type { TableRow } from '../types.js';
+import type { PageMark, TableRow } from '../types.js';
 import { createAtomicFile, type AtomicFile } from './atomic-file.js';
 
 /** One CSV table and its header. */
@@ -26,6 +26,48 @@ export interface TableWriter {
   abort(): Promise<void>;
   /** Rows written so far, by `<table> <Command>`. */
   readonly counts: ReadonlyMap<string, number>;
+  /**
+   * Resumable writers only: once every row taken so far is written, fsyncs each part file and
+   * resolves with its length in bytes (what a checkpoint records).
+   */
+  sync(): Promise<Record<string, number>>;
+}
+
+/** `.<connection>_<table>.csv.part`: a resumable run's file of one table, beside its final name. */
+export function partPath(dir: string, connection: string, table: string): string {
+  return join(dir, `.${connection}_${table}.csv.part`);
+}
+
+/** A part file: appended to, fsynced at checkpoints, renamed into place at commit; kept on failure. */
+function createPartFile(path: string, resumeAt: number | undefined): AtomicFile & { fd: () => number } {
+  if (resumeAt !== undefined) truncateSync(path, resumeAt);
+  const stream = createWriteStream(path, { flags: resumeAt !== undefined ? 'a' : 'w', flush: true });
+  let failure: Error | undefined;
+  stream.on('error', (error) => (failure ??= error));
+  const closed = new Promise<void>((resolve) => stream.once('close', resolve));
+  const flush = async () => {
+    if (!stream.writableEnded && !stream.destroyed) stream.end();
+    await closed;
+    if (failure || !stream.writableFinished)
+      throw new ToolError('ERR_ATOMIC_FILE', `cannot write ${path}: ${failure?.message ?? 'closed early'}`, {
+        cause: failure,
+      });
+  };
+  return {
+    path,
+    tempPath: path,
+    stream,
+    flush,
+    fd: () => (stream as unknown as { fd: number }).fd,
+    commit: () => Promise.reject(new ToolError('ERR_INTERNAL', 'part files are committed by commitStaged')),
+    async abort() {
+      // Kept: the next run resumes from it, or removes it when there is no checkpoint to resume from.
+      if (!stream.closed) {
+        stream.destroy();
+        await closed;
+      }
+    },
+  };
 }
 
 /** A writer to a stream that the reader may close early (`| head`): EPIPE ends it cleanly. */
@@ -94,8 +136,18 @@ export function createTableWriter(options: {
   dir: string;
   connection: string;
   tables: TableSpec[];
+  /**
+   * Write to part files ({@link partPath}) that a later run can resume: `resumeAt` gives each table's
+   * length at the checkpoint resumed from (the files are cut there, and no header is written again),
+   * `counts` the rows counted up to it; `onMark` is called at each {@link PageMark} in the rows.
+   */
+  parts?: {
+    resumeAt?: Record<string, number>;
+    counts?: [string, number][];
+    onMark: (mark: PageMark) => Promise<void>;
+  };
 }): TableWriter {
-  const { dir, connection, tables } = options;
+  const { dir, connection, tables, parts } = options;
   if (typeof dir !== 'string' || !dir) throw invalid('dir', dir, 'expected a directory');
   if (typeof connection !== 'string' || !connection)
     throw invalid('connection', connection, 'expected a name');
@@ -114,14 +166,20 @@ export function createTableWriter(options: {
 
   interface Open {
     columns: string[];
-    file: AtomicFile;
+    file: AtomicFile & { fd?: () => number };
+    bytes: number;
   }
   const open = new Map<string, Open>();
-  const counts = new Map<string, number>();
+  const counts = new Map<string, number>(parts?.counts ?? []);
   // Rows arrive a page at a time: each table's rows of a page become one CSV text, one write.
   const writable = new Writable({
     objectMode: true,
-    write(chunk: TableRow | TableRow[], _encoding, callback) {
+    write(chunk: TableRow | TableRow[] | PageMark, _encoding, callback) {
+      if (!Array.isArray(chunk) && 'kind' in chunk) {
+        if (!parts) return callback();
+        parts.onMark(chunk).then(() => callback(), callback);
+        return;
+      }
       const rows = Array.isArray(chunk) ? chunk : [chunk];
       const byTable = new Map<Open, string>();
       for (const row of rows) {
@@ -134,11 +192,13 @@ export function createTableWriter(options: {
       const done = () => {
         if (--pending === 0) callback();
       };
-      for (const [t, text] of byTable)
+      for (const [t, text] of byTable) {
+        if (parts) t.bytes += Buffer.byteLength(text);
         if (!t.file.stream.write(text)) {
           pending++;
           t.file.stream.once('drain', done);
         }
+      }
       done();
     },
     final(callback) {
@@ -153,17 +213,40 @@ export function createTableWriter(options: {
     },
   });
   for (const { table, columns } of tables) {
-    const file = createAtomicFile(join(dir, `${connection}_${table}.csv`));
+    const final = join(dir, `${connection}_${table}.csv`);
+    const resumeAt = parts?.resumeAt?.[table];
+    const file = parts
+      ? { ...createPartFile(partPath(dir, connection, table), resumeAt), path: final }
+      : createAtomicFile(final);
     // A failing file fails the whole writer, so the run's pipeline rejects.
     file.stream.once('error', (error) => writable.destroy(error));
-    file.stream.write(stringifySync([columns], CSV_OPTIONS));
-    open.set(table, { columns, file });
+    let bytes = resumeAt ?? 0;
+    if (resumeAt === undefined) {
+      const header = stringifySync([columns], CSV_OPTIONS);
+      file.stream.write(header);
+      bytes += Buffer.byteLength(header);
+    }
+    open.set(table, { columns, file, bytes });
   }
 
   let committed = false;
   return {
     writable,
     counts,
+    async sync() {
+      const sizes: Record<string, number> = {};
+      for (const [table, t] of open) {
+        // An empty write's callback fires once everything written before it is on the file.
+        await new Promise<void>((resolve, reject) =>
+          t.file.stream.write('', (e) => (e ? reject(e) : resolve())),
+        );
+        const fd = t.file.fd?.();
+        if (fd !== undefined)
+          await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+        sizes[table] = t.bytes;
+      }
+      return sizes;
+    },
     async stage() {
       if (!writable.writableEnded) writable.end();
       await finishedOrFailed(writable);

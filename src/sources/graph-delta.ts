@@ -17,6 +17,11 @@ export interface DeltaSourceOptions {
   cookie?: string;
   /** Fetch the next page while the current one is being written (default true). */
   prefetch?: boolean;
+  /**
+   * Continue a round a killed or failed run checkpointed: the nextLink to follow and the round's mode.
+   * If Graph no longer honours the link, the source throws ERR_RESUME_EXPIRED before any page.
+   */
+  resume?: { url: string; mode: 'complete' | 'incremental' };
 }
 
 interface DeltaPage {
@@ -44,8 +49,9 @@ function syncStateLost(r: GraphResponse): string | undefined {
 export async function* graphDelta(options: DeltaSourceOptions): AsyncGenerator<SourceMsg> {
   const { client, entity } = options;
   const prefetch = options.prefetch ?? true;
-  let mode: 'complete' | 'incremental' = options.cookie ? 'incremental' : 'complete';
-  let url = options.cookie ?? options.initialUrl;
+  let mode: 'complete' | 'incremental' =
+    options.resume?.mode ?? (options.cookie ? 'incremental' : 'complete');
+  let url = options.resume?.url ?? options.cookie ?? options.initialUrl;
   let reason: string | undefined;
   const fetchPage = (u: string) => client.get<DeltaPage>(u, { throwHttpErrors: false });
   let pending: Promise<GraphResponse<DeltaPage>> | undefined = fetchPage(url);
@@ -59,6 +65,11 @@ export async function* graphDelta(options: DeltaSourceOptions): AsyncGenerator<S
     pending = undefined;
     if (response.status >= 400) {
       const lost = syncStateLost(response);
+      if (lost && options.resume && pages === 0)
+        throw new ToolError(
+          'ERR_RESUME_EXPIRED',
+          `${lost}: the checkpointed ${entity} link is no longer honoured`,
+        );
       if (lost && mode === 'incremental' && pages === 0) {
         const location = response.headers.location;
         mode = 'complete';
@@ -116,7 +127,13 @@ export async function* graphDelta(options: DeltaSourceOptions): AsyncGenerator<S
       }
     }
     if (pages++ === 0) yield { kind: 'mode', entity, mode, ...(reason ? { reason } : {}) };
-    yield { kind: 'page', entity, records: page.value };
+    yield {
+      kind: 'page',
+      entity,
+      records: page.value,
+      ...(next !== undefined ? { next } : {}),
+      ...(done !== undefined ? { deltaLink: done } : {}),
+    };
     if (done !== undefined) {
       yield { kind: 'state', entity, deltaLink: done };
       return;

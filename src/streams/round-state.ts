@@ -1,6 +1,6 @@
 import { ToolError } from '../errors.js';
 import type { EntityName } from '../graph/schema.js';
-import type { ExportMsg, Logger, RoundMode, TableRow } from '../types.js';
+import type { ExportMsg, Logger, PageMark, RoundMode, TableRow } from '../types.js';
 
 /** One entity's round in a run: what it asked for, how it went, where it ended. */
 export interface EntityRound {
@@ -23,7 +23,7 @@ export interface RoundState {
    * A `through` stage: takes the state out of the stream (mode changes, deltaLinks, page counts) and
    * passes the rows on, a page at a time.
    */
-  readonly through: (s: Highland.Stream<ExportMsg>) => Highland.Stream<TableRow[]>;
+  readonly through: (s: Highland.Stream<ExportMsg>) => Highland.Stream<TableRow[] | PageMark>;
   /** Each entity's round, as the messages have told it so far (progress reads it during the run). */
   readonly rounds: ReadonlyMap<EntityName, Readonly<EntityRound>>;
   /** Once the stream has ended: every round's deltaLink; ERR_GRAPH_RESPONSE for a round without one. */
@@ -40,7 +40,10 @@ export interface RoundState {
  */
 export function createRoundState(
   initial: readonly EntityRound[],
-  options: { logger?: Logger } = {},
+  options: {
+    logger?: Logger;
+    /** Follow each page's rows with a {@link PageMark} (resumable runs). */ marks?: boolean;
+  } = {},
 ): RoundState {
   const rounds = new Map<EntityName, EntityRound>(initial.map((r) => [r.entity, { ...r }]));
   const round = (entity: EntityName): EntityRound => {
@@ -52,14 +55,18 @@ export function createRoundState(
     rounds,
     through: (s) =>
       s
-        .map((msg): TableRow[] | undefined => {
+        .map((msg): (TableRow[] | PageMark)[] | undefined => {
           if (msg.kind === 'rows') {
-            if (!msg.derived) {
-              const r = round(msg.entity);
-              r.pages++;
-              r.objects += msg.records;
+            // Rows a stage made up (a --diff round's deletes) are not a page of the round.
+            if (msg.derived) return msg.rows.length ? [msg.rows] : undefined;
+            const r = round(msg.entity);
+            r.pages++;
+            r.objects += msg.records;
+            if (options.marks) {
+              const mark: PageMark = { kind: 'mark', entity: msg.entity, pages: r.pages, objects: r.objects };
+              return msg.rows.length ? [msg.rows, mark] : [mark];
             }
-            return msg.rows.length ? msg.rows : undefined;
+            return msg.rows.length ? [msg.rows] : undefined;
           }
           if (msg.kind === 'mode') {
             const r = round(msg.entity);
@@ -68,15 +75,29 @@ export function createRoundState(
                 `${msg.entity}: ${msg.reason ?? 'cookie rejected'}; running a complete round`,
               );
             r.mode = msg.mode;
-          } else if (msg.kind === 'state') round(msg.entity).deltaLink = msg.deltaLink;
-          else
+          } else if (msg.kind === 'state') {
+            const r = round(msg.entity);
+            r.deltaLink = msg.deltaLink;
+            // The round's every row is before this mark: a checkpoint may call it finished.
+            if (options.marks)
+              return [
+                {
+                  kind: 'mark',
+                  entity: msg.entity,
+                  pages: r.pages,
+                  objects: r.objects,
+                  deltaLink: msg.deltaLink,
+                },
+              ];
+          } else
             throw new ToolError(
               'ERR_INTERNAL',
               `the cookie stage got a ${msg.kind} message: route and split first`,
             );
           return undefined;
         })
-        .filter((rows): rows is TableRow[] => rows !== undefined),
+        .filter((out): out is (TableRow[] | PageMark)[] => out !== undefined)
+        .sequence(),
     deltaLinks() {
       const links = new Map<EntityName, string>();
       for (const r of rounds.values()) {

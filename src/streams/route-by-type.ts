@@ -29,6 +29,8 @@ export interface RouterOptions {
   seen?: SeenIds;
   /** Also give each object row its typed `values` (for NDJSON). */
   typed?: boolean;
+  /** Each round's last object row, for a resumed round (its repeat on the next page is not written again). */
+  last?: Map<EntityName, TableRow>;
 }
 
 export { exportTables } from './export-tables.js';
@@ -68,7 +70,7 @@ export function createObjectRouter(options: RouterOptions): ObjectRouter {
   // Parsing '#microsoft.graph.x' once per distinct type, not per record.
   const typeToEntity = new Map<string, EntityName | undefined>();
   let seen = options.seen;
-  const last = new Map<EntityName, TableRow>();
+  const last = options.last ?? new Map<EntityName, TableRow>();
   const out: { owner: EntityName; row: TableRow | undefined } = { owner: 'user', row: undefined };
   return (entity, record) => {
     const type = record['@odata.type'];
@@ -139,6 +141,7 @@ export function routeByTypeStream(options: {
   mapping: Mapping;
   seen?: SeenIds;
   typed?: boolean;
+  last?: Map<EntityName, TableRow>;
 }): (s: Highland.Stream<ExportMsg>) => Highland.Stream<ExportMsg> {
   const modes = new Map<EntityName, RoundMode>();
   const route = createObjectRouter({
@@ -146,6 +149,7 @@ export function routeByTypeStream(options: {
     mode: (entity) => modes.get(entity) ?? 'complete',
     ...(options.seen ? { seen: options.seen } : {}),
     ...(options.typed ? { typed: true } : {}),
+    ...(options.last ? { last: options.last } : {}),
   });
   return (s) =>
     s.map((msg): ExportMsg => {

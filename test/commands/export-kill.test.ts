@@ -22,7 +22,7 @@ const LEE = '9f830d48-a781-5bc8-9b6e-e4f3e3b2aa42';
 const SELECT = 'user=displayName,mail';
 
 /** The files a run leaves when nothing is pending: CSV, cookies; no temp file, backup, manifest or lock. */
-const STRAY = /\.(tmp|bak|stale)$|_commit\.json$|\.lock$/;
+const STRAY = /\.(tmp|bak|stale|part)$|_commit\.json$|\.lock$/;
 
 /** Cookie files only. */
 const cookiesOf = (files: Map<string, string>) =>

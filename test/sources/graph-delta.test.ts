@@ -76,12 +76,56 @@ GraphDelta('graphDelta(options) follows nextLink through empty pages until the d
   const msgs = await collect(graphDelta({ client, entity: 'user', initialUrl: `${GRAPH}users/delta` }));
   assert.equal(msgs, [
     { kind: 'mode', entity: 'user', mode: 'complete' },
-    { kind: 'page', entity: 'user', records: [] },
-    { kind: 'page', entity: 'user', records: [] },
-    { kind: 'page', entity: 'user', records: [{ id: 'u1' }] },
+    { kind: 'page', entity: 'user', records: [], next: `${GRAPH}users/delta?$skiptoken=1` },
+    { kind: 'page', entity: 'user', records: [], next: `${GRAPH}users/delta?$skiptoken=2` },
+    {
+      kind: 'page',
+      entity: 'user',
+      records: [{ id: 'u1' }],
+      deltaLink: `${GRAPH}users/delta?$deltatoken=D`,
+    },
     { kind: 'state', entity: 'user', deltaLink: `${GRAPH}users/delta?$deltatoken=D` },
   ]);
 });
+
+GraphDelta(
+  'graphDelta(options) resumes at a checkpointed link; a link Graph no longer knows is ERR_RESUME_EXPIRED',
+  async () => {
+    const client = scripted({
+      [`${GRAPH}users/delta?$skiptoken=2`]: page([{ id: 'u1' }], {
+        delta: `${GRAPH}users/delta?$deltatoken=D`,
+      }),
+    });
+    const msgs = await collect(
+      graphDelta({
+        client,
+        entity: 'user',
+        initialUrl: `${GRAPH}users/delta`,
+        resume: { url: `${GRAPH}users/delta?$skiptoken=2`, mode: 'complete' },
+      }),
+    );
+    assert.is(msgs.length, 3);
+    assert.equal(client.calls.length, 1);
+    const gone = scripted({
+      [`${GRAPH}users/delta?$skiptoken=2`]: {
+        status: 400,
+        body: { error: { code: 'syncStateNotFound', message: 'expired' } },
+      },
+    });
+    const e = await rejection(
+      collect(
+        graphDelta({
+          client: gone,
+          entity: 'user',
+          initialUrl: `${GRAPH}users/delta`,
+          resume: { url: `${GRAPH}users/delta?$skiptoken=2`, mode: 'incremental' },
+        }),
+      ),
+    );
+    assert.is(e.code, 'ERR_RESUME_EXPIRED');
+    assert.is(gone.calls.length, 1, 'no fallback to a complete round: rows of the round are already written');
+  },
+);
 
 GraphDelta('graphDelta(options) stops with ERR_GRAPH_PAGINATION_LOOP on a repeated nextLink', async () => {
   const client = scripted({
