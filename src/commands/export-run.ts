@@ -87,6 +87,8 @@ export interface RoundsOptions {
   checkpointPages?: number;
   /** Called after each checkpoint is saved (fault injection for the resume tests). */
   onCheckpoint?: (n: number) => void;
+  /** Called once each page's rows are written, before any checkpoint after it (fault injection). */
+  onPageWritten?: (n: number) => void;
 }
 
 /** What a run did, for `--summary` (filled in place, so that a failed run still tells how far it got). */
@@ -435,6 +437,7 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
   // Rounds mid-way through `--parallel` partitions: their pages end in any order, so no checkpoint
   // is taken until they end (the last one stands, and a run resumed from it reads them again).
   const partitioned = new Set<EntityName>();
+  let pagesWritten = 0;
   const onMark = async (mark: PageMark) => {
     const round = state.rounds.get(mark.entity)!;
     if (mark.deltaLink !== undefined) {
@@ -454,6 +457,7 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
     mine.delete(mark.pages);
     if (!link)
       throw new ToolError('ERR_INTERNAL', `no link recorded for page ${mark.pages} of ${mark.entity}`);
+    o.onPageWritten?.(++pagesWritten);
     if (link === 'partition') partitioned.add(mark.entity);
     else
       at.set(mark.entity, {

@@ -91,25 +91,30 @@ function killAtCommitStep(env: NodeJS.ProcessEnv): { onCommitStep: (label: strin
 
 /**
  * Test hooks of resumable rounds: `ENTRA_TEST_CHECKPOINT_PAGES=n` checkpoints every n pages;
- * `ENTRA_TEST_KILL_AT_CHECKPOINT=k` kills the process (SIGKILL) right after its k-th checkpoint.
+ * `ENTRA_TEST_KILL_AT_CHECKPOINT=k` kills the process (SIGKILL) right after its k-th checkpoint;
+ * `ENTRA_TEST_KILL_AT_PAGE=k` right after the k-th page is written (a checkpoint or not).
  */
 function checkpointHooks(env: NodeJS.ProcessEnv): {
   checkpointPages?: number;
   onCheckpoint?: (n: number) => void;
+  onPageWritten?: (n: number) => void;
 } {
   const pages = Number(env.ENTRA_TEST_CHECKPOINT_PAGES);
-  const at = Number(env.ENTRA_TEST_KILL_AT_CHECKPOINT);
+  const killer = (value: string | undefined, what: string) => {
+    const at = Number(value);
+    if (!Number.isInteger(at) || at < 1) return undefined;
+    return (n: number) => {
+      if (n !== at) return;
+      writeSync(2, `entra: test: killed after ${what} ${n}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    };
+  };
+  const onCheckpoint = killer(env.ENTRA_TEST_KILL_AT_CHECKPOINT, 'checkpoint');
+  const onPageWritten = killer(env.ENTRA_TEST_KILL_AT_PAGE, 'page');
   return {
     ...(Number.isInteger(pages) && pages >= 1 ? { checkpointPages: pages } : {}),
-    ...(Number.isInteger(at) && at >= 1
-      ? {
-          onCheckpoint: (n: number) => {
-            if (n !== at) return;
-            writeSync(2, `entra: test: killed after checkpoint ${n}\n`);
-            process.kill(process.pid, 'SIGKILL');
-          },
-        }
-      : {}),
+    ...(onCheckpoint ? { onCheckpoint } : {}),
+    ...(onPageWritten ? { onPageWritten } : {}),
   };
 }
 

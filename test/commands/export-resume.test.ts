@@ -33,15 +33,26 @@ async function reference(h: Harness) {
   return { tables: await tablesOf(join(h.dir, 'ref')), requests: deltaRequests(h, before) };
 }
 
-/** `entra export` in a child process, killed (SIGKILL) right after its `k`-th checkpoint. */
-async function killedRun(h: Harness, k: number) {
+/** `entra export` in a child process, killed (SIGKILL) right after its `k`-th checkpoint (or page). */
+async function killedRun(
+  h: Harness,
+  k: number,
+  env: NodeJS.ProcessEnv = {},
+  at = 'checkpoint',
+  args: string[] = [],
+) {
   const killed = await runEntra(
-    ['export', '-s', h.settingsFile, '--ca', h.caFile, '-o', h.out, '--cookies', h.cookies, '-q'],
-    { env: { ...PAGES, ENTRA_TEST_KILL_AT_CHECKPOINT: String(k) } },
+    ['export', '-s', h.settingsFile, '--ca', h.caFile, '-o', h.out, '--cookies', h.cookies, '-q', ...args],
+    { env: { ...PAGES, [`ENTRA_TEST_KILL_AT_${at.toUpperCase()}`]: String(k), ...env } },
   );
   assert.is(killed.signal, 'SIGKILL', killed.stderr);
-  assert.match(killed.stderr, `killed after checkpoint ${k}`);
+  assert.match(killed.stderr, `killed after ${at} ${k}`);
 }
+
+/** `--parallel auto` (the default) partitions even this small tenant on this near emulator. */
+const PARTITIONED = { ENTRA_TEST_PARALLEL_AUTO_ALWAYS: '1' };
+/** Users and groups only: both partitioned, no sequential round beside them. */
+const SELECT = ['user=displayName,mail', 'group=displayName,members,owners'];
 
 const resumeRun = (h: Harness) =>
   runExport({ settings: h.settingsFile, ca: h.caFile, output: h.out, cookies: h.cookies }, PAGES);
@@ -128,5 +139,96 @@ Resume('a checkpoint for other settings is not used: one warning, a whole round'
     );
   });
 });
+
+Resume(
+  '--parallel partitions (auto, the default, on a large tenant): a run killed mid-partition keeps no checkpoint of it; the next run reads that round again: every row once',
+  async () => {
+    await withHarness(TENANT, async (h) => {
+      const ref = await h.run({
+        output: join(h.dir, 'ref'),
+        cookies: join(h.dir, 'ref-cookies'),
+        select: SELECT,
+      });
+      assert.is(ref.code, 0, ref.stderr);
+      // Killed while the partitions' pages were being written: no checkpoint names a partition.
+      const from = h.emu.requests.length;
+      await killedRun(
+        h,
+        3,
+        { ...PARTITIONED, ENTRA_TEST_CHECKPOINT_PAGES: '1' },
+        'page',
+        SELECT.flatMap((s) => ['--select', s]),
+      );
+      assert.ok(
+        h.emu.requests.slice(from).some((q) => q.path.includes('startswith')),
+        'the killed run listed partitions',
+      );
+      const cp = await readCheckpoint(checkpointPath(h.cookies, 'Contoso'));
+      for (const entity of ['user', 'group'] as const) {
+        const round = cp?.rounds[entity];
+        assert.ok(
+          !round || round.deltaLink || round.pages === 0,
+          `${entity}: ended, or not begun (${JSON.stringify(round)})`,
+        );
+      }
+      const r = await runExport(
+        { settings: h.settingsFile, ca: h.caFile, output: h.out, cookies: h.cookies, select: SELECT },
+        { ...PAGES, ...PARTITIONED },
+      );
+      assert.is(r.code, 0, r.stderr);
+      assert.equal(
+        await tablesOf(h.out),
+        await tablesOf(join(h.dir, 'ref')),
+        'the same rows as an uninterrupted round, each once',
+      );
+      assert.equal(
+        (await readdir(h.cookies)).filter((n) => n.includes('resume')),
+        [],
+        'checkpoint removed',
+      );
+    });
+  },
+);
+
+Resume(
+  '--diff after a killed run: the round starts over (one info line), and the killed part is not taken for deletes',
+  async () => {
+    await withHarness(TENANT, async (h) => {
+      const before = h.emu.requests.length;
+      const ref = await h.run({
+        output: join(h.dir, 'ref'),
+        cookies: join(h.dir, 'ref-cookies'),
+        diff: true,
+      });
+      assert.is(ref.code, 0, ref.stderr);
+      const whole = deltaRequests(h, before);
+      await killedRun(h, 4);
+      const from = h.emu.requests.length;
+      const r = await runExport(
+        { settings: h.settingsFile, ca: h.caFile, output: h.out, cookies: h.cookies, diff: true },
+        PAGES,
+      );
+      assert.is(r.code, 0, r.stderr);
+      assert.is(
+        r.stderr.match(/--diff: a previous run left a checkpoint; its round starts over/g)?.length,
+        1,
+        r.stderr,
+      );
+      assert.not.match(r.stderr, /resuming/);
+      assert.is(deltaRequests(h, from), whole, 'a whole round');
+      const tables = await tablesOf(h.out);
+      assert.equal(tables, await tablesOf(join(h.dir, 'ref')), 'the rows of an uninterrupted --diff run');
+      assert.ok(
+        [...tables.values()].flat().every((line) => !line.startsWith('delete,')),
+        'no delete row',
+      );
+      assert.equal(
+        (await readdir(h.cookies)).filter((n) => n.includes('resume')),
+        [],
+        'checkpoint removed',
+      );
+    });
+  },
+);
 
 Resume.run();
