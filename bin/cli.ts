@@ -368,6 +368,10 @@ export function entraCli(
             [
               'For a scheduler: a JSON summary of the run, also when it fails',
               '$0 export --summary run.json; jq .exit,.rows run.json',
+              ],
+              [
+              'A large complete round that a killed run resumes mid-way (sequential, checkpointed)',
+              '$0 export --ignore-cookies --parallel 1',
             ],
           ],
         ).epilog(
@@ -375,6 +379,8 @@ export function entraCli(
             'a run to stdout, or with other --entities/--select, reads them and moves none unless --advance-cookies ' +
             "(and may not write into the scheduled run's folder); --demo has none. One run at a time per connection " +
             '(a lock in the cookie folder). A failed, interrupted or killed run leaves the previous CSVs and cookies as they were. ' +
+            'A scheduled run killed while reading continues on the next run from its last checkpoint (every 50 pages; hidden .<connection>_<table>.csv.part files and .<connection>_resume.json), ' +
+            'except a users/groups round read in --parallel partitions (auto on a large tenant; --parallel 1 makes it resumable) and --diff runs, which start that round over. ' +
             'A round whose delete rows (all tables) exceed --max-deletes writes nothing and keeps the cookies (exit 4); with --output - the rows went out as they came, the cookies stay. ' +
             '--diff keeps a snapshot beside the cookies (<connection>_snapshot.sqlite), committed with them; without --diff it is neither read nor written.\n\n' +
             exitCodesEpilog([0, 1, 2, 4, 130], {
