@@ -368,9 +368,9 @@ export function entraCli(
             [
               'For a scheduler: a JSON summary of the run, also when it fails',
               '$0 export --summary run.json; jq .exit,.rows run.json',
-              ],
-              [
-              'A large complete round that a killed run resumes mid-way (sequential, checkpointed)',
+            ],
+            [
+              'A large complete round that a killed run can resume (checkpointed)',
               '$0 export --ignore-cookies --parallel 1',
             ],
           ],

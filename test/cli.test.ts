@@ -57,8 +57,9 @@ async function snapshot(context: Context): Promise<{ files: Map<string, string>;
   for (const folder of ['ExportOutput', 'ExportCookies']) {
     const names = await readdir(join(context.dir, folder)).catch(() => [] as string[]);
     for (const name of names.sort())
-      // A killed run's temp files and lock stay until the next run sweeps them or takes the lock over.
-      if (name.endsWith('.tmp') || name.endsWith('.lock')) temps.push(`${folder}/${name}`);
+      // A killed run's temp files and lock stay until the next run sweeps them or takes the lock over;
+      // its part files and checkpoint until the next run resumes from them or removes them.
+      if (/\.(tmp|lock|csv\.part)$|_resume\.json$/.test(name)) temps.push(`${folder}/${name}`);
       // The run record changes with every scheduled run, failed ones too (test/commands/state.test.ts).
       else if (!name.endsWith('_runs.json'))
         files.set(`${folder}/${name}`, await readFile(join(context.dir, folder, name), 'utf8'));
