@@ -135,8 +135,7 @@ export async function fulfillConnections(
   const paths = [...(args.files ?? []), args.results, args.journal, args.passwordFile, summaryOf(args)];
   if (requested === undefined) {
     const one = typeof args.connection === 'string' ? args.connection : undefined;
-    if (!paths.some(hasPlaceholder))
-      return fulfillCommand({ ...args, connection: one }, env, io);
+    if (!paths.some(hasPlaceholder)) return fulfillCommand({ ...args, connection: one }, env, io);
     const { name, settings } = await onlyConnection(args, env, stderr);
     return fulfillCommand(perConnection(name), env, { ...io, settings });
   }

@@ -81,9 +81,7 @@ function openExisting(path: string): Database.Database | undefined {
   try {
     db = new Database(path, { fileMustExist: true });
     db.pragma('busy_timeout = 0');
-    const hasMeta = db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
-      .get();
+    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
     if (!hasMeta) {
       db.close();
       return undefined;
