@@ -3,6 +3,7 @@ import { emulate } from '../src/commands/emulate.js';
 import { doctorCommand } from '../src/commands/doctor.js';
 import { skusCommand } from '../src/commands/skus.js';
 import { exportConnections, fulfillConnections } from '../src/commands/multi-commands.js';
+import { tuneHeapForExport } from '../src/heap-growth.js';
 import { protectCommand } from '../src/commands/protect.js';
 import { runCommand } from '../src/commands/process-io.js';
 import { schemaCommand } from '../src/commands/schema.js';
@@ -388,7 +389,11 @@ export function entraCli(
             }) +
             `\n\n${MANY_EXIT}`,
         ),
-      (args) => runCommand(() => exportConnections(args), args),
+      (args) =>
+        runCommand(() => {
+          tuneHeapForExport();
+          return exportConnections(args);
+        }, args),
     )
     .command(
       'fulfill [files..]',

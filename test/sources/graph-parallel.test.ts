@@ -5,7 +5,9 @@ import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { exportCommand } from '../../src/commands/export.js';
+import { createObjectRowEncoder } from '../../src/streams/encode-row.js';
 import {
+  asDeltaRecord,
   chunk,
   extend,
   partitionFilter,
@@ -270,5 +272,45 @@ Split('a mailNickname may end at the prefix: its parts include the prefix itself
   );
 });
 
+const Shape = suite('asDeltaRecord');
+
+Shape('a listed object gives the rows of the same object from delta, unset properties as absent', () => {
+  const listed = {
+    id: '11111111-1111-1111-1111-111111111111',
+    displayName: 'Ann',
+    mail: null,
+    businessPhones: [],
+    otherMails: ['a@contoso.com'],
+    accountEnabled: false,
+    jobTitle: '',
+  };
+  const delta = {
+    id: listed.id,
+    displayName: 'Ann',
+    otherMails: ['a@contoso.com'],
+    accountEnabled: false,
+    jobTitle: '',
+  };
+  const columns = ['id', 'displayName', 'mail', 'businessPhones', 'otherMails', 'accountEnabled', 'jobTitle'];
+  const record = asDeltaRecord({ ...listed });
+  assert.is(record.mail, undefined);
+  assert.is(record.businessPhones, undefined);
+  assert.equal(record.otherMails, ['a@contoso.com']);
+  for (const typed of [false, true]) {
+    const encode = createObjectRowEncoder(columns, columns, { typed, entity: 'user' });
+    assert.equal(
+      encode(record, 'insert', '#microsoft.graph.user'),
+      encode(delta, 'insert', '#microsoft.graph.user'),
+    );
+  }
+  // Without the conversion, the rows differ (the test can fail): `[]` is a cell of its own.
+  const plain = createObjectRowEncoder(columns, columns);
+  assert.is.not(
+    plain({ ...listed }, 'insert', '#microsoft.graph.user').cells.businessPhones,
+    plain(delta, 'insert', '#microsoft.graph.user').cells.businessPhones,
+  );
+});
+
 Parallel.run();
 Split.run();
+Shape.run();
