@@ -5,7 +5,7 @@ import { skusCommand } from '../src/commands/skus.js';
 import { exportConnections, fulfillConnections } from '../src/commands/multi-commands.js';
 import { tuneHeapForExport } from '../src/heap-growth.js';
 import { protectCommand } from '../src/commands/protect.js';
-import { runCommand } from '../src/commands/process-io.js';
+import { runCommand, usageHint } from '../src/commands/process-io.js';
 import { schemaCommand } from '../src/commands/schema.js';
 import { stateCommand } from '../src/commands/state.js';
 import {
@@ -242,7 +242,7 @@ export function entraCli(
               2: '2 a bad option (or a --port in use), nothing started',
             }),
         ),
-      (args) => runCommand(() => emulate(args), args),
+      (args) => runCommand(() => emulate(args), args, 'entra emulate --help'),
     )
     .command(
       'export',
@@ -390,10 +390,14 @@ export function entraCli(
             `\n\n${MANY_EXIT}`,
         ),
       (args) =>
-        runCommand(() => {
-          tuneHeapForExport();
-          return exportConnections(args);
-        }, args),
+        runCommand(
+          () => {
+            tuneHeapForExport();
+            return exportConnections(args);
+          },
+          args,
+          'entra export --help',
+        ),
     )
     .command(
       'fulfill [files..]',
@@ -530,6 +534,7 @@ export function entraCli(
         runCommand(
           () => fulfillConnections({ ...args, files: args.files?.map((f) => (f === STDIN ? '-' : f)) }),
           args,
+          'entra fulfill --help',
         ),
     )
     .command(
@@ -572,7 +577,7 @@ export function entraCli(
               2: '2 the settings cannot be read',
             }),
         ),
-      (args) => runCommand(() => doctorCommand(args), args),
+      (args) => runCommand(() => doctorCommand(args), args, 'entra doctor --help'),
     )
     .command(
       'skus',
@@ -601,7 +606,7 @@ export function entraCli(
           'Needs Organization.Read.All (or Directory.Read.All).\n\n' +
             exitCodesEpilog([0, 1, 2], { 1: '1 Graph refused or cannot be reached' }),
         ),
-      (args) => runCommand(() => skusCommand(args), args),
+      (args) => runCommand(() => skusCommand(args), args, 'entra skus --help'),
     )
     .command(
       'state',
@@ -635,7 +640,7 @@ export function entraCli(
             'complete round next time (export warns from 5 days on).\n\n' +
             exitCodesEpilog([0, 2], { 2: '2 no state for --connection in the cookie folder' }),
         ),
-      (args) => runCommand(() => stateCommand(args), args),
+      (args) => runCommand(() => stateCommand(args), args, 'entra state --help'),
     )
     .command(
       'schema [entity]',
@@ -654,7 +659,7 @@ export function entraCli(
             ['The names only', "$0 schema user --json | jq -r '.attributes[].name'"],
           ],
         ).epilog(exitCodesEpilog([0, 2], { 2: '2 unknown entity' })),
-      (args) => runCommand(() => schemaCommand(args), args),
+      (args) => runCommand(() => schemaCommand(args), args, 'entra schema --help'),
     )
     .command('protect', 'Encrypt settings values for the EncryptionCertificate, and decrypt them', (y) => {
       // Each sub-command takes only what it uses: encrypting needs no private key.
@@ -710,6 +715,7 @@ export function entraCli(
                     values: [...(args.values ?? []), ...args._.slice(2).map(String)],
                   }),
                 args,
+                'entra protect value --help',
               ),
           )
           .command(
@@ -723,7 +729,12 @@ export function entraCli(
                   .option('force', { type: 'boolean', describe: 'Replace an existing OUTPUT' }),
                 [fileExample],
               ).epilog(epilog),
-            (args) => runCommand(() => protectCommand({ ...args, action: 'file' }), args),
+            (args) =>
+              runCommand(
+                () => protectCommand({ ...args, action: 'file' }),
+                args,
+                'entra protect file --help',
+              ),
           )
           .command(
             'decrypt [values..]',
@@ -752,6 +763,7 @@ export function entraCli(
                     values: [...(args.values ?? []), ...args._.slice(2).map(String)],
                   }),
                 args,
+                'entra protect decrypt --help',
               ),
           ),
         [valueExample, fileExample, decryptExample],
@@ -801,7 +813,7 @@ export function entraCli(
       const text = usageMessage(message, argv, known, COMMANDS[path.join(' ')] ?? []);
       const help = ['entra', ...path, '--help'].join(' ');
       if (options.onUsageError) options.onUsageError(text, help);
-      process.stderr.write(redact(`entra: ERR_USAGE: ${text}\nRun '${help}' for usage.\n`));
+      process.stderr.write(redact(`entra: ERR_USAGE: ${text}\n${usageHint(help)}`));
       process.exit(2);
     })
     .help()

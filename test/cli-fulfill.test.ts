@@ -169,7 +169,10 @@ Cli('entra fulfill: a usage error exits 2 with one line on stderr and nothing on
     const bad = await usage.done;
     assert.is(bad.code, 2);
     assert.is(bad.stdout, '');
-    assert.is(bad.stderr, 'entra: ERR_USAGE: --concurrency must be an integer from 1 to 64, got 0\n');
+    assert.is(
+      bad.stderr,
+      "entra: ERR_USAGE: --concurrency must be an integer from 1 to 64, got 0\nRun 'entra fulfill --help' for usage.\n",
+    );
     assert.is(emu.tenant.get(ADELE)?.data.jobTitle, 'Retail Manager');
   }),
 );

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { entraCli } from '../bin/cli.js';
 import { EXAMPLE_MAX } from '../src/commands/usage.js';
 import { runEntra } from './helpers/cli.js';
+import { withDir } from './helpers/common.js';
 
 class Usage extends Error {}
 
@@ -236,5 +237,35 @@ Process('entra export --ignore-cookie exits 2 with one clear line and a pointer 
     "entra: ERR_USAGE: unknown option --ignore-cookie (did you mean --ignore-cookies?)\nRun 'entra export --help' for usage.\n",
   );
 });
+
+Process(
+  "every command's own usage errors end as yargs' do: one line, the pointer to help, exit 2",
+  async () => {
+    // Each found by the command itself (not by yargs): a range, a contradiction, a name, a missing option.
+    const cases = [
+      ['emulate', '--users', '-5'],
+      ['export', '--jobs', '0', '-c', 'A', '-c', 'B'],
+      ['fulfill', '--redeem-urls', 'f.csv'],
+      ['doctor', '-c', 'A', '-c', 'A'],
+      ['skus', '-c', 'A', '-c', 'B'],
+      ['schema', 'bogus'],
+      ['protect', 'value', '--key', 'Connections:A:ApplicationKey'],
+      ['protect', 'decrypt', 'abc'],
+    ];
+    await withDir(async (dir) => {
+      for (const args of cases) {
+        const r = await runEntra(args, { cwd: dir });
+        const help = ['entra', ...args.slice(0, args[0] === 'protect' ? 2 : 1), '--help'].join(' ');
+        assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.is(r.stdout, '');
+        assert.match(
+          r.stderr,
+          new RegExp(`^entra: ERR_USAGE: [^\\n]+\\nRun '${help}' for usage\\.\\n$`),
+          args.join(' '),
+        );
+      }
+    });
+  },
+);
 
 Process.run();

@@ -106,6 +106,7 @@ export async function exportConnections(
     ...(args.jobs !== undefined ? { jobs: args.jobs } : {}),
     stderr,
     ...(args.quiet ? { quiet: true } : {}),
+    help: 'entra export --help',
     run: (name, prefixed) =>
       exportCommand({ ...(args as ExportArgs), connection: name, ...paths(name) }, env, {
         ...io,
@@ -183,6 +184,7 @@ export async function fulfillConnections(
     ...(args.jobs !== undefined ? { jobs: args.jobs } : {}),
     stderr,
     ...(args.quiet ? { quiet: true } : {}),
+    help: 'entra fulfill --help',
     run: (name, prefixed) => fulfillCommand(perConnection(name), env, { ...io, stderr: prefixed, settings }),
   });
 }

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { EXIT, formatError, ToolError, UsageError } from '../errors.js';
+import { usageHint } from './process-io.js';
 import { redact } from '../redact.js';
 import type { SettingsLayer } from '../settings/settings.js';
 import type { ProgressStream } from './progress.js';
@@ -187,6 +188,8 @@ export async function runConnections(options: {
   jobs?: number;
   stderr: NodeJS.WritableStream;
   quiet?: boolean;
+  /** The command's help (`entra export --help`), named once at the end when a connection's command line was wrong. */
+  help?: string;
   run: (name: string, stderr: LinePrefixer) => Promise<number>;
 }): Promise<number> {
   const { names, stderr } = options;
@@ -238,5 +241,6 @@ export async function runConnections(options: {
       : `${o.error ? `${o.error} ` : ''}exit ${o.code}`;
     stderr.write(`entra: ${o.name}: ${what}\n`);
   }
+  if (options.help && outcomes.some((o) => o.error === 'ERR_USAGE')) stderr.write(usageHint(options.help));
   return worstExitCode(outcomes.map((o) => o.code));
 }

@@ -22,11 +22,29 @@ export function stderrLogger(options: CommonOptions, stream: NodeJS.WritableStre
   };
 }
 
+/** The last line of every usage error: `Run 'entra export --help' for usage.` */
+export function usageHint(help: string): string {
+  return `Run '${help}' for usage.\n`;
+}
+
+/**
+ * A mistake in the command line itself (ERR_USAGE), which the command's --help can help with;
+ * not a bad settings, mapping or input file (ERR_SETTINGS, ERR_CSV...), whose message says where.
+ */
+export function isUsageMistake(error: unknown): boolean {
+  return error instanceof ToolError && error.code === 'ERR_USAGE';
+}
+
 /**
  * Runs a command body the way every verb ends: the exit code it returns, or for an error one line
- * `entra: CODE: message` (plus context lines, and a stack with --verbose) on stderr.
+ * `entra: CODE: message` (plus context lines, and a stack with --verbose) on stderr; a usage
+ * mistake (ERR_USAGE) then gets `Run '<help>' for usage.`, as yargs' own usage errors do.
  */
-export async function runCommand(body: () => Promise<number | void>, options: CommonOptions): Promise<void> {
+export async function runCommand(
+  body: () => Promise<number | void>,
+  options: CommonOptions,
+  help?: string,
+): Promise<void> {
   // `| head` closing our stdout is a normal end, not an error (ndjson-cli, d3-dsv).
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exitCode = process.exitCode ?? EXIT.ok;
@@ -41,6 +59,8 @@ export async function runCommand(body: () => Promise<number | void>, options: Co
     process.exitCode = code ?? EXIT.ok;
   } catch (error) {
     for (const line of formatError(error)) process.stderr.write(`${redact(line)}\n`);
+    // A mistake in the command line ends as yargs' own usage errors do: with where the help is.
+    if (help && isUsageMistake(error)) process.stderr.write(usageHint(help));
     if (options.verbose || !(error instanceof ToolError)) {
       const stack = error instanceof Error ? error.stack : undefined;
       if (stack && options.verbose) process.stderr.write(`${redact(stack)}\n`);

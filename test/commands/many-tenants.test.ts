@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'csv-parse/sync';
 import type { Emulator, EmulatorOptions } from '../../src/emulator/server.js';
-import { formatError, ToolError } from '../../src/errors.js';
+import { formatError, ToolError, UsageError } from '../../src/errors.js';
 import {
   exportConnections,
   fulfillConnections,
@@ -192,6 +192,34 @@ Units('runConnections: 16 at once, each listening for Ctrl-C, and no listener-le
     process.off('warning', onWarning);
   }
 });
+
+Units(
+  "runConnections: a connection's command-line mistake ends the run with the pointer to help, once",
+  async () => {
+    const stderr = textSink();
+    const code = await runConnections({
+      names: ['TA', 'TB'],
+      stderr,
+      help: 'entra export --help',
+      run: () => Promise.reject(new UsageError('ERR_USAGE', '--output x: not a folder (it is a file)')),
+    });
+    assert.is(code, 2);
+    assert.ok(
+      stderr.text.endsWith("entra: TB: ERR_USAGE exit 2\nRun 'entra export --help' for usage.\n"),
+      stderr.text,
+    );
+    assert.is(stderr.text.split('for usage').length, 2);
+    // A bad settings file is no command-line mistake: its message says where, help would not.
+    const other = textSink();
+    await runConnections({
+      names: ['TA'],
+      stderr: other,
+      help: 'entra export --help',
+      run: () => Promise.reject(new UsageError('ERR_SETTINGS', 'x.json: not JSON')),
+    });
+    assert.not.match(other.text, /for usage/);
+  },
+);
 
 const Export = suite('entra export, several connections');
 
