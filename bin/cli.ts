@@ -571,7 +571,7 @@ export function entraCli(
         ).epilog(
           'Each setting is shown with the layer it came from (file, encrypted file, Azure Key Vault, CyberArk, environment, command line, default); ' +
             'secrets show as ***.\n\n' +
-            exitCodesEpilog([0, 1, 2], {
+            exitCodesEpilog([0, 1, 2, 130], {
               0: '0 ready',
               1: '1 a check failed (an unreachable host fails within seconds)',
               2: '2 the settings cannot be read',
@@ -604,7 +604,7 @@ export function entraCli(
           ],
         ).epilog(
           'Needs Organization.Read.All (or Directory.Read.All).\n\n' +
-            exitCodesEpilog([0, 1, 2], { 1: '1 Graph refused or cannot be reached' }),
+            exitCodesEpilog([0, 1, 2, 130], { 1: '1 Graph refused or cannot be reached' }),
         ),
       (args) => runCommand(() => skusCommand(args), args, 'entra skus --help'),
     )
@@ -695,7 +695,7 @@ export function entraCli(
         'Read generated passwords (PFX password in $ENTRA_CERTIFICATE_PASSWORD)',
         '$0 protect decrypt --certificate enc.pfx --file passwords.csv',
       ];
-      const epilog = exitCodesEpilog([0, 1, 2]);
+      const epilog = exitCodesEpilog([0, 1, 2, 130]);
       return examples(
         y
           .command(

@@ -134,7 +134,10 @@ Help("every command's help lists its exit codes; fulfill's include 3 and 4", asy
   const { text } = await output(['fulfill', '--help']);
   assert.match(text, /\n {2}3 {4}finished, but some rows failed \(see the results\)\n/);
   assert.match(text, /\n {2}4 {4}more delete rows than --max-deletes: nothing sent\n/);
-  assert.match(text, /\n {2}130 {2}interrupted \(Ctrl-C\)/);
+  assert.match(text, /\n {2}130 {2}interrupted \(Ctrl-C, SIGTERM\)/);
+  // Commands that wait on Graph or stdin can be interrupted too, with the same code.
+  for (const command of [['doctor'], ['skus'], ['protect', 'value']])
+    assert.match((await output([...command, '--help'])).text, /\n {2}130 {2}interrupted/, command.join(' '));
 });
 
 Help('every example is one line that pastes whole, on an 80-column terminal', async () => {

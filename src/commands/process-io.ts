@@ -54,6 +54,16 @@ export async function runCommand(
   process.stderr.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
   });
+  // Ctrl-C or SIGTERM where the command does not listen for them (doctor, skus, the start of every
+  // command) ends it as an interrupted run, exit 130 (DESIGN.md §4), not by the signal (143 for
+  // SIGTERM). Where the command listens (export, fulfill, emulate), its own handler decides.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return;
+    process.stderr.write(`entra: ERR_INTERRUPTED: interrupted (${signal})\n`);
+    process.exit(EXIT.interrupted);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const code = await body();
     process.exitCode = code ?? EXIT.ok;
@@ -66,5 +76,8 @@ export async function runCommand(
       if (stack && options.verbose) process.stderr.write(`${redact(stack)}\n`);
     }
     process.exitCode = error instanceof ToolError ? error.exitCode : EXIT.failure;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -14,7 +14,7 @@ export const EXIT_CODE_TEXT = {
   2: '2 usage or settings error, nothing written or sent',
   3: '3 finished, but some rows failed (see the results)',
   4: '4 stopped by a safety threshold, nothing sent',
-  130: '130 interrupted (Ctrl-C)',
+  130: '130 interrupted (Ctrl-C, SIGTERM)',
 } as const;
 
 /** The `Exit codes:` block of a command's help: one line per code it can end with. */

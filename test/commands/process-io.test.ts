@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runEntra } from '../helpers/cli.js';
@@ -24,6 +27,61 @@ runCommand(
       const closed = await runEntra(args, { cwd: dir, closeOutput: true });
       assert.is(closed.code, 3);
     });
+  },
+);
+
+runCommand(
+  'entra doctor and entra skus stopped by SIGTERM or SIGINT while they wait exit 130, as export and fulfill do',
+  async () => {
+    // A host that takes connections and never answers: the first request (the token) waits on it.
+    const sockets = new Set<Socket>();
+    let arrived: () => void = () => {};
+    const host = createServer((socket) => {
+      sockets.add(socket);
+      arrived();
+    });
+    await new Promise<void>((done) => host.listen(0, '127.0.0.1', done));
+    const { port } = host.address() as AddressInfo;
+    const bin = fileURLToPath(new URL('../../bin/entra.ts', import.meta.url));
+    try {
+      await withDir(async (dir) => {
+        const url = `https://127.0.0.1:${port}`;
+        const settings = {
+          Connections: {
+            Contoso: {
+              ApplicationId: '00000000-0000-0000-0000-000000000001',
+              TenantId: '00000000-0000-0000-0000-000000000002',
+              ApplicationKey: 'not-a-real-secret',
+              MicrosoftAuthorityPath: `${url}/{0}`,
+              MicrosoftGraphPathApi: `${url}/v1.0/`,
+            },
+          },
+        };
+        await writeFile(join(dir, 'appsettings.agent.json'), JSON.stringify(settings), { mode: 0o600 });
+        for (const command of ['doctor', 'skus'])
+          for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+            const connected = new Promise<void>((resolve) => (arrived = resolve));
+            const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), bin, command], {
+              cwd: dir,
+              stdio: ['ignore', 'ignore', 'pipe'],
+            });
+            let stderr = '';
+            child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+            const exit = new Promise<[number | null, string | null]>((resolve) =>
+              child.once('close', (code, killed) => resolve([code, killed])),
+            );
+            await connected;
+            child.kill(signal);
+            const [code, killed] = await exit;
+            assert.equal([code, killed], [130, null], `${command} ${signal}: ${stderr}`);
+            assert.match(stderr, new RegExp(`entra: ERR_INTERRUPTED: interrupted \\(${signal}\\)\\n$`));
+            for (const socket of sockets) socket.destroy();
+          }
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      host.close();
+    }
   },
 );
 
