@@ -159,7 +159,7 @@ export function connect(
      * Tighter bounds than a run's (doctor: fail within seconds): per-request timeout and retries of
      * the Graph client and the token provider alike.
      */
-    limits?: { timeoutMs: number; retries: number };
+    limits?: { timeoutMs: number; answerTimeoutMs?: number; retries: number };
     /** Sockets of the Graph client (default 16). */
     maxSockets?: number;
     env?: NodeJS.ProcessEnv;

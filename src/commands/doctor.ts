@@ -33,10 +33,10 @@ export interface DoctorReport {
 type Verdict = 'OK' | 'WARN' | 'FAIL';
 
 /**
- * Doctor answers within seconds: a host that does not answer gets one retry after 10 s, not the
- * minutes of backoff a run gives a throttled or flaky Graph.
+ * Doctor answers within seconds: a host that does not answer gets one retry after 10 s (one that
+ * trickles its answer, after 30 s), not the minutes of backoff a run gives a throttled or flaky Graph.
  */
-const DOCTOR_LIMITS = { timeoutMs: 10_000, retries: 1 };
+const DOCTOR_LIMITS = { timeoutMs: 10_000, answerTimeoutMs: 30_000, retries: 1 };
 const PROBLEMS = 'verdict: problems found (see FAIL lines)\n';
 
 const SECRET_KEYS = new Set(['ApplicationKey', 'CertificatePassword']);

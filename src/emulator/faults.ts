@@ -1,9 +1,10 @@
 /**
  * Fault injection, per run and per request pattern: error statuses with `Retry-After`, connection
- * resets, truncated bodies, garbage, hangs, and token-endpoint outages. Random faults use a seeded
+ * resets, truncated bodies, garbage, hangs, bodies that trickle in a byte a second, and token-endpoint
+ * outages. Random faults use a seeded
  * generator so that a failing run can be replayed.
  */
-export type FaultKind = 'status' | 'reset' | 'truncate' | 'garbage' | 'hang';
+export type FaultKind = 'status' | 'reset' | 'truncate' | 'garbage' | 'hang' | 'trickle';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -90,7 +91,7 @@ export class Faults {
 
 /**
  * Parses the CLI's `--faults` spec: comma-separated items `KIND:RATE` or `KIND*COUNT`, each optionally
- * followed by `@PATTERN`; KIND is 429, 500, 503, 504, reset, truncate, garbage, hang or token-outage
+ * followed by `@PATTERN`; KIND is 429, 500, 503, 504, reset, truncate, garbage, hang, trickle or token-outage
  * (503 from the token endpoint); `retry-after=N` sets Retry-After seconds for the 429/503 items.
  * @example parseFaultSpec('429:0.1@/users/delta,503*3,reset:0.01,retry-after=2')
  */
@@ -119,7 +120,7 @@ export function parseFaultSpec(spec: string): FaultRule[] {
     const k = kind!.toLowerCase();
     if (/^(429|500|503|504)$/.test(k)) Object.assign(rule, { kind: 'status', status: Number(k) });
     else if (k === 'token-outage') Object.assign(rule, { kind: 'status', status: 503, scope: 'token' });
-    else if (['reset', 'truncate', 'garbage', 'hang'].includes(k)) rule.kind = k as FaultKind;
+    else if (['reset', 'truncate', 'garbage', 'hang', 'trickle'].includes(k)) rule.kind = k as FaultKind;
     else throw new Error(`bad fault '${raw}': unknown kind '${kind}'`);
     rules.push(rule as FaultRule);
   }

@@ -141,6 +141,8 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
+/** The pace of a `trickle` fault's body: one byte per this many ms. */
+const TRICKLE_MS = 1000;
 const JSON_TYPE =
   'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
 const MAX_BODY = 4 * 1024 * 1024;
@@ -393,6 +395,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     res.writeHead(fault?.kind === 'garbage' ? 200 : response.status, headers);
     if (fault?.kind === 'truncate' && body && body.length > 1) {
       res.write(body.subarray(0, Math.floor(body.length / 2)), () => socket.destroy());
+      return;
+    }
+    if (fault?.kind === 'trickle' && body && body.length > 1) {
+      // A byte a second: never silent long enough for an idle timeout, and a page of a few KB takes
+      // hours; the last byte never comes. Stops when the client gives up (or the emulator closes).
+      const whole = body;
+      let at = 0;
+      const timer = setInterval(() => {
+        if (at < whole.length - 1) res.write(whole.subarray(at, ++at));
+      }, TRICKLE_MS);
+      res.once('close', () => clearInterval(timer));
       return;
     }
     res.end(body, sent);

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import got, { type Got, type Method, ReadError, RequestError } from 'got';
+import got, { type Got, type Method, ReadError, RequestError, TimeoutError } from 'got';
 import { GraphHttpError, ToolError, UsageError } from '../errors.js';
 import { redact } from '../redact.js';
 import { silentLogger, type Logger } from '../types.js';
@@ -25,6 +25,11 @@ export interface GraphClientOptions {
   retries?: number;
   /** Time to the response headers, then between body chunks (default 60 s). */
   timeoutMs?: number;
+  /**
+   * Time from the start of a request to the end of its answer's body (default 300 s): a deadline a
+   * server trickling a byte now and then cannot push back, retried as a timeout is (reads only).
+   */
+  answerTimeoutMs?: number;
   /** First backoff delay (default 500 ms), doubled per attempt, capped at 30 s. */
   backoffMs?: number;
   /** The longest Retry-After honoured before giving up (default 120 s). */
@@ -110,6 +115,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   const log = options.logger ?? silentLogger;
   const retries = options.retries ?? 8;
   const timeout = options.timeoutMs ?? 60_000;
+  const answerTimeout = options.answerTimeoutMs ?? 300_000;
   const backoff = options.backoffMs ?? 500;
   const maxRetryAfter = options.maxRetryAfterMs ?? 120_000;
   // close() aborts requests in flight and waits between retries: a run that stops early (an error,
@@ -142,6 +148,8 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       secureConnect: Math.min(15_000, timeout),
       response: timeout,
       socket: timeout,
+      // The whole answer, body included: the idle timeouts above never fire on a trickling body.
+      request: answerTimeout,
     },
     headers: { 'user-agent': 'entra-connector', accept: 'application/json' },
   });
@@ -207,12 +215,18 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
             { cause: e },
           );
         failure =
-          e instanceof ReadError
-            ? // The headers came, the body was cut short: like a garbled body, an answer not to trust.
-              new ToolError('ERR_GRAPH_RESPONSE', `Graph's answer was cut short (${code ?? e.message})`, {
-                cause: e,
-              })
-            : (e as Error);
+          e instanceof TimeoutError && e.event === 'request'
+            ? new ToolError(
+                'ERR_GRAPH_NETWORK',
+                `no whole answer within ${answerTimeout / 1000} s (ETIMEDOUT)`,
+                { cause: e },
+              )
+            : e instanceof ReadError
+              ? // The headers came, the body was cut short: like a garbled body, an answer not to trust.
+                new ToolError('ERR_GRAPH_RESPONSE', `Graph's answer was cut short (${code ?? e.message})`, {
+                  cause: e,
+                })
+              : (e as Error);
         if (!(e instanceof RequestError) && !TRANSIENT_CODES.has(code ?? '')) throw e;
       }
       const ms = performance.now() - started;

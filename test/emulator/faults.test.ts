@@ -51,6 +51,10 @@ Spec('parseFaultSpec("token-outage*2") is a 503 on the token endpoint only', () 
   assert.equal(parseFaultSpec('token-outage*2'), [{ count: 2, kind: 'status', status: 503, scope: 'token' }]);
 });
 
+Spec('parseFaultSpec("trickle*1@/users") is a body sent a byte a second', () => {
+  assert.equal(parseFaultSpec('trickle*1@/users'), [{ count: 1, match: '/users', kind: 'trickle' }]);
+});
+
 Spec('parseFaultSpec(bad) throws for unknown kinds, bad rates and bad syntax', () => {
   for (const bad of ['418:0.1', '429:1.5', '429', 'reset*x', 'nonsense'])
     assert.throws(() => parseFaultSpec(bad), /bad fault/, bad);

@@ -237,6 +237,42 @@ Create('get(url) fails with ERR_GRAPH_NETWORK when every attempt is reset', () =
   }),
 );
 
+Create(
+  'get(url) gives up on an answer that trickles in a byte a second past answerTimeoutMs, and retries it as a timeout',
+  () =>
+    sample(async (emu) => {
+      // The idle timeouts (60 s) never fire: a byte comes every second. Without a deadline for the
+      // whole answer the request would wait for hours; the guard turns that into a failure, not a hang.
+      const guard = (client: { close(): void }) => setTimeout(() => client.close(), 60_000);
+      emu.faults.add({ kind: 'trickle', count: 1, match: '/users' });
+      const once = clientFor(emu, { answerTimeoutMs: 1500 });
+      let timer = guard(once.client);
+      try {
+        const r = await once.client.get<{ value: unknown[] }>('users?$select=id');
+        assert.is(r.body.value.length, emu.tenant.list('user').length);
+        assert.is(once.client.stats.retries, 1);
+      } finally {
+        clearTimeout(timer);
+        once.client.close();
+      }
+      emu.faults.clear();
+      emu.faults.add({ kind: 'trickle', rate: 1, match: '/users' });
+      const always = clientFor(emu, { answerTimeoutMs: 1500, retries: 1 });
+      timer = guard(always.client);
+      try {
+        const e = await rejection(always.client.get('users'));
+        assert.is(e.code, 'ERR_GRAPH_NETWORK');
+        assert.match(
+          e.message,
+          /^GET https:\/\/127\.0\.0\.1:\d+\/v1\.0\/users failed after 2 attempts: no whole answer within 1\.5 s \(ETIMEDOUT\)$/,
+        );
+      } finally {
+        clearTimeout(timer);
+        always.client.close();
+      }
+    }),
+);
+
 Create('get(url) gives up with ERR_GRAPH_HTTP when Retry-After is longer than allowed', () =>
   sample(async (emu) => {
     emu.faults.add({ kind: 'status', status: 429, retryAfter: 600, count: 1 });
