@@ -6,7 +6,7 @@ import { generateSelfSignedCertificate, thumbprintSha256 } from '../../src/emula
 import type { AppRegistration } from '../../src/emulator/identity.js';
 import { base64url, decodeJwt, signJwt } from '../../src/emulator/jwt.js';
 import { UsageError } from '../../src/errors.js';
-import { createTokenProvider, type TokenProviderOptions } from '../../src/graph/token.js';
+import { createTokenProvider, reuseUntil, type TokenProviderOptions } from '../../src/graph/token.js';
 import { withIdentityServer, type IdentityServer } from '../helpers/identity-server.js';
 import { rejection } from '../helpers/common.js';
 
@@ -111,6 +111,15 @@ CreateTokenProvider('getToken() is served from the cache, and concurrent callers
     assert.is(tokenPosts(server), 1);
   }),
 );
+
+CreateTokenProvider('reuseUntil() keeps a token only while msal would serve it from its cache', () => {
+  const expires = new Date('2026-12-05T12:00:00Z');
+  // msal renews 300 s before expiry, or at refreshOn when Entra sent refresh_in.
+  assert.is(reuseUntil(expires), Date.parse('2026-12-05T11:55:00Z'));
+  assert.is(reuseUntil(expires, new Date('2026-12-05T11:30:00Z')), Date.parse('2026-12-05T11:30:00Z'));
+  assert.is(reuseUntil(expires, new Date('2026-12-05T11:59:00Z')), Date.parse('2026-12-05T11:55:00Z'));
+  assert.is(reuseUntil(null), 0, 'no expiry: ask msal every time');
+});
 
 CreateTokenProvider('getToken() renews the token when it nears expiry', () =>
   // msal renews 300 s before expiry, so a 301 s token is due for renewal about a second later.
