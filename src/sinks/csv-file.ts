@@ -115,6 +115,26 @@ export function csvRecord(columns: readonly string[], cells: Record<string, stri
   return `${line}\n`;
 }
 
+/** `csvRecord` for one fixed column list, see {@link compileCsvRecord}. */
+export type CsvRecordOf = (cells: Record<string, string>) => string;
+
+const quoteCell = (v: string | undefined): string =>
+  v === undefined || v === '' ? '' : NEEDS_QUOTES.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+
+/**
+ * {@link csvRecord} for one table, compiled once: `q(c["Command"]) + "," + q(c["id"]) + ... + "\n"`.
+ * Same text for every row (test/sinks/csv-file.test.ts compares them), at a fraction of the generic
+ * loop's CPU: each cell read has its own inline cache instead of one megamorphic keyed read per cell.
+ * Column names enter the code only as JSON string literals.
+ */
+export function compileCsvRecord(columns: readonly string[]): CsvRecordOf {
+  if (columns.length === 0) return () => '\n';
+  const body = columns.map((c) => `q(c[${JSON.stringify(c)}])`).join(" + ',' + ");
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from JSON literals only, see above
+  const make = new Function('q', `return function csvRecord(c) {\n  return ${body} + '\\n';\n};`);
+  return make(quoteCell) as CsvRecordOf;
+}
+
 function toArray(columns: readonly string[], cells: Record<string, string>): string[] {
   const out = new Array<string>(columns.length);
   for (let i = 0; i < columns.length; i++) out[i] = cells[columns[i]!] ?? '';
@@ -166,8 +186,11 @@ export function createTableWriter(options: {
 
   interface Open {
     columns: string[];
+    record: CsvRecordOf;
     file: AtomicFile & { fd?: () => number };
     bytes: number;
+    /** This page's lines (joined into one text, one write, at the end of the page). */
+    lines: string[];
   }
   const open = new Map<string, Open>();
   const counts = new Map<string, number>(parts?.counts ?? []);
@@ -181,20 +204,27 @@ export function createTableWriter(options: {
         return;
       }
       const rows = Array.isArray(chunk) ? chunk : [chunk];
-      const byTable = new Map<Open, string>();
+      const touched = new Set<Open>();
       for (const row of rows) {
         const t = open.get(row.table);
-        if (!t) return callback(new ToolError('ERR_CSV_TABLE', `no CSV table '${row.table}' in this export`));
+        if (!t) {
+          for (const u of touched) u.lines.length = 0;
+          return callback(new ToolError('ERR_CSV_TABLE', `no CSV table '${row.table}' in this export`));
+        }
         count(counts, row);
-        byTable.set(t, (byTable.get(t) ?? '') + csvRecord(t.columns, row.cells));
+        t.lines.push(t.record(row.cells));
+        touched.add(t);
       }
       let pending = 1;
       const done = () => {
         if (--pending === 0) callback();
       };
-      for (const [t, text] of byTable) {
-        if (parts) t.bytes += Buffer.byteLength(text);
-        if (!t.file.stream.write(text)) {
+      for (const t of touched) {
+        // One flat string (join allocates it once), encoded once: its length is the bytes written.
+        const bytes = Buffer.from(t.lines.join(''), 'utf8');
+        t.lines.length = 0;
+        t.bytes += bytes.length;
+        if (!t.file.stream.write(bytes)) {
           pending++;
           t.file.stream.once('drain', done);
         }
@@ -226,7 +256,7 @@ export function createTableWriter(options: {
       file.stream.write(header);
       bytes += Buffer.byteLength(header);
     }
-    open.set(table, { columns, file, bytes });
+    open.set(table, { columns, record: compileCsvRecord(columns), file, bytes, lines: [] });
   }
 
   let committed = false;

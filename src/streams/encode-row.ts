@@ -28,6 +28,51 @@ export function encodeCell(value: unknown): string {
   }
 }
 
+type CellsOf = (record: GraphObject, command: Command, odataType: string) => Record<string, string>;
+
+/** The cells of a record by the template's clone, column by column (names {@link compileCells} cannot take). */
+function genericCells(template: Record<string, string>, keys: readonly string[], read: boolean[]): CellsOf {
+  return (record, command, odataType) => {
+    const cells = { ...template };
+    cells['@odata.type'] = odataType;
+    cells.Command = command;
+    for (let i = 0; i < keys.length; i++) if (read[i]) cells[keys[i]!] = encodeCell(record[keys[i]!]);
+    return cells;
+  };
+}
+
+/**
+ * The cells of a record as one generated object literal, `{ "Command": command, "@odata.type":
+ * odataType, "mail": enc(r["mail"]), ... }`: the same keys, order and values as {@link genericCells},
+ * at about half its CPU (each property read has its own inline cache and the object is born with its
+ * final shape, where the generic loop reads and writes 45 names through one megamorphic site). Names
+ * enter the code only as JSON string literals, so a column name cannot inject code; `__proto__`, the
+ * one name a literal treats differently from a property write, takes the generic path (undefined).
+ */
+export function compileCells(keys: readonly string[], read: readonly boolean[]): CellsOf | undefined {
+  const order = [...new Set(['Command', '@odata.type', ...keys])];
+  if (order.includes('__proto__')) return undefined;
+  const readSet = new Set(keys.filter((_k, i) => read[i]));
+  const fields = order.map((k) => {
+    const name = JSON.stringify(k);
+    // What the generic path leaves in each cell: a read column's value wins over Command/@odata.type.
+    const value = readSet.has(k)
+      ? `enc(r[${name}])`
+      : k === 'Command'
+        ? 'command'
+        : k === '@odata.type'
+          ? 'odataType'
+          : "''";
+    return `${name}: ${value}`;
+  });
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from JSON literals only, see above
+  const make = new Function(
+    'enc',
+    `return function cells(r, command, odataType) {\n  return { ${fields.join(', ')} };\n};`,
+  );
+  return make(encodeCell) as CellsOf;
+}
+
 /** Encodes records into `directoryobjects` rows, see {@link toObjectRow}. */
 export type ObjectRowEncoder = (record: GraphObject, command: Command, odataType: string) => TableRow;
 
@@ -45,7 +90,6 @@ export function createObjectRowEncoder(
   const keys = columns.slice();
   const read = keys.map((c) => !wanted || wanted.has(c));
   const idAt = keys.indexOf('id');
-  const n = keys.length;
   // NDJSON: the entity's own columns only, in the CSV's order, with Graph's JSON values.
   const own = keys.filter((_k, i) => read[i]);
   // Graph leaves a never-set collection out of delta pages: NDJSON gives it as [] (the schema's type).
@@ -58,10 +102,11 @@ export function createObjectRowEncoder(
   const template = JSON.parse(
     JSON.stringify(Object.fromEntries(['Command', '@odata.type', ...keys].map((k) => [k, '']))),
   ) as Record<string, string>;
+  const cellsOf = compileCells(keys, read) ?? genericCells(template, keys, read);
   return (record, command, odataType) => {
-    const cells = { ...template };
-    cells['@odata.type'] = odataType;
     if (record['@removed'] !== undefined) {
+      const cells = { ...template };
+      cells['@odata.type'] = odataType;
       cells.Command = 'delete';
       if (idAt >= 0) cells[keys[idAt]!] = record.id;
       // Graph sends only the id of a deleted object: its other values are unknown, not null.
@@ -69,8 +114,7 @@ export function createObjectRowEncoder(
         ? { table: OBJECT_TABLE, cells, values: { id: record.id } }
         : { table: OBJECT_TABLE, cells };
     }
-    cells.Command = command;
-    for (let i = 0; i < n; i++) if (read[i]) cells[keys[i]!] = encodeCell(record[keys[i]!]);
+    const cells = cellsOf(record, command, odataType);
     if (!typed) return { table: OBJECT_TABLE, cells };
     const values: Record<string, unknown> = {};
     for (let i = 0; i < own.length; i++) values[own[i]!] = record[own[i]!] ?? (isCollection[i] ? [] : null);

@@ -13,6 +13,7 @@ import {
   createNdjsonWriter,
   ndjsonRecord,
   createTableWriter,
+  compileCsvRecord,
   csvRecord,
   pipeRows,
 } from '../../src/sinks/csv-file.js';
@@ -94,6 +95,51 @@ CsvRecord(
         assert.equal(parse(ours, { relax_column_count: false }), [[a, b, `${a}${b}`]]);
       }
     assert.is(csvRecord(['x', 'y'], { x: 'only' }), 'only,\n');
+  },
+);
+
+CsvRecord(
+  'compileCsvRecord(columns) writes what csvRecord and csv-stringify write, edge cases included',
+  () => {
+    const samples = [
+      '',
+      'plain',
+      'a,b',
+      'say "hi"',
+      '"quoted"',
+      'line1\nline2',
+      'cr\rhere',
+      '\r\n',
+      ' padded ',
+      '=SUM(A1:A2)',
+      '=1+2,"x"',
+      '+cmd',
+      '-1',
+      '@attr',
+      'ünïcode ✓ 日本語 😀',
+      'tab\there',
+      '["+1 425","x"]',
+      '{"a":"b,c"}',
+      'x""y',
+    ];
+    // Names a generated function must take as data: quotes, backslashes, a line separator, numbers.
+    const columns = ['Command', 'a"b', 'back\\slash', 'line\u2028sep', '0', 'toString', '__proto__', 'z'];
+    const record = compileCsvRecord(columns);
+    for (const a of samples)
+      for (const b of samples) {
+        const cells: Record<string, string> = {};
+        for (const [i, c] of columns.entries())
+          Object.defineProperty(cells, c, { value: i % 2 ? a : b, enumerable: true });
+        const values = columns.map((c) => cells[c]!);
+        const ours = record(cells);
+        assert.is(ours, csvRecord(columns, cells), JSON.stringify(values));
+        assert.is(ours, stringify([values], CSV_OPTIONS), JSON.stringify(values));
+        assert.equal(parse(ours, { relax_column_count: false }), [values]);
+      }
+    // Absent cells are empty, as in csvRecord; one column and none still end the line.
+    assert.is(compileCsvRecord(['x', 'y'])({ x: 'only' }), 'only,\n');
+    assert.is(compileCsvRecord(['x'])({}), '\n');
+    assert.is(compileCsvRecord([])({}), '\n');
   },
 );
 

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  compileCells,
   createObjectRowEncoder,
   encodeCell,
   throughRows,
@@ -30,6 +31,51 @@ EncodeCell('encodeCell(value) follows the DESIGN §3 cell encoding', () => {
 });
 
 EncodeCell.run();
+
+// ---
+
+const CompileCells = suite('compileCells');
+
+CompileCells('compiled cells have the keys, order and values of the generic encoder', () => {
+  // Odd names on purpose: quotes, backslash, a line separator, a number, an Object.prototype name,
+  // and a column that shadows Command.
+  const columns = ['id', 'mail', 'a"b', 'back\\slash', 'x\u2028y', '7', 'constructor', 'Command', 'skip'];
+  const attributes = columns.filter((c) => c !== 'skip');
+  const encode = createObjectRowEncoder(columns, attributes);
+  const record = {
+    id: 'u1',
+    mail: 'a@b, "c"',
+    'a"b': 'q',
+    'back\\slash': true,
+    'x\u2028y': 3.5,
+    '7': ['x', 'y'],
+    skip: 'never read',
+    Command: 'from Graph',
+  };
+  const row = encode(record, 'insert', '#microsoft.graph.user');
+  // What the clone of the template and column-by-column writes gave.
+  const template: Record<string, string> = JSON.parse(
+    JSON.stringify(Object.fromEntries(['Command', '@odata.type', ...columns].map((k) => [k, '']))),
+  );
+  const generic = { ...template };
+  generic['@odata.type'] = '#microsoft.graph.user';
+  generic.Command = 'insert';
+  for (const c of attributes) generic[c] = encodeCell((record as Record<string, unknown>)[c]);
+  assert.equal(Object.keys(row.cells), Object.keys(generic));
+  assert.equal(row.cells, generic);
+  assert.is(row.cells.Command, 'from Graph', 'a read column named Command wins, as before');
+  assert.is(row.cells.constructor, encodeCell(Object.prototype.constructor));
+  assert.is(row.cells.skip, '');
+});
+
+CompileCells('compileCells() declines __proto__, which the generic path writes as an own property', () => {
+  assert.is(compileCells(['id', '__proto__'], [true, true]), undefined);
+  const row = createObjectRowEncoder(['id', '__proto__'])({ id: 'u1' }, 'insert', '#microsoft.graph.user');
+  assert.equal(Object.keys(row.cells), ['Command', '@odata.type', 'id', '__proto__']);
+  assert.is(Object.getPrototypeOf(row.cells), Object.prototype);
+});
+
+CompileCells.run();
 
 // ---
 
