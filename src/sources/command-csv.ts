@@ -7,6 +7,7 @@ import { pipeline as streamPipeline } from 'node:stream/promises';
 import { parse, type InfoRecord, type Options } from 'csv-parse';
 import { UsageError } from '../errors.js';
 import { excerpt } from '../redact.js';
+import { closest } from '../suggest.js';
 import {
   ENTITY_NAMES,
   entityFromOdataType,
@@ -349,7 +350,7 @@ async function* records(source: Readable, file: string, maxRecordSize: number, t
           undefined,
           `${cells.length} fields where the header has ${width}`,
         );
-      yield { cells, line };
+      yield { cells, line, delimiter };
     }
     if (failure) throw failure as Error;
     if (decoder.invalid) throw (textError = invalidError(file, decoder.invalid));
@@ -397,11 +398,25 @@ function isColumnNames(line: string): boolean {
   return names.length > 0 && names.every(isColumn);
 }
 
+/**
+ * The header of a file that lacks column `missing`, for its error: quoted (with the file's own
+ * delimiter) when every cell is a column name; else only its width, since a first line of data
+ * (`alice@contoso.com;P@ssw0rd!`) may hold a secret, and the cell that looks like a misspelt `missing`.
+ */
+function describeHeader(columns: string[], delimiter: string, missing: string): string {
+  if (isColumnNames(columns.join(' '))) return `header is ${excerpt(columns.join(delimiter), 60)}`;
+  const near = columns.findIndex((c) => c.length <= 2 * missing.length && closest(c, [missing]) === missing);
+  return `the first line has ${columns.length} columns, not all of them column names (not quoted: it may be data)${
+    near < 0 ? '' : `; column ${near + 1} looks like a misspelt ${missing}: ${excerpt(columns[near]!, 20)}`
+  }`;
+}
+
 function parseHeader(
   cells: string[],
   file: string,
   option: Navigation | undefined,
   passThroughNames: string[] = [],
+  delimiter = ',',
 ): Header {
   const columns = cells.map((c) => c.trim());
   const fail = (detail: string, column?: string) => new CsvInputError(file, 1, column, detail);
@@ -422,8 +437,8 @@ function parseHeader(
               isColumnNames(columns[0]!)
                 ? `, ${excerpt(columns[0]!, 60)}`
                 : ` of ${[...columns[0]!].length} characters (not quoted: it may be a secret)`
-            }, not a comma-separated header`
-          : `missing column ${name} (${what}); header is ${excerpt(columns.join(','), 60)}`,
+            }, not a header of several columns (delimiters found: comma, semicolon, tab; else give --delimiter)`
+          : `missing column ${name} (${what}); ${describeHeader(columns, delimiter, name)}`,
       );
     return i;
   };
@@ -688,7 +703,7 @@ export async function openCommandCsv(options: CommandCsvOptions): Promise<Comman
   try {
     const first = await it.next();
     if (first.done) throw new CsvInputError(input, undefined, undefined, 'empty file: no header line');
-    header = parseHeader(first.value.cells, input, navigation, options.passThrough);
+    header = parseHeader(first.value.cells, input, navigation, options.passThrough, first.value.delimiter);
     if (prescan) {
       // Bytes and syntax, and the rows and deletes counted (for progress and --max-deletes): the rows are read again below.
       counted = { rows: -1, deletes: 0 };

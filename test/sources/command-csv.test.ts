@@ -363,7 +363,7 @@ Open(
       assert.not.ok(e.message.includes(secret.slice(0, 3)), e.message);
       assert.ok(
         e.message.endsWith(
-          'line 1: missing column Command (insert, update or delete); the first line is one column of 16 characters (not quoted: it may be a secret), not a comma-separated header',
+          'line 1: missing column Command (insert, update or delete); the first line is one column of 16 characters (not quoted: it may be a secret), not a header of several columns (delimiters found: comma, semicolon, tab; else give --delimiter)',
         ),
         e.message,
       );
@@ -376,7 +376,7 @@ Open(
       const pipes = await csvError({ input: join(dir, 'pipes.csv') });
       assert.ok(
         pipes.message.endsWith(
-          "the first line is one column, 'Command|@odata.type|id|jobTitle', not a comma-separated header",
+          "the first line is one column, 'Command|@odata.type|id|jobTitle', not a header of several columns (delimiters found: comma, semicolon, tab; else give --delimiter)",
         ),
         pipes.message,
       );
@@ -390,6 +390,41 @@ Open(
       // eslint-disable-next-line no-control-regex
       assert.not.match(b.message, /[\u0000-\u0008\u000b-\u001f\ufffd]/);
       assert.ok(b.message.length < 200, b.message);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+Open(
+  'openCommandCsv(a header without Command) quotes it with its own delimiter when it is column names, else not at all',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'command-csv-'));
+    try {
+      await writeFile(join(dir, 'names.csv'), '@odata.type;id;jobTitle\n');
+      const names = await csvError({ input: join(dir, 'names.csv') });
+      assert.ok(
+        names.message.endsWith(
+          "missing column Command (insert, update or delete); header is '@odata.type;id;jobTitle'",
+        ),
+        names.message,
+      );
+      // A first line of data (no header): its cells may be a user's secret.
+      await writeFile(join(dir, 'data.csv'), 'alice@contoso.com;Xq7-secret-Pw\nbob@contoso.com;other\n');
+      const data = await csvError({ input: join(dir, 'data.csv') });
+      assert.not.ok(data.message.includes('Xq7'), data.message);
+      assert.not.ok(data.message.includes('alice'), data.message);
+      assert.ok(
+        data.message.endsWith(
+          'the first line has 2 columns, not all of them column names (not quoted: it may be data)',
+        ),
+        data.message,
+      );
+      // A misspelt Command is named, and only that cell quoted.
+      await writeFile(join(dir, 'typo.csv'), 'Comand,@odata.type,id,Pa55-secret\n');
+      const typo = await csvError({ input: join(dir, 'typo.csv') });
+      assert.not.ok(typo.message.includes('Pa55'), typo.message);
+      assert.ok(typo.message.endsWith("column 1 looks like a misspelt Command: 'Comand'"), typo.message);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
