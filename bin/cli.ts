@@ -523,8 +523,8 @@ export function entraCli(
             ],
           ],
         ).epilog(
-          'Delete rows are counted in a first pass over the files, before anything is sent; --dry-run counts them too and exits 4 ' +
-            'where a real run would stop. From stdin (read once) the run stops before the first delete over a count.\n\n' +
+          'Delete rows are counted in a first pass over the files, before anything is sent (stdin too: it is copied to a ' +
+            'temp file first); --dry-run counts them too and exits 4 where a real run would stop.\n\n' +
             exitCodesEpilog([0, 1, 2, 3, 4, 130], {
               4: '4 more delete rows than --max-deletes: nothing sent',
             }) +
