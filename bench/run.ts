@@ -499,6 +499,11 @@ async function fulfillScenario(): Promise<void> {
   );
 }
 
+/** `+1.5` or `-0.3`: a difference with its sign. */
+function signed(x: number, digits: number): string {
+  return `${x < 0 ? '-' : '+'}${Math.abs(x).toFixed(digits)}`;
+}
+
 /** 5. `--diff`: what the snapshot costs, on disk and in time, at a large tenant. */
 async function diffScenario(): Promise<void> {
   const users = num('diff-users');
@@ -534,10 +539,10 @@ async function diffScenario(): Promise<void> {
       `entra export (complete, no --diff):           ${fmt(rows)} rows in ${s(plain)}, peak RSS ${fmt(plain.peakRssMb)} MB`,
     );
     line(
-      `entra export --diff, first (empty snapshot):   ${s(first)} (+${(((first.ms - plain.ms) / plain.ms) * 100).toFixed(0)}%), peak RSS ${fmt(first.peakRssMb)} MB`,
+      `entra export --diff, first (empty snapshot):   ${s(first)} (${signed(((first.ms - plain.ms) / plain.ms) * 100, 0)}%), peak RSS ${fmt(first.peakRssMb)} MB`,
     );
     line(
-      `entra export --diff, complete round again:     ${s(again)} (+${(((again.ms - plain.ms) / plain.ms) * 100).toFixed(0)}%), ${fmt(againRows)} rows (nothing changed), peak RSS ${fmt(again.peakRssMb)} MB`,
+      `entra export --diff, complete round again:     ${s(again)} (${signed(((again.ms - plain.ms) / plain.ms) * 100, 0)}%), ${fmt(againRows)} rows (nothing changed), peak RSS ${fmt(again.peakRssMb)} MB`,
     );
     line(
       `snapshot on disk: ${mb.toFixed(0)} MB (${((mb * 1024 * 1024) / rows).toFixed(0)} bytes per exported row)`,
@@ -545,7 +550,7 @@ async function diffScenario(): Promise<void> {
     row(
       '5. --diff, complete round',
       `${fmt(users)} users, ${fmt(rows)} rows`,
-      `+${((again.ms - plain.ms) / 1000).toFixed(1)} s over ${s(plain)}; snapshot ${mb.toFixed(0)} MB; ${fmt(again.peakRssMb)} MB RSS`,
+      `${signed((again.ms - plain.ms) / 1000, 1)} s over ${s(plain)} (first --diff run ${signed((first.ms - plain.ms) / 1000, 1)} s); snapshot ${mb.toFixed(0)} MB; ${fmt(again.peakRssMb)} MB RSS`,
       '-',
       '-',
       `0 rows when nothing changed ${verdict(againRows === 0)}`,
