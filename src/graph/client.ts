@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { Agent } from 'node:https';
+import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { type Got, type Method, ReadError, RequestError, TimeoutError } from 'got';
 import { GraphHttpError, ToolError, UsageError } from '../errors.js';
@@ -135,11 +136,18 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       promise.then(resolve, reject).finally(() => closing.signal.removeEventListener('abort', onAbort));
     });
   const ca = trustedCertificateAuthorities(options.ca);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16, ...(ca ? { ca } : {}) });
+  // One TLS context for every socket. Given a `ca`, Node builds a context per connection, parsing
+  // Node's ~140 roots each time: about 1.5 MB of native memory per socket (40-55 MB of peak RSS with
+  // the parallel mode's sockets, measured) and CPU for every new connection.
+  const secureContext = ca ? tls.createSecureContext({ ca }) : undefined;
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: options.maxSockets ?? 16,
+    ...(secureContext ? { secureContext } : {}),
+  });
   const stats: ClientStats = { requests: 0, retries: 0, throttled: 0, waitedMs: 0, resourceUnits: 0 };
   const http: Got = got.extend({
     agent: { https: agent },
-    ...(ca ? { https: { certificateAuthority: ca } } : {}),
     retry: { limit: 0 },
     throwHttpErrors: false,
     followRedirect: false,

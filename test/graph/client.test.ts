@@ -1,3 +1,4 @@
+import tls from 'node:tls';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Emulator } from '../../src/emulator/server.js';
@@ -438,6 +439,29 @@ Create('get(url) without the emulator CA fails at once with ERR_TLS (exit code 2
       assert.is(client.stats.requests, 1);
     } finally {
       client.close();
+    }
+  }),
+);
+
+Create('requests on several sockets share one TLS context: the roots and the CA are read once', () =>
+  sample(async (emu) => {
+    const real = tls.createSecureContext;
+    let contexts = 0;
+    tls.createSecureContext = (o) => {
+      contexts++;
+      return real(o);
+    };
+    try {
+      const { client } = clientFor(emu, { maxSockets: 8 });
+      try {
+        const answers = await Promise.all(Array.from({ length: 8 }, () => client.get(`users/${ADELE}`)));
+        assert.ok(answers.every((a) => a.status === 200));
+        assert.is(contexts, 1);
+      } finally {
+        client.close();
+      }
+    } finally {
+      tls.createSecureContext = real;
     }
   }),
 );
