@@ -110,6 +110,11 @@ class Channel<T> {
     return this.held;
   }
 
+  /** Closed: the producer finished or failed, or the consumer went away. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Resolves at the next change (a push, a take, a close, or {@link poke}). */
   changed(): Promise<void> {
     return new Promise<void>((r) => this.waiters.push(r));
@@ -391,22 +396,40 @@ export async function* graphParallel(
   yield { kind: 'mode', entity, mode: 'complete' };
 
   const channel = new Channel<GraphObject[]>(options.bufferBytes ?? 12 * 1024 * 1024);
-  // Pages on their way count against the same bytes as pages waiting: a request starts only when the
-  // buffer has room for one more page of the average size, so memory stays flat whatever the window.
+  // A page counts against the buffer's bytes from the request that asks for it until the writers take
+  // it: on its way (at the average size), then parsed and held by its worker until the channel has
+  // room (`arrived`), then in the channel. A request starts only when the buffer has room for one more
+  // page of the average size, so memory stays flat whatever the window.
   let coming = 0;
+  let arrived = 0;
   let average = 0;
   const page = async <T>(url: string): Promise<GraphResponse<T>> => {
-    // Until a page has come, the size of one is not known: one at a time.
-    while (coming > 0 && (average === 0 || channel.size + (coming + 1) * average > channel.capacity))
+    // Until a page has come, the size of one is not known: one at a time. With nothing counted at
+    // all, one page may go over the bytes.
+    while (
+      !channel.isClosed &&
+      coming + arrived + channel.size > 0 &&
+      (average === 0 || channel.size + arrived + (coming + 1) * average > channel.capacity)
+    )
       await channel.changed();
     coming++;
     try {
       const r = await get<T>(url);
       const size = r.size ?? 0;
       average = average ? average * 0.8 + size * 0.2 : size;
+      arrived += size;
       return r;
     } finally {
       coming--;
+      channel.poke();
+    }
+  };
+  /** Hands a page's records (if any) to the channel, which counts them from then on instead of `arrived`. */
+  const hand = async (r: GraphResponse, records: GraphObject[] | undefined) => {
+    try {
+      if (records?.length) await channel.push(records, r.size ?? 1);
+    } finally {
+      arrived -= r.size ?? 0;
       channel.poke();
     }
   };
@@ -419,9 +442,10 @@ export async function* graphParallel(
           `${collection}?$select=${options.attributes.join(',')}&$filter=${encodeURIComponent(filter)}&$top=${PAGE}`;
         while (url) {
           const r: GraphResponse<{ value?: GraphObject[]; '@odata.nextLink'?: string }> = await page(url);
-          if (!Array.isArray(r.body.value))
+          const records = r.body.value;
+          await hand(r, Array.isArray(records) ? records.map(asDeltaRecord) : undefined);
+          if (!Array.isArray(records))
             throw new ToolError('ERR_GRAPH_RESPONSE', `${printableUrl(url)} has no "value" array`);
-          if (r.body.value.length) await channel.push(r.body.value.map(asDeltaRecord), r.size ?? 1);
           url = r.body['@odata.nextLink'];
         }
       });
@@ -462,7 +486,7 @@ export async function* graphParallel(
           for (const record of r.body.value ?? [])
             if (emitted.has(record.id)) record[LINKS_ONLY] = true;
             else emitted.add(record.id);
-          if (r.body.value?.length) await channel.push(r.body.value, r.size ?? 1);
+          await hand(r, r.body.value);
           url = r.body['@odata.nextLink'];
           if (url && followed.has(url))
             throw new ToolError('ERR_GRAPH_PAGINATION_LOOP', `repeated nextLink ${printableUrl(url)}`);

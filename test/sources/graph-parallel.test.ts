@@ -10,10 +10,13 @@ import {
   asDeltaRecord,
   chunk,
   extend,
+  graphParallel,
   partitionFilter,
   splitPartition,
   type Partition,
 } from '../../src/sources/graph-parallel.js';
+import type { GraphClient, GraphResponse } from '../../src/graph/client.js';
+import { silentLogger, type SourceMsg } from '../../src/types.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import { withEmulator } from '../helpers/emulator.js';
 
@@ -310,6 +313,73 @@ Shape('a listed object gives the rows of the same object from delta, unset prope
     plain(delta, 'insert', '#microsoft.graph.user').cells.businessPhones,
   );
 });
+
+/**
+ * A Graph of `partitions` user partitions of `pages` pages of 5 users each, every page `size` bytes
+ * as received; `served` counts the list pages answered.
+ */
+function fakeGraph(partitions: number, pages: number, size: number) {
+  const stats = { requests: 0, retries: 0, throttled: 0, waitedMs: 0, resourceUnits: 0 };
+  const counted: string[] = [];
+  const state = { served: 0 };
+  const answer = <T>(body: unknown, bytes = 10): Promise<GraphResponse<T>> =>
+    new Promise((r) => setImmediate(() => r({ status: 200, headers: {}, body: body as T, size: bytes })));
+  const client: GraphClient = {
+    stats,
+    baseUrl: 'https://graph.invalid/v1.0/',
+    close() {},
+    request: () => Promise.reject(new Error('not used')),
+    get<T>(url: string) {
+      if (url.includes('$deltatoken=latest'))
+        return answer<T>({ '@odata.deltaLink': 'users/delta?$deltatoken=x' });
+      if (url.startsWith('users/$count')) {
+        if (!url.includes('$filter')) return answer<T>(partitions * pages * 5);
+        // The first `partitions` filters hold the users, the others none.
+        if (!counted.includes(url)) counted.push(url);
+        return answer<T>(counted.indexOf(url) < partitions ? pages * 5 : 0);
+      }
+      const m = /[?&]page=(\d+)-(\d+)/.exec(url);
+      const [chain, n] = m ? [Number(m[1]), Number(m[2])] : [state.served, 0];
+      state.served++;
+      const value = Array.from({ length: 5 }, (_, i) => ({ id: `${chain}-${n}-${i}`, displayName: null }));
+      const next = n + 1 < pages ? { '@odata.nextLink': `users?page=${chain}-${n + 1}` } : {};
+      return answer<T>({ value, ...next }, size);
+    },
+  };
+  return { client, state };
+}
+
+Parallel(
+  'pages parsed and waiting for room count against the buffer: a slow writer holds it, not more',
+  async () => {
+    const size = 1000;
+    const { client, state } = fakeGraph(3, 20, size);
+    const source = graphParallel(
+      {
+        client,
+        entity: 'user',
+        attributes: ['id', 'displayName'],
+        navigations: [],
+        parallel: 8,
+        logger: silentLogger,
+        bufferBytes: 4 * size,
+      },
+      () => {
+        throw new Error('no fallback expected');
+      },
+    );
+    assert.is(((await source.next()).value as SourceMsg).kind, 'mode');
+    const ids = new Set<string>();
+    const page = (await source.next()).value as SourceMsg;
+    if (page.kind === 'page') for (const r of page.records) ids.add(r.id);
+    // The writer takes nothing more for a while: the producer fills the buffer, then waits.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(state.served <= 5, `${state.served} pages read: 1 taken, 4 fit in the buffer`);
+    for await (const msg of source) if (msg.kind === 'page') for (const r of msg.records) ids.add(r.id);
+    assert.is(ids.size, 3 * 20 * 5);
+    assert.is(state.served, 60);
+  },
+);
 
 Parallel.run();
 Split.run();
