@@ -18,6 +18,12 @@ import type { StoredObject } from './store.js';
 export interface ListContext {
   codec: TokenCodec;
   instance: string;
+  /**
+   * The emulator's clock and how long a skip token is honoured: Graph documents no lifetime, but
+   * answers `400 Directory_ExpiredPageToken` to an old one; the emulator gives them the delta tokens' 7 days.
+   */
+  now?: () => number;
+  tokenLifetimeMs?: number;
 }
 
 /**
@@ -55,6 +61,7 @@ interface ListState {
   o: number; // next position, or index in the sorted matches
   r?: string; // $orderby as given
   m: QueryMode; // how the first request asked
+  t?: number; // when the first page was asked (the emulator's clock)
 }
 
 /** Property names of `$select` for one object: those its type has (lists of mixed types). */
@@ -107,6 +114,13 @@ export function listObjects(req: EmuRequest, spec: ListSpec, ctx: ListContext): 
     const decoded = ctx.codec.decode<ListState>(skip);
     if (!decoded || decoded.k !== spec.key || decoded.n !== ctx.instance)
       return errors.badRequest(req, 'The skip token is malformed or expired.');
+    if (ctx.now && ctx.tokenLifetimeMs !== undefined && ctx.now() - (decoded.t ?? 0) > ctx.tokenLifetimeMs)
+      return graphError(
+        req,
+        400,
+        'Directory_ExpiredPageToken',
+        'The specified page token value has expired and can no longer be included in your request.',
+      );
     state = decoded;
   } else {
     const top = q.has('$top') && spec.paged ? Number(q.get('$top')) : 100;
@@ -125,6 +139,7 @@ export function listObjects(req: EmuRequest, spec: ListSpec, ctx: ListContext): 
       o: 0,
       m: queryMode(req),
       ...(q.has('$orderby') ? { r: q.get('$orderby')! } : {}),
+      ...(ctx.now ? { t: ctx.now() } : {}),
     };
   }
   const bad = checkSelect(req, spec.entities, state.s);

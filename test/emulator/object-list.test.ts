@@ -103,4 +103,16 @@ Members(
   },
 );
 
+Members('a skip token older than the token lifetime answers 400 Directory_ExpiredPageToken', async () => {
+  await sample(async (emu) => {
+    const page = await call(emu, 'GET', `/v1.0/users?$select=id&$top=2`);
+    const next = page.json['@odata.nextLink'];
+    assert.is((await call(emu, 'GET', next)).status, 200);
+    emu.clock.advance(8 * 24 * 3600 * 1000);
+    const old = await call(emu, 'GET', next);
+    assert.is(old.status, 400);
+    assert.is(graphErrorOf(old).code, 'Directory_ExpiredPageToken');
+  });
+});
+
 Members.run();
