@@ -70,6 +70,32 @@ export interface PageMsg {
   next?: string;
   /** The last page's deltaLink (also sent in the state message after it). */
   deltaLink?: string;
+  /**
+   * A `--parallel` partition's page: its chain of pages (a partition's list, an id-scoped delta round)
+   * and where that chain goes on after it (none once it ended), for resume checkpoints.
+   */
+  chain?: { id: number; next?: string };
+}
+
+/**
+ * Where a round read in `--parallel` partitions stands at a checkpoint: what a resumed run goes on
+ * from, without planning or counting again.
+ */
+export interface ParallelState {
+  /** The `$deltatoken=latest` deltaLink taken before the round listed anything: its cookie. */
+  deltaLink: string;
+  /** Partitions of the plan (for the `--verbose` line). */
+  partitions: number;
+  /**
+   * Each chain of pages not ended (a partition's list, an id-scoped delta round of 50 objects): the
+   * URL of its first page whose rows are not in the checkpointed bytes.
+   */
+  chains: string[];
+  /**
+   * An entity read with its links lists ids by partition: each listing not ended, as the page to
+   * list next (none once it is listed) and the ids it listed that no chain holds yet.
+   */
+  listings: { next?: string; carry: string[] }[];
 }
 
 /** The end of a delta round: the `@odata.deltaLink` to store as the entity's cookie (a Singer STATE). */

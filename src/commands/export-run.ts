@@ -35,7 +35,12 @@ import {
 import { partPath } from '../sinks/csv-file.js';
 import { graphDelta } from '../sources/graph-delta.js';
 import { aimdConcurrency, type ConcurrencyLimiter } from '../sources/concurrency.js';
-import { graphParallel, partitionProperty, ruBudgetPerSecond } from '../sources/graph-parallel.js';
+import {
+  ChainLedger,
+  graphParallel,
+  partitionProperty,
+  ruBudgetPerSecond,
+} from '../sources/graph-parallel.js';
 import { exportTables } from '../streams/export-tables.js';
 import { createRoundState, type EntityRound } from '../streams/round-state.js';
 import { createSeenIds, routeByTypeStream } from '../streams/route-by-type.js';
@@ -61,6 +66,8 @@ export interface RoundsOptions {
    * per entity, or (`auto`, the default) a window shared by the run and adapted to Graph's answers.
    */
   parallel?: number | 'auto';
+  /** Objects per page of a partition's list (tests: many pages from a small tenant). */
+  parallelPageSize?: number;
   /** When `auto` partitions a round (see graphParallel's autoMinObjects and autoMinLatencyMs). */
   autoThresholds?: { minObjects: number; minLatencyMs: number };
   /**
@@ -213,10 +220,12 @@ function watchSignals() {
 
 /**
  * Whether this entity's round may run as `--parallel` partitions (`auto` decides on its own whether the
- * tenant is large and Graph far enough); a round resumed mid-way goes on with its sequential links.
+ * tenant is large and Graph far enough); a round resumed mid-way goes on the way it was read: its
+ * sequential links, or its partitions' chains (with this run's window, even `--parallel 1`).
  */
 function runsParallel(o: RoundsOptions, round: EntityRound, resume?: RoundCheckpoint): boolean {
   const parallel = o.parallel ?? 'auto';
+  if (resume?.parallel) return partitionProperty(round.entity) !== undefined;
   return (
     (parallel === 'auto' || parallel > 1) &&
     round.mode === 'complete' &&
@@ -236,6 +245,7 @@ function deltaSource(
   o: RoundsOptions,
   round: EntityRound,
   limiter: () => ConcurrencyLimiter,
+  ledger: ChainLedger,
   resume?: RoundCheckpoint,
 ): AsyncGenerator<SourceMsg> {
   const { settings, client, log } = o;
@@ -259,6 +269,9 @@ function deltaSource(
           navigations: m.navigations,
           parallel,
           ...(parallel === 'auto' ? { limiter: limiter() } : {}),
+          ledger,
+          ...(resume?.parallel ? { resume: resume.parallel } : {}),
+          ...(o.parallelPageSize ? { pageSize: o.parallelPageSize } : {}),
           ...(o.autoThresholds
             ? {
                 autoMinObjects: o.autoThresholds.minObjects,
@@ -339,8 +352,8 @@ export async function runRounds(o: RoundsOptions): Promise<number> {
   }
 }
 
-/** Where a round goes on after one of its pages; a `--parallel` partition's page has no such link. */
-type PageLink = { next?: string; deltaLink?: string } | 'partition';
+/** Where a round goes on after one of its pages; a `--parallel` partition's page, where its chain does. */
+type PageLink = { next?: string; deltaLink?: string } | { chain: { id: number; next?: string } };
 
 /** A resumable run: where its checkpoints go, and the one it continues from. */
 interface Resume {
@@ -366,8 +379,12 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
   const limiter = () => (shared ??= aimdConcurrency({ max: 48, ruPerSecond: ruBudgetPerSecond(501) }));
   // Where each round goes on after each page still on its way to the files (resumable runs only).
   const pageLinks = new Map<EntityName, Map<number, PageLink>>();
+  // Where each `--parallel` round's chains of pages stand, as far as the written pages go.
+  const ledgers = new Map<EntityName, ChainLedger>();
   const readables = initial.map((round) => {
-    const source = deltaSource(o, round, limiter, from?.rounds[round.entity]);
+    const ledger = new ChainLedger();
+    ledgers.set(round.entity, ledger);
+    const source = deltaSource(o, round, limiter, ledger, from?.rounds[round.entity]);
     // A page or two ahead per entity is enough (the source prefetches one more): pages are large.
     return Readable.from(resume ? tracked(round, source) : source, { highWaterMark: 2 });
   });
@@ -376,16 +393,15 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
     pageLinks.set(round.entity, mine);
     let pages = round.pages;
     for await (const msg of source) {
-      // A partition's page has no link to go on from: the round is not resumable until it ends.
       if (msg.kind === 'page')
         mine.set(
           ++pages,
-          msg.next !== undefined || msg.deltaLink !== undefined
-            ? {
+          msg.chain
+            ? { chain: msg.chain }
+            : {
                 ...(msg.next !== undefined ? { next: msg.next } : {}),
                 ...(msg.deltaLink !== undefined ? { deltaLink: msg.deltaLink } : {}),
-              }
-            : 'partition',
+              },
         );
       yield msg;
     }
@@ -404,6 +420,11 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
       (id) => void ids.add(id),
     );
   }
+  // A `--parallel` round resumed mid-way: an object met again was written before (each object is in
+  // one chain), so it comes again with more links only, as the chain would have said uninterrupted.
+  const resumedParallel = new Set(
+    initial.filter((r) => from?.rounds[r.entity]?.parallel).map((r) => r.entity),
+  );
   // Rows travel a page at a time (one array per page): per-row stream overhead would dominate.
   const rows = _(readables.map((r) => _<ExportMsg>(r)))
     .merge()
@@ -413,6 +434,7 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
         typed: 'stream' in o.output && o.output.format === 'ndjson',
         ...(seen ? { seen } : {}),
         ...(last ? { last } : {}),
+        ...(from ? { linksOnlyRepeats: resumedParallel } : {}),
       }),
     )
     .through(splitNavigationStream({ mapping }))
@@ -434,15 +456,12 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
   let checkpoints = 0;
   let sync: (() => Promise<Record<string, number>>) | undefined;
   let countsNow: () => [string, number][] = () => [];
-  // Rounds mid-way through `--parallel` partitions: their pages end in any order, so no checkpoint
-  // is taken until they end (the last one stands, and a run resumed from it reads them again).
-  const partitioned = new Set<EntityName>();
   let pagesWritten = 0;
   const onMark = async (mark: PageMark) => {
     const round = state.rounds.get(mark.entity)!;
     if (mark.deltaLink !== undefined) {
       // The round has ended and its every row is taken.
-      partitioned.delete(mark.entity);
+      ledgers.delete(mark.entity);
       at.set(mark.entity, {
         mode: round.mode,
         next: null,
@@ -458,8 +477,10 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
     if (!link)
       throw new ToolError('ERR_INTERNAL', `no link recorded for page ${mark.pages} of ${mark.entity}`);
     o.onPageWritten?.(++pagesWritten);
-    if (link === 'partition') partitioned.add(mark.entity);
-    else
+    if ('chain' in link) {
+      ledgers.get(mark.entity)!.written(link.chain.id, link.chain.next);
+      at.set(mark.entity, { mode: round.mode, next: null, objects: mark.objects, pages: mark.pages });
+    } else
       at.set(mark.entity, {
         mode: round.mode,
         next: link.next ?? null,
@@ -467,15 +488,22 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
         objects: mark.objects,
         pages: mark.pages,
       });
-    if (++sinceCheckpoint < (o.checkpointPages ?? CHECKPOINT_PAGES) || partitioned.size) return;
+    if (++sinceCheckpoint < (o.checkpointPages ?? CHECKPOINT_PAGES)) return;
     sinceCheckpoint = 0;
     const files = await sync!();
+    // A partitioned round mid-way (planned, not ended): its chains as the written pages left them.
+    const rounds = Object.fromEntries(
+      [...at].map(([entity, r]) => {
+        const parallel = r.deltaLink ? undefined : ledgers.get(entity)?.state();
+        return [entity, parallel ? { ...r, parallel } : r];
+      }),
+    );
     await saveCheckpoint(resume!.cpPath, {
       version: 1,
       key: resume!.key,
       savedAt: new Date().toISOString(),
       dir: (o.output as { dir: string }).dir,
-      rounds: Object.fromEntries(at),
+      rounds,
       files,
       counts: countsNow(),
     });

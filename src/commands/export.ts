@@ -323,9 +323,12 @@ export async function exportCommand(
           ...(killAtCommitStep(env) ?? {}),
           ...checkpointHooks(env),
           ...(args.parallel ? { parallel: args.parallel } : {}),
-          // Tests: `auto` partitions even a small tenant on a fast link.
+          // Tests: `auto` partitions even a small tenant on a fast link; partitions' lists in small pages.
           ...(env.ENTRA_TEST_PARALLEL_AUTO_ALWAYS === '1'
             ? { autoThresholds: { minObjects: 1, minLatencyMs: 0 } }
+            : {}),
+          ...(Number(env.ENTRA_TEST_PARALLEL_PAGE) >= 1
+            ? { parallelPageSize: Number(env.ENTRA_TEST_PARALLEL_PAGE) }
             : {}),
           progress: {
             stream: stderr,

@@ -4,7 +4,7 @@ import { readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse';
 import { entityFromOdataType, type EntityName } from '../graph/schema.js';
-import type { RoundMode, TableRow } from '../types.js';
+import type { ParallelState, RoundMode, TableRow } from '../types.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { partPath } from './csv-file.js';
 
@@ -28,6 +28,8 @@ export interface RoundCheckpoint {
   deltaLink?: string;
   objects: number;
   pages: number;
+  /** A round read in `--parallel` partitions, mid-way: each chain of pages, where it goes on. */
+  parallel?: ParallelState;
 }
 
 export interface Checkpoint {

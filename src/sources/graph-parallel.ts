@@ -1,7 +1,7 @@
 import { printableUrl, retryAfterMs, type GraphClient, type GraphResponse } from '../graph/client.js';
 import { entityInfo, type EntityName } from '../graph/schema.js';
-import { ToolError } from '../errors.js';
-import { LINKS_ONLY, type GraphObject, type Logger, type SourceMsg } from '../types.js';
+import { GraphHttpError, ToolError } from '../errors.js';
+import { LINKS_ONLY, type GraphObject, type Logger, type ParallelState, type SourceMsg } from '../types.js';
 import { aimdConcurrency, fixedConcurrency, type Answer, type ConcurrencyLimiter } from './concurrency.js';
 
 /** Objects per list page (Graph's most for users and groups). */
@@ -48,6 +48,78 @@ export interface ParallelSourceOptions {
   autoMinLatencyMs?: number;
   /** Bytes of pages (as received) waiting for the writers (default 16 MB). */
   bufferBytes?: number;
+  /** Objects per list page (default Graph's most, 999; tests ask for less to get many pages). */
+  pageSize?: number;
+  /** Keeps where each chain of pages stands, for resume checkpoints (else one of its own). */
+  ledger?: ChainLedger;
+  /** Go on with a round a checkpoint left mid-way: no count, no plan; its chains and listings as they were. */
+  resume?: ParallelState;
+}
+
+/** Ids per id-scoped delta round (Graph's most `id eq` conditions in a delta `$filter`). */
+const IDS_PER_ROUND = 50;
+
+/**
+ * The chains of pages of a partitioned round, and how far the files have them: a chain is opened
+ * (with the URL of its first page) before any page of it is read, and moves on when a page of it is
+ * written ({@link written}, called by the writer's marks, in the chain's order). {@link state} is
+ * then what a checkpoint taken after those writes records. An id listing's next page and carried ids
+ * move on when it opens a chain of them, in the same step, so no id is in neither nor in both.
+ */
+export class ChainLedger {
+  private plan: { deltaLink: string; partitions: number } | undefined;
+  private readonly chains = new Map<number, string>();
+  private readonly listings: { next?: string; carry: string[] }[] = [];
+  private ids = 0;
+
+  /** The round is planned: its cookie and partitions. */
+  planned(deltaLink: string, partitions: number): void {
+    this.plan = { deltaLink, partitions };
+  }
+
+  /** A chain starting at `url` (none of its rows written yet); its id. */
+  open(url: string): number {
+    const id = ++this.ids;
+    this.chains.set(id, url);
+    return id;
+  }
+
+  /** A page of chain `id` is written: the chain goes on from `next`, or has ended. */
+  written(id: number, next: string | undefined): void {
+    if (next === undefined) this.chains.delete(id);
+    else if (this.chains.has(id)) this.chains.set(id, next);
+  }
+
+  /** An id listing, mutated in place by its lister. */
+  listing(next: string | undefined, carry: string[]): { next?: string; carry: string[] } {
+    const l = { ...(next !== undefined ? { next } : {}), carry };
+    this.listings.push(l);
+    return l;
+  }
+
+  /** Where the round stands, once it is planned. */
+  state(): ParallelState | undefined {
+    if (!this.plan) return undefined;
+    return {
+      ...this.plan,
+      chains: [...this.chains.values()],
+      listings: this.listings
+        .filter((l) => l.next !== undefined || l.carry.length > 0)
+        .map((l) => ({ ...(l.next !== undefined ? { next: l.next } : {}), carry: [...l.carry] })),
+    };
+  }
+}
+
+/** Graph refusing a link a checkpoint held: a delta token's `syncStateNotFound`, `410`, an expired skip token. */
+function linkRefused(e: unknown): boolean {
+  if (!(e instanceof GraphHttpError)) return false;
+  const code = (e.graphCode ?? '').toLowerCase();
+  return (
+    e.status === 410 ||
+    ([400, 404].includes(e.status) &&
+      (['syncstatenotfound', 'resyncrequired', 'directory_expiredpagetoken'].includes(code) ||
+        /token/i.test(e.message)))
+  );
 }
 
 /** userPrincipalName aliases: `A-Z a-z 0-9 ' . - _ ! # ^ ~` (user-post-users.md); startswith ignores case. */
@@ -93,6 +165,15 @@ async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<
     }),
   );
   return out;
+}
+
+type ObjectsPage = { value?: GraphObject[]; '@odata.nextLink'?: string };
+type IdsPage = { value?: { id: string }[]; '@odata.nextLink'?: string };
+
+/** A page of a chain, on its way to the writers. */
+interface ChainPage {
+  records: GraphObject[];
+  chain: { id: number; next?: string };
 }
 
 /** A bounded async queue: producers wait while it holds `capacity` (in the units pushed) or more. */
@@ -326,76 +407,91 @@ export async function* graphParallel(
     return [v, performance.now() - t];
   };
 
-  // 1. The size of the collection (auto decides from it), and the state to keep, taken before listing.
-  let total: number;
-  let nearMs = Infinity;
-  if (auto) {
-    try {
-      const [n, ms] = await timed(() => count());
-      total = n;
-      nearMs = ms;
-    } catch (e) {
-      logger.verbose(`${entity}: --parallel auto: no $count (${(e as Error).message}); the sequential round`);
-      yield* fallback();
-      return;
+  let deltaLink: string;
+  let partitions: { filter: string; count: number }[] = [];
+  const resume = options.resume;
+  if (resume) deltaLink = resume.deltaLink;
+  else {
+    // 1. The size of the collection (auto decides from it), and the state to keep, taken before listing.
+    let total: number;
+    let nearMs = Infinity;
+    if (auto) {
+      try {
+        const [n, ms] = await timed(() => count());
+        total = n;
+        nearMs = ms;
+      } catch (e) {
+        logger.verbose(
+          `${entity}: --parallel auto: no $count (${(e as Error).message}); the sequential round`,
+        );
+        yield* fallback();
+        return;
+      }
+      const min = options.autoMinObjects ?? (options.navigations.length ? 1000 : 5000);
+      if (total < min) {
+        logger.verbose(`${entity}: --parallel auto: ${total} objects; the sequential round`);
+        yield* fallback();
+        return;
+      }
     }
-    const min = options.autoMinObjects ?? (options.navigations.length ? 1000 : 5000);
-    if (total < min) {
-      logger.verbose(`${entity}: --parallel auto: ${total} objects; the sequential round`);
-      yield* fallback();
-      return;
-    }
-  }
-  const [latest, latestMs] = await timed(() =>
-    get<{ '@odata.deltaLink'?: string }>(`${collection}/delta?$select=${select}&$deltatoken=latest`),
-  );
-  nearMs = Math.min(nearMs, latestMs);
-  const deltaLink = latest.body['@odata.deltaLink'];
-  if (!deltaLink)
-    throw new ToolError('ERR_GRAPH_RESPONSE', `${collection}/delta?$deltatoken=latest returned no deltaLink`);
-  if (auto && nearMs < (options.autoMinLatencyMs ?? 20)) {
-    logger.verbose(
-      `${entity}: --parallel auto: Graph answers in ${nearMs.toFixed(0)} ms, no latency to hide; the sequential round`,
+    const [latest, latestMs] = await timed(() =>
+      get<{ '@odata.deltaLink'?: string }>(`${collection}/delta?$select=${select}&$deltatoken=latest`),
     );
-    yield* fallback();
-    return;
-  }
+    nearMs = Math.min(nearMs, latestMs);
+    const latestLink = latest.body['@odata.deltaLink'];
+    if (!latestLink)
+      throw new ToolError(
+        'ERR_GRAPH_RESPONSE',
+        `${collection}/delta?$deltatoken=latest returned no deltaLink`,
+      );
+    if (auto && nearMs < (options.autoMinLatencyMs ?? 20)) {
+      logger.verbose(
+        `${entity}: --parallel auto: Graph answers in ${nearMs.toFixed(0)} ms, no latency to hide; the sequential round`,
+      );
+      yield* fallback();
+      return;
+    }
 
-  // 2. Partitions, and their counts against the collection's.
-  const alphabet = entity === 'user' ? UPN_FIRST : NICKNAME_FIRST;
-  const firsts = chunk(alphabet.map((c) => ({ value: c }))).map((prefixes) => ({ prefixes, count: 0 }));
-  const [all, ...firstCounts] = await Promise.all([
-    auto ? Promise.resolve(total!) : count(),
-    ...firsts.map((p) => count(partitionFilter(property, p))),
-  ]);
-  total = all!;
-  const sum = firstCounts.reduce((a, b) => a + b, 0);
-  if (sum !== total) {
-    logger.warn(
-      `${entity}: partitions by ${property} cover ${sum} of ${total} objects; running the sequential delta round`,
-    );
-    for await (const msg of fallback()) {
-      if (msg.kind === 'mode') yield { ...msg, reason: 'parallel partitions incomplete' };
-      else yield msg;
+    // 2. Partitions, and their counts against the collection's.
+    const alphabet = entity === 'user' ? UPN_FIRST : NICKNAME_FIRST;
+    const firsts = chunk(alphabet.map((c) => ({ value: c }))).map((prefixes) => ({ prefixes, count: 0 }));
+    const [all, ...firstCounts] = await Promise.all([
+      auto ? Promise.resolve(total!) : count(),
+      ...firsts.map((p) => count(partitionFilter(property, p))),
+    ]);
+    total = all!;
+    const sum = firstCounts.reduce((a, b) => a + b, 0);
+    if (sum !== total) {
+      logger.warn(
+        `${entity}: partitions by ${property} cover ${sum} of ${total} objects; running the sequential delta round`,
+      );
+      for await (const msg of fallback()) {
+        if (msg.kind === 'mode') yield { ...msg, reason: 'parallel partitions incomplete' };
+        else yield msg;
+      }
+      return;
     }
-    return;
-  }
-  firsts.forEach((p, i) => (p.count = firstCounts[i]!));
-  // Fine enough that the window, not the partitions, bounds the requests in flight: a partition of
-  // more than four pages, or of more than its share of two partitions per slot, is split.
-  const splitAbove = Math.max(4 * PAGE, Math.ceil(total / (2 * limiter.max)));
-  const partitions = (
-    await Promise.all(
-      firsts.map((p) => splitPartition(property, alphabet, p, (f) => count(f), { splitAbove, maxLength: 3 })),
+    firsts.forEach((p, i) => (p.count = firstCounts[i]!));
+    // Fine enough that the window, not the partitions, bounds the requests in flight: a partition of
+    // more than four pages, or of more than its share of two partitions per slot, is split.
+    const splitAbove = Math.max(4 * PAGE, Math.ceil(total / (2 * limiter.max)));
+    partitions = (
+      await Promise.all(
+        firsts.map((p) =>
+          splitPartition(property, alphabet, p, (f) => count(f), { splitAbove, maxLength: 3 }),
+        ),
+      )
     )
-  )
-    .flat()
-    // The longest chains first, so that the last to finish is a short one.
-    .sort((a, b) => b.count - a.count)
-    .map((p) => ({ filter: partitionFilter(property, p), count: p.count }));
+      .flat()
+      // The longest chains first, so that the last to finish is a short one.
+      .sort((a, b) => b.count - a.count)
+      .map((p) => ({ filter: partitionFilter(property, p), count: p.count }));
+    deltaLink = latestLink;
+  }
+  const ledger = options.ledger ?? new ChainLedger();
   yield { kind: 'mode', entity, mode: 'complete' };
 
-  const channel = new Channel<GraphObject[]>(options.bufferBytes ?? 12 * 1024 * 1024);
+  const channel = new Channel<ChainPage>(options.bufferBytes ?? 12 * 1024 * 1024);
   // A page counts against the buffer's bytes from the request that asks for it until the writers take
   // it: on its way (at the average size), then parsed and held by its worker until the channel has
   // room (`arrived`), then in the channel. A request starts only when the buffer has room for one more
@@ -424,70 +520,123 @@ export async function* graphParallel(
       channel.poke();
     }
   };
-  /** Hands a page's records (if any) to the channel, which counts them from then on instead of `arrived`. */
-  const hand = async (r: GraphResponse, records: GraphObject[] | undefined) => {
+  /** Hands a page (if any) to the channel, which counts it from then on instead of `arrived`. */
+  const hand = async (r: GraphResponse, item: ChainPage | undefined) => {
     try {
-      if (records?.length) await channel.push(records, r.size ?? 1);
+      // Empty pages too: their chain moves on (or ends) when the writers have taken them.
+      if (item) await channel.push(item, r.size ?? 1);
     } finally {
       arrived -= r.size ?? 0;
       channel.poke();
     }
   };
+  const listUrl = (filter: string, select: string) =>
+    `${collection}?$select=${select}&$filter=${encodeURIComponent(filter)}&$top=${options.pageSize ?? PAGE}`;
+  const scopedUrl = (ids: string[]) =>
+    `${collection}/delta?$select=${select}&$filter=${encodeURIComponent(ids.map((id) => `id eq ${quote(id)}`).join(' or '))}`;
+  /** A page of a chain a checkpoint left: Graph may no longer honour its link (then the round starts over). */
+  const first = async <T>(url: string, resumed: boolean, fetch: (u: string) => Promise<T>): Promise<T> => {
+    try {
+      return await fetch(url);
+    } catch (e) {
+      if (resumed && linkRefused(e))
+        throw new ToolError(
+          'ERR_RESUME_EXPIRED',
+          `Graph no longer honours the checkpointed ${entity} link (${(e as GraphHttpError).status}${(e as GraphHttpError).graphCode ? ` ${(e as GraphHttpError).graphCode}` : ''})`,
+        );
+      throw e;
+    }
+  };
+  // Every chain and listing is in the ledger before any page of it is read.
+  const listChains =
+    options.navigations.length === 0
+      ? (resume?.chains ?? partitions.map((p) => listUrl(p.filter, options.attributes.join(',')))).map(
+          (url) => ({ id: ledger.open(url), url, resumed: resume !== undefined }),
+        )
+      : [];
+  const resumedRounds =
+    options.navigations.length > 0
+      ? (resume?.chains ?? []).map((url) => ({ id: ledger.open(url), url, resumed: true }))
+      : [];
+  const listings =
+    options.navigations.length > 0
+      ? (resume?.listings ?? partitions.map((p) => ({ next: listUrl(p.filter, 'id'), carry: [] }))).map((l) =>
+          ledger.listing(l.next, [...l.carry]),
+        )
+      : [];
+  ledger.planned(deltaLink, resume?.partitions ?? partitions.length);
   const producer = (async () => {
     // Lists carry no `@delta` links: an entity with navigations (groups' members, users' manager) reads
     // them through id-scoped delta rounds instead.
     if (options.navigations.length === 0) {
-      await pool(partitions, limiter.max, async ({ filter }) => {
-        let url: string | undefined =
-          `${collection}?$select=${options.attributes.join(',')}&$filter=${encodeURIComponent(filter)}&$top=${PAGE}`;
+      await pool(listChains, limiter.max, async ({ id, url: start, resumed }) => {
+        let url: string | undefined = start;
+        let again = resumed;
         while (url) {
-          const r: GraphResponse<{ value?: GraphObject[]; '@odata.nextLink'?: string }> = await page(url);
+          const r: GraphResponse<ObjectsPage> = await first(url, again, (u) => page<ObjectsPage>(u));
+          again = false;
           const records = r.body.value;
-          await hand(r, Array.isArray(records) ? records.map(asDeltaRecord) : undefined);
+          const next: string | undefined = r.body['@odata.nextLink'];
+          await hand(
+            r,
+            Array.isArray(records)
+              ? { records: records.map(asDeltaRecord), chain: { id, ...(next ? { next } : {}) } }
+              : undefined,
+          );
           if (!Array.isArray(records))
             throw new ToolError('ERR_GRAPH_RESPONSE', `${printableUrl(url)} has no "value" array`);
-          url = r.body['@odata.nextLink'];
+          url = next;
         }
       });
       return;
     }
     // Objects with links: ids by partition, then id-scoped delta rounds of 50 objects each.
-    const idQueue = new Channel<string[]>(Math.max(4, limiter.max * 2));
-    const lister = pool(partitions, Math.max(1, Math.floor(limiter.max / 2)), async ({ filter }) => {
-      let url: string | undefined =
-        `${collection}?$select=id&$filter=${encodeURIComponent(filter)}&$top=${PAGE}`;
-      let chunk: string[] = [];
-      while (url) {
-        const page: GraphResponse<{ value?: { id: string }[]; '@odata.nextLink'?: string }> = await get(url);
-        for (const o of page.body.value ?? []) {
-          chunk.push(o.id);
-          if (chunk.length === 50) {
-            await idQueue.push(chunk);
-            chunk = [];
+    const idQueue = new Channel<{ id: number; url: string; resumed: boolean }>(Math.max(4, limiter.max * 2));
+    const lister = (async () => {
+      for (const round of resumedRounds) await idQueue.push(round);
+      await pool(listings, Math.max(1, Math.floor(limiter.max / 2)), async (listing) => {
+        // A chain is opened in the same step as its ids leave the listing's carry.
+        const take = async (all: boolean) => {
+          while (listing.carry.length >= IDS_PER_ROUND || (all && listing.carry.length > 0)) {
+            const url = scopedUrl(listing.carry.splice(0, IDS_PER_ROUND));
+            await idQueue.push({ id: ledger.open(url), url, resumed: false });
           }
+        };
+        await take(false);
+        let again = resume !== undefined;
+        while (listing.next) {
+          const url: string = listing.next;
+          const r: GraphResponse<IdsPage> = await first(url, again, (u) => get<IdsPage>(u));
+          again = false;
+          for (const o of r.body.value ?? []) listing.carry.push(o.id);
+          const next = r.body['@odata.nextLink'];
+          if (next) listing.next = next;
+          else delete listing.next;
+          await take(false);
         }
-        url = page.body['@odata.nextLink'];
-      }
-      if (chunk.length) await idQueue.push(chunk);
-    }).then(
+        await take(true);
+      });
+    })().then(
       () => idQueue.close(),
       (e: unknown) => idQueue.close(e),
     );
     const workers = Array.from({ length: limiter.max }, async () => {
-      for await (const ids of idQueue.drain()) {
-        const filter = ids.map((id) => `id eq ${quote(id)}`).join(' or ');
-        let url: string | undefined =
-          `${collection}/delta?$select=${select}&$filter=${encodeURIComponent(filter)}`;
+      for await (const { id, url: start, resumed } of idQueue.drain()) {
+        let url: string | undefined = start;
+        let again = resumed;
         const followed = new Set<string>();
         const emitted = new Set<string>();
         while (url) {
-          const r: GraphResponse<{ value?: GraphObject[]; '@odata.nextLink'?: string }> = await page(url);
+          const r: GraphResponse<ObjectsPage> = await first(url, again, (u) => page<ObjectsPage>(u));
+          again = false;
           // A large group comes back on the next page with its next slice of members: links only.
+          // (A round resumed mid-way knows that from the ids already written: see the router.)
           for (const record of r.body.value ?? [])
             if (emitted.has(record.id)) record[LINKS_ONLY] = true;
             else emitted.add(record.id);
-          await hand(r, r.body.value);
-          url = r.body['@odata.nextLink'];
+          const next: string | undefined = r.body['@odata.nextLink'];
+          await hand(r, { records: r.body.value ?? [], chain: { id, ...(next ? { next } : {}) } });
+          url = next;
           if (url && followed.has(url))
             throw new ToolError('ERR_GRAPH_PAGINATION_LOOP', `repeated nextLink ${printableUrl(url)}`);
           if (url) followed.add(url);
@@ -500,14 +649,14 @@ export async function* graphParallel(
     (e: unknown) => channel.close(e),
   );
   try {
-    for await (const records of channel.drain()) yield { kind: 'page', entity, records };
+    for await (const { records, chain } of channel.drain()) yield { kind: 'page', entity, records, chain };
   } finally {
     channel.abandon();
   }
   await producer;
   const st = limiter.stats;
   logger.verbose(
-    `${entity}: ${partitions.length} partitions; ${auto ? `window up to ${st.peak} (auto)` : `${limiter.max} in flight`}, ${st.throttled} throttled, ${st.resourceUnits} RU`,
+    `${entity}: ${resume?.partitions ?? partitions.length} partitions${resume ? ' (resumed)' : ''}; ${auto ? `window up to ${st.peak} (auto)` : `${limiter.max} in flight`}, ${st.throttled} throttled, ${st.resourceUnits} RU`,
   );
   yield { kind: 'state', entity, deltaLink };
 }

@@ -31,6 +31,11 @@ export interface RouterOptions {
   typed?: boolean;
   /** Each round's last object row, for a resumed round (its repeat on the next page is not written again). */
   last?: Map<EntityName, TableRow>;
+  /**
+   * Rounds (of a complete mode) whose objects come each in one chain of pages, resumed mid-way from a
+   * checkpoint: an id met again only carries more links (its object row is written already).
+   */
+  linksOnlyRepeats?: ReadonlySet<EntityName>;
 }
 
 export { exportTables } from './export-tables.js';
@@ -71,6 +76,7 @@ export function createObjectRouter(options: RouterOptions): ObjectRouter {
   const typeToEntity = new Map<string, EntityName | undefined>();
   let seen = options.seen;
   const last = options.last ?? new Map<EntityName, TableRow>();
+  const linksOnlyRepeats = options.linksOnlyRepeats;
   const out: { owner: EntityName; row: TableRow | undefined } = { owner: 'user', row: undefined };
   return (entity, record) => {
     const type = record['@odata.type'];
@@ -100,6 +106,7 @@ export function createObjectRouter(options: RouterOptions): ObjectRouter {
     // values (delta-query-groups.md): the repeat adds links, not another identical object row.
     const repeat =
       record[LINKS_ONLY] === true ||
+      (command === 'update' && mode(entity) === 'complete' && linksOnlyRepeats?.has(entity) === true) ||
       (previous !== undefined && previous.cells.id === record.id && sameObject(previous, objectRow));
     last.set(entity, objectRow);
     out.owner = owner;
@@ -142,6 +149,7 @@ export function routeByTypeStream(options: {
   seen?: SeenIds;
   typed?: boolean;
   last?: Map<EntityName, TableRow>;
+  linksOnlyRepeats?: ReadonlySet<EntityName>;
 }): (s: Highland.Stream<ExportMsg>) => Highland.Stream<ExportMsg> {
   const modes = new Map<EntityName, RoundMode>();
   const route = createObjectRouter({
@@ -150,6 +158,7 @@ export function routeByTypeStream(options: {
     ...(options.seen ? { seen: options.seen } : {}),
     ...(options.typed ? { typed: true } : {}),
     ...(options.last ? { last: options.last } : {}),
+    ...(options.linksOnlyRepeats ? { linksOnlyRepeats: options.linksOnlyRepeats } : {}),
   });
   return (s) =>
     s.map((msg): ExportMsg => {

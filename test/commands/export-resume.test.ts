@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { checkpointPath, readCheckpoint } from '../../src/sinks/resume.js';
 import { runEntra } from '../helpers/cli.js';
 import { SMALL_LIMITS } from '../helpers/emulator.js';
+import type { ExportArgs } from '../../src/commands/export.js';
 import { runExport, withHarness, type Harness } from '../helpers/export-harness.js';
 
 const Resume = suite('exportCommand (resumable rounds)');
@@ -49,8 +50,6 @@ async function killedRun(
   assert.match(killed.stderr, `killed after ${at} ${k}`);
 }
 
-/** `--parallel auto` (the default) partitions even this small tenant on this near emulator. */
-const PARTITIONED = { ENTRA_TEST_PARALLEL_AUTO_ALWAYS: '1' };
 /** Users and groups only: both partitioned, no sequential round beside them. */
 const SELECT = ['user=displayName,mail', 'group=displayName,members,owners'];
 
@@ -140,52 +139,120 @@ Resume('a checkpoint for other settings is not used: one warning, a whole round'
   });
 });
 
+/** `--parallel 3` partitions, lists in pages of 4 objects: chains of several pages, many checkpoints. */
+const PARALLEL = { ENTRA_TEST_PARALLEL_PAGE: '4', ENTRA_TEST_CHECKPOINT_PAGES: '2' };
+/** Groups' members in slices of 3: most pages of a group's chain end mid-group (its repeat comes next). */
+const PARALLEL_TENANT = { ...TENANT, deltaLimits: { ...SMALL_LIMITS, links: 3 } };
+const PARALLEL_ARGS = ['--parallel', '3', ...SELECT.flatMap((s) => ['--select', s])];
+const partitionedRun = (h: Harness, args: Partial<ExportArgs> = {}) =>
+  runExport(
+    {
+      settings: h.settingsFile,
+      ca: h.caFile,
+      output: h.out,
+      cookies: h.cookies,
+      select: SELECT,
+      parallel: 3,
+      ...args,
+    },
+    PARALLEL,
+  );
+/** Requests that read the round (lists and delta pages, not the plan's counts). */
+const readRequests = (h: Harness, from: number) =>
+  h.emu.requests.slice(from).filter((r) => !r.path.includes('$count') && r.path.includes('/v1.0/')).length;
+
 Resume(
-  '--parallel partitions (auto, the default, on a large tenant): a run killed mid-partition keeps no checkpoint of it; the next run reads that round again: every row once',
+  '--parallel partitions: a round killed mid-way continues from its checkpoint: every row exactly once, fewer requests',
   async () => {
-    await withHarness(TENANT, async (h) => {
-      const ref = await h.run({
+    await withHarness(PARALLEL_TENANT, async (h) => {
+      let from = h.emu.requests.length;
+      const ref = await partitionedRun(h, {
         output: join(h.dir, 'ref'),
         cookies: join(h.dir, 'ref-cookies'),
-        select: SELECT,
       });
       assert.is(ref.code, 0, ref.stderr);
-      // Killed while the partitions' pages were being written: no checkpoint names a partition.
-      const from = h.emu.requests.length;
-      await killedRun(
-        h,
-        3,
-        { ...PARTITIONED, ENTRA_TEST_CHECKPOINT_PAGES: '1' },
-        'page',
-        SELECT.flatMap((s) => ['--select', s]),
-      );
-      assert.ok(
-        h.emu.requests.slice(from).some((q) => q.path.includes('startswith')),
-        'the killed run listed partitions',
-      );
+      const whole = readRequests(h, from);
+      from = h.emu.requests.length;
+      await killedRun(h, 6, PARALLEL, 'checkpoint', PARALLEL_ARGS);
+      const killed = readRequests(h, from);
       const cp = await readCheckpoint(checkpointPath(h.cookies, 'Contoso'));
-      for (const entity of ['user', 'group'] as const) {
-        const round = cp?.rounds[entity];
-        assert.ok(
-          !round || round.deltaLink || round.pages === 0,
-          `${entity}: ended, or not begun (${JSON.stringify(round)})`,
-        );
-      }
-      const r = await runExport(
-        { settings: h.settingsFile, ca: h.caFile, output: h.out, cookies: h.cookies, select: SELECT },
-        { ...PAGES, ...PARTITIONED },
+      const mid = Object.values(cp?.rounds ?? {}).filter((r) => r?.parallel);
+      assert.ok(mid.length > 0, `a partitioned round mid-way: ${JSON.stringify(cp?.rounds)}`);
+      assert.ok(
+        mid.some((r) => r.parallel!.chains.some((url) => url.includes('skiptoken'))),
+        'a chain stopped after its first page',
       );
+
+      from = h.emu.requests.length;
+      const r = await partitionedRun(h, { parallel: 2 });
       assert.is(r.code, 0, r.stderr);
+      assert.match(r.stderr, /resuming the round a previous run left at its checkpoint/);
+      assert.not.match(r.stderr, /checkpoint for other|starting the round over/);
+      assert.ok(
+        !h.emu.requests.slice(from).some((q) => q.path.includes('$count') || q.path.includes('latest')),
+        'neither counted nor planned again',
+      );
       assert.equal(
         await tablesOf(h.out),
         await tablesOf(join(h.dir, 'ref')),
-        'the same rows as an uninterrupted round, each once',
+        'the same rows as an uninterrupted round, each once (inserts stay inserts)',
+      );
+      const resumed = readRequests(h, from);
+      assert.ok(
+        resumed < whole,
+        `${resumed} requests after the kill (${killed} before it), ${whole} for a whole round`,
       );
       assert.equal(
         (await readdir(h.cookies)).filter((n) => n.includes('resume')),
         [],
         'checkpoint removed',
       );
+      const next = await h.run({ select: SELECT });
+      assert.is(next.code, 0, next.stderr);
+      assert.match(next.stderr, /user incremental, group incremental/);
+    });
+  },
+);
+
+Resume(
+  '--parallel partitions: links Graph no longer honours (an expired skip token): the round starts over, one warning',
+  async () => {
+    await withHarness(TENANT, async (h) => {
+      const ref = await partitionedRun(h, {
+        output: join(h.dir, 'ref'),
+        cookies: join(h.dir, 'ref-cookies'),
+      });
+      assert.is(ref.code, 0, ref.stderr);
+      await killedRun(h, 4, PARALLEL, 'checkpoint', PARALLEL_ARGS);
+      h.emu.clock.advance(8 * 24 * 3600 * 1000);
+      const r = await partitionedRun(h);
+      assert.is(r.code, 0, r.stderr);
+      assert.is(r.stderr.match(/starting the round over from its first page/g)?.length, 1, r.stderr);
+      assert.match(r.stderr, /no longer honours the checkpointed (user|group) link \(400 /);
+      assert.equal(await tablesOf(h.out), await tablesOf(join(h.dir, 'ref')));
+    });
+  },
+);
+
+Resume(
+  '--parallel partitions: a checkpoint for other settings is dropped: one warning, a whole round',
+  async () => {
+    await withHarness(TENANT, async (h) => {
+      await killedRun(h, 3, PARALLEL, 'checkpoint', PARALLEL_ARGS);
+      const cp = await readCheckpoint(checkpointPath(h.cookies, 'Contoso'));
+      assert.ok(Object.values(cp?.rounds ?? {}).some((r) => r?.parallel));
+      const select = ['user=displayName', 'group=displayName,members,owners'];
+      const r = await partitionedRun(h, { select });
+      assert.is(r.code, 0, r.stderr);
+      assert.is(r.stderr.match(/checkpoint for other settings/g)?.length, 1, r.stderr);
+      assert.not.match(r.stderr, /resuming/);
+      const ref = await partitionedRun(h, {
+        select,
+        output: join(h.dir, 'ref'),
+        cookies: join(h.dir, 'ref-cookies'),
+      });
+      assert.is(ref.code, 0, ref.stderr);
+      assert.equal(await tablesOf(h.out), await tablesOf(join(h.dir, 'ref')));
     });
   },
 );
