@@ -230,6 +230,8 @@ class Channel<T> {
 
   async *drain(): AsyncGenerator<T> {
     for (;;) {
+      // A producer failed: the consumer hears it now, not after what the others still push.
+      if (this.failure) throw this.failure;
       if (this.items.length) {
         const { item, size } = this.items.shift()!;
         this.held -= size;
@@ -237,7 +239,6 @@ class Channel<T> {
         yield item;
         continue;
       }
-      if (this.failure) throw this.failure;
       if (this.closed) return;
       await new Promise<void>((r) => this.waiters.push(r));
     }
