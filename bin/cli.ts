@@ -381,7 +381,7 @@ export function entraCli(
             "(and may not write into the scheduled run's folder); --demo has none. One run at a time per connection " +
             '(a lock in the cookie folder). A failed, interrupted or killed run leaves the previous CSVs and cookies as they were. ' +
             'A scheduled run killed while reading continues on the next run from its last checkpoint (every 50 pages; hidden .<connection>_<table>.csv.part files and .<connection>_resume.json), ' +
-            'except a users/groups round read in --parallel partitions (auto on a large tenant; --parallel 1 makes it resumable) and --diff runs, which start that round over. ' +
+            '--parallel partitions included (each where it stopped), except --diff runs, which start that round over. ' +
             'A round whose delete rows (all tables) exceed --max-deletes writes nothing and keeps the cookies (exit 4); with --output - the rows went out as they came, the cookies stay. ' +
             '--diff keeps a snapshot beside the cookies (<connection>_snapshot.sqlite), committed with them; without --diff it is neither read nor written.\n\n' +
             exitCodesEpilog([0, 1, 2, 4, 130], {
