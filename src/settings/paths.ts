@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { access, mkdir, open, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -128,12 +129,15 @@ export async function checkOutputFile(
   if (!above && options.createFolder) return checkOutputFolder(option, folder);
   if (!above) fail(`folder ${folder} does not exist`);
   if (!above!.isDirectory()) fail(`${folder} is ${kindOf(above!)}, not a folder`);
+  // The probe is a file of its own beside it: probing at the path itself could remove the file another
+  // run (of the same journal, say) has just created there, and would fail where it has.
+  const probe = join(folder, `.${basename(full)}.${process.pid}.${randomBytes(4).toString('hex')}.probe`);
   try {
-    await (await open(full, 'wx')).close();
+    await (await open(probe, 'wx')).close();
   } catch (error) {
     fail(`cannot create it (${reason(error)})`);
   }
-  await unlink(full);
+  await unlink(probe);
 }
 
 /** The paths `entra export` writes, checked before anything runs. */

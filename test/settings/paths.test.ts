@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -57,6 +57,22 @@ File(
       await checkOutputFile('--journal', join(dir, 'run.journal'));
       await checkOutputFile('--journal', join(dir, 'new.journal'));
       assert.equal(await readdir(dir), ['run.journal']);
+    });
+  },
+);
+
+File(
+  'checkOutputFile(option, path) never creates or removes the path itself: a run creating it meanwhile keeps its file',
+  async () => {
+    await withDir(async (dir) => {
+      const journal = join(dir, 'run.journal');
+      // Another run (of the same journal) creates the file while this one checks the path, many times.
+      for (let i = 0; i < 200; i++) {
+        await Promise.all([checkOutputFile('--journal', journal), writeFile(journal, `run ${i}`)]);
+        assert.is(await readFile(journal, 'utf8').catch(String), `run ${i}`, `attempt ${i}`);
+        assert.equal(await readdir(dir), ['run.journal'], 'no probe left behind');
+        await unlink(journal);
+      }
     });
   },
 );
