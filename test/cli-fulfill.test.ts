@@ -2,17 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fulfillCommand } from '../src/commands/fulfill.js';
 import type { Emulator } from '../src/emulator/server.js';
 import type { TenantData } from '../src/emulator/tenant.js';
+import { entraArgs } from './helpers/cli.js';
 import { sampleTenant, withEmulator } from './helpers/emulator.js';
 
-const BIN = fileURLToPath(new URL('../bin/entra.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 const HEADER = 'line,Command,@odata.type,id,status,httpStatus,errorCode,message,newId,file,ownerId,key';
 
 const ADELE = '67aac11c-c912-5793-a9a1-f31f5b0f94f5';
@@ -32,7 +30,7 @@ function entra(
   env: Record<string, string> = {},
   stdin?: string,
 ): { child: ChildProcess; done: Promise<Exit> } {
-  const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
+  const child = spawn(process.execPath, [...entraArgs(), ...args], {
     cwd,
     // Trust comes from the test (--ca or NODE_EXTRA_CA_CERTS), never from the caller's environment.
     env: {
@@ -411,8 +409,16 @@ Crash(
         writeBudget: 'off',
         quiet: true,
       });
-      // A slow Graph keeps the first run inside its lock (token, $batch) while the second one starts.
-      emu.faults.latency = { fixedMs: 1500, jitterMs: 0 };
+      // Graph throttles the first run's $batch twice (Retry-After 2 s): it holds its lock for 4 s or more,
+      // while the second run (no $batch before the lock) meets it. A latency on every request would slow
+      // the second run's token as much, and let the first end before the second reaches the lock.
+      const unthrottle = emu.faults.add({
+        kind: 'status',
+        status: 429,
+        retryAfter: 2,
+        count: 2,
+        match: 'POST /v1.0/$batch',
+      });
       let first: { child: ChildProcess; done: Promise<Exit> };
       try {
         first = entra(dir, ['fulfill', 'groups.csv', '-j', 'run.journal', '-r', 'first.csv', '-q'], {
@@ -437,7 +443,7 @@ Crash(
         );
         assert.is(await stat(join(dir, 'second.csv')).catch(() => undefined), undefined, 'no results');
       } finally {
-        emu.faults.latency = { fixedMs: 0, jitterMs: 0 };
+        unthrottle();
       }
       const done = await first.done;
       assert.is(done.code, 0, done.stderr);
