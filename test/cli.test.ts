@@ -3,14 +3,11 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startEmulator, type Emulator } from '../src/emulator/server.js';
+import { entraArgs } from './helpers/cli.js';
 import { testTls } from './helpers/identity-server.js';
-
-const TSX = import.meta.resolve('tsx');
-const BIN = fileURLToPath(new URL('../bin/entra.ts', import.meta.url));
 
 interface Exit {
   code: number | null;
@@ -28,9 +25,9 @@ interface Context {
 
 const CLI = suite<Context>('entra export (CLI)');
 
-/** Starts `node --import tsx bin/entra.ts ...` in the test folder, trusting the emulator's CA the standard way. */
+/** Starts `entra ...` (the bundled sources) in the test folder, trusting the emulator's CA the standard way. */
 function entra(context: Context, args: string[]): { child: ChildProcess; done: Promise<Exit> } {
-  const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
+  const child = spawn(process.execPath, [...entraArgs(), ...args], {
     cwd: context.dir,
     env: context.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -253,7 +250,7 @@ CLI(
       'bash',
       [
         '-c',
-        `set -o pipefail; "${process.execPath}" --import "${TSX}" "${BIN}" export --ignore-cookies --output - 2>stderr.txt | head -1`,
+        `set -o pipefail; "${process.execPath}" "${entraArgs()[0]}" export --ignore-cookies --output - 2>stderr.txt | head -1`,
       ],
       { cwd: context.dir, env: context.env, stdio: ['ignore', 'pipe', 'pipe'] },
     );

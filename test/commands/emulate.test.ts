@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkEmulateArgs, startEmulate, type EmulateArgs } from '../../src/commands/emulate.js';
-import { runEntra } from '../helpers/cli.js';
+import { entraArgs, runEntra } from '../helpers/cli.js';
 import { failure, withDir } from '../helpers/common.js';
 import { testTls } from '../helpers/identity-server.js';
 
@@ -109,19 +108,14 @@ Cli('entra emulate --users abc / -5 / --port 99999 exit 2 with one line and star
 Cli(
   'entra emulate without --ca-out removes its CA on SIGINT (exit 130), SIGTERM (exit 0) and SIGHUP (a closed terminal, exit 129)',
   async () => {
-    const bin = fileURLToPath(new URL('../../bin/entra.ts', import.meta.url));
     for (const [signal, code] of [
       ['SIGINT', 130],
       ['SIGTERM', 0],
       ['SIGHUP', 129],
     ] as const) {
-      const child = spawn(
-        process.execPath,
-        ['--import', import.meta.resolve('tsx'), bin, 'emulate', '--quiet'],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
+      const child = spawn(process.execPath, [...entraArgs(), 'emulate', '--quiet'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const exit = new Promise<number | null>((resolve) => child.once('close', resolve));
       const line = await new Promise<string>((resolve) => {
         let out = '';

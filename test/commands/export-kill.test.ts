@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
@@ -10,12 +9,9 @@ import Database from 'better-sqlite3';
 import { commitManifestPath, recoverCommit } from '../../src/sinks/commit.js';
 import { committedRun, snapshotPath } from '../../src/sinks/snapshot.js';
 import { apply, lines, truth, type Model } from '../helpers/diff-model.js';
-import { runEntra } from '../helpers/cli.js';
+import { entraArgs, runEntra } from '../helpers/cli.js';
 import { SMALL_LIMITS, sampleTenant } from '../helpers/emulator.js';
 import { withHarness, type Harness } from '../helpers/export-harness.js';
-
-const TSX = import.meta.resolve('tsx');
-const BIN = fileURLToPath(new URL('../../bin/entra.ts', import.meta.url));
 
 const ADELE = '67aac11c-c912-5793-a9a1-f31f5b0f94f5';
 const LEE = '9f830d48-a781-5bc8-9b6e-e4f3e3b2aa42';
@@ -315,7 +311,7 @@ Kill(
         const seen = h.emu.requests.length;
         const args = ['export', '-s', h.settingsFile, '--ca', h.caFile, '-o', h.out, '--cookies', h.cookies];
         const select = DIFF_SELECT.flatMap((x) => ['--select', x]);
-        const child = spawn(process.execPath, ['--import', TSX, BIN, ...args, ...select, '--diff', '-q'], {
+        const child = spawn(process.execPath, [...entraArgs(), ...args, ...select, '--diff', '-q'], {
           stdio: 'ignore',
           env: { ...process.env, ...(step ? { ENTRA_TEST_KILL_AT_COMMIT_STEP: String(step) } : {}) },
         });

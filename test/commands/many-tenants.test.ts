@@ -20,8 +20,7 @@ import {
   worstExitCode,
 } from '../../src/commands/multi.js';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { runEntra } from '../helpers/cli.js';
+import { entraArgs, runEntra } from '../helpers/cli.js';
 import { sampleTenant, withEmulator } from '../helpers/emulator.js';
 import { csvObjects, textSink } from '../helpers/export-harness.js';
 
@@ -571,9 +570,7 @@ Cli('Ctrl-C: the running connection stops as alone (exit 130), the next one does
       const child = spawn(
         process.execPath,
         [
-          '--import',
-          import.meta.resolve('tsx'),
-          fileURLToPath(new URL('../../bin/entra.ts', import.meta.url)),
+          ...entraArgs(),
           'export',
           '-c',
           'Contoso',

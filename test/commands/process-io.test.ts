@@ -2,10 +2,9 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runEntra } from '../helpers/cli.js';
+import { entraArgs, runEntra } from '../helpers/cli.js';
 import { withDir } from '../helpers/common.js';
 
 const runCommand = suite('runCommand');
@@ -42,7 +41,6 @@ runCommand(
     });
     await new Promise<void>((done) => host.listen(0, '127.0.0.1', done));
     const { port } = host.address() as AddressInfo;
-    const bin = fileURLToPath(new URL('../../bin/entra.ts', import.meta.url));
     try {
       await withDir(async (dir) => {
         const url = `https://127.0.0.1:${port}`;
@@ -61,7 +59,7 @@ runCommand(
         for (const command of ['doctor', 'skus'])
           for (const signal of ['SIGTERM', 'SIGINT'] as const) {
             const connected = new Promise<void>((resolve) => (arrived = resolve));
-            const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), bin, command], {
+            const child = spawn(process.execPath, [...entraArgs(), command], {
               cwd: dir,
               stdio: ['ignore', 'ignore', 'pipe'],
             });

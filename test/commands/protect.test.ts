@@ -9,10 +9,9 @@ import * as assert from 'uvu/assert';
 import { decryptValue, encryptValue, isEncrypted } from '../../src/credentials/envelope.js';
 import { generateSelfSignedCertificate } from '../../src/emulator/ca.js';
 import { openEncryptedPasswordFile } from '../../src/sinks/password-encrypted-file.js';
+import { entraArgs } from '../helpers/cli.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'bin/entra.ts');
-const TSX = import.meta.resolve('tsx');
 const cert = generateSelfSignedCertificate({ commonName: 'protect test' });
 const key = { privateKey: createPrivateKey(cert.keyPem), thumbprintSha256: cert.thumbprintSha256 };
 const PFX_PASSWORD = 'pfx-Passw0rd!';
@@ -25,8 +24,8 @@ interface Run {
 
 function entra(args: string[], options: { stdin?: string; env?: Record<string, string>; cwd?: string } = {}) {
   return new Promise<Run>((done, fail) => {
-    // tsx by URL: a test may run the bin from a folder without node_modules.
-    const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
+    // The bundle resolves its packages from the checkout: a test may run it from a folder without node_modules.
+    const child = spawn(process.execPath, [...entraArgs(), ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ENTRA_CERTIFICATE_PASSWORD: '', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

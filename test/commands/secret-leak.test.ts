@@ -3,7 +3,6 @@ import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,6 +11,7 @@ import { CYBERARK_SAFE, KEY_VAULT_NAME } from '../../src/commands/emulate-creden
 import { generateSelfSignedCertificate } from '../../src/emulator/ca.js';
 import { ALL_ROLES } from '../../src/emulator/server.js';
 import { decryptPasswordCsv } from '../../src/sinks/password-encrypted-file.js';
+import { entraArgs } from '../helpers/cli.js';
 import { testTls } from '../helpers/identity-server.js';
 
 /**
@@ -21,8 +21,6 @@ import { testTls } from '../helpers/identity-server.js';
  * sink, and an encrypted one holds no password in clear.
  */
 
-const BIN = fileURLToPath(new URL('../../bin/entra.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 const JWT = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
 
 interface Exit {
@@ -37,7 +35,7 @@ function entra(cwd: string, caFile: string, args: string[], env: Record<string, 
     const inherited = Object.entries(process.env).filter(
       ([k]) => !/^(NODE_EXTRA_CA_CERTS|IDENTITY_|Connections__|AzureKeyVault__|CyberArk__)/i.test(k),
     );
-    const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
+    const child = spawn(process.execPath, [...entraArgs(), ...args], {
       cwd,
       env: { ...Object.fromEntries(inherited), NODE_EXTRA_CA_CERTS: caFile, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
