@@ -111,7 +111,7 @@ export function entraCli(
   // yargs-parser drops a lone '-': glue it to the flags where it means stdout, and carry it through
   // as STDIN where it names fulfill's input file (`entra fulfill changes.csv -`).
   const STDIN = '\u0000stdin';
-  const TO_STDOUT: Record<string, string> = { '--output': '--output', '-o': '--output', '--results': '--results', '-r': '--results' }; // prettier-ignore
+  const TO_STDOUT: Record<string, string> = { '--output': '--output', '-o': '--output', '--results': '--results', '-r': '--results', '--summary': '--summary' }; // prettier-ignore
   const fulfilling = args.find((a) => !a.startsWith('-')) === 'fulfill';
   const argv = args.flatMap((arg, i, all) =>
     arg === '-' && TO_STDOUT[all[i - 1] ?? '']
@@ -240,6 +240,7 @@ export function entraCli(
               0: '0 stopped by SIGTERM',
               1: '1 could not start',
               2: '2 a bad option (or a --port in use), nothing started',
+              130: '130 interrupted (Ctrl-C)',
             }),
         ),
       (args) => runCommand(() => emulate(args), args, 'entra emulate --help'),
@@ -532,7 +533,21 @@ export function entraCli(
         ),
       (args) =>
         runCommand(
-          () => fulfillConnections({ ...args, files: args.files?.map((f) => (f === STDIN ? '-' : f)) }),
+          async () => {
+            // STDIN stands for a lone '-' only among the input files; after any other option it is a mistake.
+            for (const [key, value] of Object.entries(args))
+              if (key !== 'files' && /^[a-z][a-z-]+$/.test(key) && [value].flat().includes(STDIN))
+                throw new UsageError(
+                  'ERR_USAGE',
+                  `--${key} -: not a value of this option ('-' is stdin or stdout for the input files, --results and --summary only)`,
+                );
+            if (args.files?.includes(''))
+              throw new UsageError(
+                'ERR_USAGE',
+                "an input file name is empty: name a CSV file, or '-' for stdin",
+              );
+            return fulfillConnections({ ...args, files: args.files?.map((f) => (f === STDIN ? '-' : f)) });
+          },
           args,
           'entra fulfill --help',
         ),

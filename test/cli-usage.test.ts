@@ -271,4 +271,35 @@ Process(
   },
 );
 
+Process(
+  "a lone '-' is stdout after --summary, and a usage error naming the option where it means nothing",
+  async () => {
+    await withDir(async (dir) => {
+      const cases = [
+        ['fulfill', 'c.csv', '--journal', '-'],
+        ['fulfill', 'c.csv', '--password-file', '-'],
+        ['fulfill', 'c.csv', '-s', '-'],
+        ['fulfill', 'c.csv', '--encoding', '-'],
+      ];
+      for (const args of cases) {
+        const r = await runEntra(args, { cwd: dir });
+        assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        const option = args[2] === '-s' ? '--settings' : args[2]!;
+        assert.match(r.stderr, new RegExp(`^entra: ERR_USAGE: ${option} -: not a value of this option \\(`));
+        assert.not.ok(r.stderr.includes('\u0000'), 'no internal marker');
+      }
+      const empty = await runEntra(['fulfill', ''], { cwd: dir });
+      assert.is(empty.code, 2, empty.stderr);
+      assert.is(
+        empty.stderr,
+        "entra: ERR_USAGE: an input file name is empty: name a CSV file, or '-' for stdin\nRun 'entra fulfill --help' for usage.\n",
+      );
+      // As the README and fulfill --help write it: the summary on stdout, the rows in files.
+      const run = await runEntra(['export', '--demo', '-o', 'out', '--summary', '-', '-q'], { cwd: dir });
+      assert.is(run.code, 0, run.stderr);
+      assert.is(JSON.parse(run.stdout).command, 'export');
+    });
+  },
+);
+
 Process.run();
