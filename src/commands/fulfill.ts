@@ -489,5 +489,9 @@ function namedPaths(args: FulfillArgs, files: string[]): NamedPath[] {
       : []),
     ...(args.results ? [{ option: '--results', path: args.results, role: 'out' as const }] : []),
     ...(args.summary ? [{ option: '--summary', path: args.summary, role: 'out' as const }] : []),
+    // Last, so that a clash names the option that points at the lock.
+    ...(args.journal
+      ? [{ option: "--journal's lock", path: `${args.journal}.lock`, role: 'out' as const }]
+      : []),
   ];
 }

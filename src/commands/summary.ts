@@ -61,7 +61,8 @@ export async function checkSummaryPath(
 
 /**
  * Refuses a summary that would replace one of a connection's own files (CSVs, cookies, snapshot, run
- * record, lock): a file named `<connection>_...` (or its hidden temp) in one of `folders`.
+ * record, lock): a file named `<connection>_...` (or its hidden temp) or `<connection>.lock` in one of
+ * `folders`.
  */
 export async function checkSummaryNotStateFile(
   path: string | undefined,
@@ -73,7 +74,8 @@ export async function checkSummaryNotStateFile(
   const real = async (p: string) => realpath(p).catch(() => resolve(p));
   const folder = await real(dirname(resolve(path)));
   const name = basename(path);
-  if (!name.startsWith(`${connection}_`) && !name.startsWith(`.${connection}_`)) return;
+  const own = name.startsWith(`${connection}_`) || name.startsWith(`.${connection}_`);
+  if (!own && name !== `${connection}.lock`) return;
   for (const f of folders)
     if ((await real(f.dir)) === folder) {
       if (state) state.refused = true;

@@ -188,6 +188,16 @@ Export(
       assert.is(r.code, 2, r.stderr);
       assert.match(r.stderr, /--summary .* is one of connection Contoso's files in --output/);
       assert.is(await stat(csv).catch(() => undefined), undefined, 'the CSV was not written');
+      // The connection's lock: a summary there would make every later export ERR_LOCKED.
+      await mkdir(h.cookies, { recursive: true });
+      const lock = join(h.cookies, 'Contoso.lock');
+      const locked = await h.run({ summary: lock });
+      assert.is(locked.code, 2, locked.stderr);
+      assert.match(
+        locked.stderr,
+        /--summary .*Contoso\.lock is one of connection Contoso's files in --cookies/,
+      );
+      assert.is(await stat(lock).catch(() => undefined), undefined, 'no lock left');
 
       const out = await h.run({ ...SMALL, summary: '-' });
       assert.is(out.code, 0, out.stderr);
@@ -318,6 +328,9 @@ Fulfill(
         [{ summary: journal, journal }, /--journal .*run\.journal is also --summary/],
         [{ summary: join(dir, 'results.csv') }, /--results .*results\.csv is also --summary/],
         [{ summary: join(dir, 'appsettings.agent.json') }, /is also read as --settings/],
+        // The journal's lock: a summary there would make every later run of that journal ERR_LOCKED.
+        [{ summary: `${journal}.lock`, journal }, /--summary .*run\.journal\.lock is also --journal's lock/],
+        [{ results: `${journal}.lock`, journal }, /--results .*run\.journal\.lock is also --journal's lock/],
       ];
       for (const [args, message] of cases) {
         const run = await fulfill(dir, files, args);
