@@ -178,7 +178,8 @@ export function formatState(s: ConnectionState): string[] {
 
 /**
  * `entra state`: what each connection's state holds (cookies, snapshot, last runs), read from the
- * cookie folder only: no settings, no token, no request. Exit 0; 2 for a connection with no state.
+ * cookie folder only: no settings, no token, no request. Exit 0; 2 for a connection with no state, or a
+ * --cookies that is not a folder.
  */
 export async function stateCommand(
   args: StateArgs,
@@ -186,6 +187,14 @@ export async function stateCommand(
 ): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const dir = resolve(args.cookies ?? 'ExportCookies');
+  // A folder named on the command line must be one: a typo would otherwise read as "no state yet".
+  if (args.cookies !== undefined) {
+    if (args.cookies === '') throw new UsageError('ERR_USAGE', '--cookies is empty: name the cookie folder');
+    const found = await stat(dir).catch(() => undefined);
+    if (!found) throw new UsageError('ERR_USAGE', `--cookies ${args.cookies}: no such folder`);
+    if (!found.isDirectory())
+      throw new UsageError('ERR_USAGE', `--cookies ${args.cookies}: not a folder: name the cookie folder`);
+  }
   const all = await connectionsIn(dir);
   let names = all;
   if (args.connection !== undefined) {

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -37,6 +37,7 @@ const State = suite('entra state');
 
 State('a connection without state: none in text, a usage error for --connection', async () =>
   withHarness({ tenant: await sampleTenant() }, async (h) => {
+    await mkdir(h.cookies, { recursive: true });
     assert.equal(await state({ cookies: h.cookies }), {
       code: 0,
       stdout: `no connection has state in ${h.cookies} yet\n`,
@@ -44,6 +45,21 @@ State('a connection without state: none in text, a usage error for --connection'
     const r = await state({ cookies: h.cookies, connection: 'Contoso' });
     assert.is(r.code, 2);
     assert.match(r.stdout, /--connection Contoso: no state in /);
+  }),
+);
+
+State('--cookies that is not a folder is a usage error, not "no state yet"', async () =>
+  withHarness({ tenant: await sampleTenant() }, async (h) => {
+    const cases: [string, string][] = [
+      [join(h.dir, 'typo'), `ERR_USAGE: --cookies ${join(h.dir, 'typo')}: no such folder`],
+      [h.settingsFile, `ERR_USAGE: --cookies ${h.settingsFile}: not a folder: name the cookie folder`],
+      ['', 'ERR_USAGE: --cookies is empty: name the cookie folder'],
+    ];
+    for (const [cookies, message] of cases) {
+      const r = await state({ cookies });
+      assert.is(r.code, 2, cookies);
+      assert.is(r.stdout, `entra: ${message}`);
+    }
   }),
 );
 
