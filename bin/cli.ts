@@ -272,7 +272,7 @@ export function entraCli(
             .option('advance-cookies', {
               type: 'boolean',
               describe:
-                "Move the connection's cookies even from a run that is not its scheduled run (--output -, other --entities/--select)",
+                "Move the connection's cookies even from a run that is not its scheduled run (--output -, another folder, other --entities/--select)",
             })
             .option('diff', {
               type: 'boolean',
@@ -377,8 +377,8 @@ export function entraCli(
             ],
           ],
         ).epilog(
-          'Which runs advance cookies: a run into a folder with the mapping of the cookies (or the first run) does; ' +
-            'a run to stdout, or with other --entities/--select, reads them and moves none unless --advance-cookies ' +
+          "Which runs advance cookies: a run into the scheduled run's folder with the mapping of the cookies (or the first run) does; " +
+            'a run to stdout, into another folder, or with other --entities/--select, reads them and moves none unless --advance-cookies ' +
             "(and may not write into the scheduled run's folder); --demo has none. One run at a time per connection " +
             '(a lock in the cookie folder). A failed, interrupted or killed run leaves the previous CSVs and cookies as they were. ' +
             'A scheduled run killed while reading continues on the next run from its last checkpoint (every 50 pages; hidden .<connection>_<table>.csv.part files and .<connection>_resume.json), ' +

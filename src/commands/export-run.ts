@@ -77,6 +77,8 @@ export interface RoundsOptions {
   advance: boolean;
   /** Why the cookies are not advanced (one info line), when `advance` is false. */
   keepReason?: string;
+  /** The keep reason is a warning (a run into another folder than the scheduled run's). */
+  keepWarn?: boolean;
   /** Called before and after each write and rename of the commit step (fault injection). */
   onCommitStep?: (label: string) => void;
   /** `--max-deletes`: a round whose delete rows exceed it writes nothing and moves no state (exit 4). */
@@ -622,7 +624,13 @@ async function runRoundsOnce(o: RoundsOptions, resume: Resume | undefined): Prom
     signals.commit();
     if (o.report) o.report.cookies = 'kept';
     if (!o.advance) {
-      if (o.keepReason) log.info(`entra export: cookies not advanced: ${o.keepReason}`);
+      const line = `entra export: cookies not advanced: ${o.keepReason}`;
+      if (o.keepReason && o.keepWarn) log.warn(line);
+      else if (o.keepReason) log.info(line);
+      if (dropped > 0)
+        log.info(
+          `entra export: ${dropped} rows of other tables than ${stdoutTable} not written (--table NAME for another, --format ndjson for all)`,
+        );
     } else if (dropped > 0)
       log.warn(
         `cookies not advanced: ${dropped} rows of other tables than ${stdoutTable} were not written (use --format ndjson or --output DIR to keep them)`,

@@ -319,7 +319,7 @@ export async function exportCommand(
           cookieDir,
           log,
           advance: plan.advance,
-          ...(plan.reason ? { keepReason: plan.reason } : {}),
+          ...(plan.reason ? { keepReason: plan.reason, keepWarn: plan.warn === true } : {}),
           ...(killAtCommitStep(env) ?? {}),
           ...checkpointHooks(env),
           ...(args.parallel ? { parallel: args.parallel } : {}),

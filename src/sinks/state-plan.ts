@@ -7,13 +7,15 @@ export interface StatePlan {
   advance: boolean;
   /** Why they do not (one line for the log), when `advance` is false. */
   reason?: string;
+  /** The reason is a warning: a run that looks scheduled, but is not the connection's scheduled run. */
+  warn?: boolean;
 }
 
 /**
  * Decides whether an export run is the connection's scheduled run, whose end state replaces the
  * connection's cookies (DESIGN.md §4, State). Ad-hoc runs read cookies but move nothing unless asked
- * with `--advance-cookies`: a run to stdout, and a run whose entities or `$select`s differ from those
- * of the cookies (another stream of state). An ad-hoc run may not write into the scheduled run's
+ * with `--advance-cookies`: a run to stdout, a run into another folder than the scheduled run's, and a
+ * run whose entities or `$select`s differ from those of the cookies (another stream of state). An ad-hoc run may not write into the scheduled run's
  * folder either (its consumer would take those files for the scheduled round): a usage error, before
  * anything runs. The first run of a connection (no cookies yet) is its scheduled run.
  */
@@ -35,7 +37,20 @@ export function planState(input: {
         'a run to stdout reads cookies but moves none (add --advance-cookies to make it the scheduled run)',
     };
   const mine = mappingKey(input.rounds);
-  if (!scheduled || scheduled.mapping === mine) return { advance: true };
+  if (!scheduled) return { advance: true };
+  if (scheduled.mapping === mine) {
+    // The same mapping into another folder: a copy for someone else, not the scheduled run, whose
+    // consumer reads the other folder (sidecars older than this rule do not say: the scheduled run).
+    if (scheduled.output === undefined || scheduled.output === '-' || scheduled.output === output)
+      return { advance: true };
+    return {
+      advance: false,
+      warn: true,
+      reason:
+        `the connection's scheduled run writes into ${scheduled.output}, this one into ${output}: its changes still ` +
+        `reach the next run into ${scheduled.output} (add --advance-cookies to make ${output} the scheduled run's folder)`,
+    };
+  }
   const theirs = scheduled.mapping.replaceAll(';', ' ');
   // Sidecars older than this rule do not say where their files went: assume here, the safe side.
   if (scheduled.output === undefined || scheduled.output === output)

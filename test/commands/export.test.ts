@@ -763,6 +763,18 @@ Stdout(
     }),
 );
 
+Stdout('exportCommand({ output: "-" }) as CSV says how many rows of the other tables it left out', async () =>
+  withHarness({ tenant: await sampleTenant() }, async (h) => {
+    const r = await h.run({ ...SMALL_SELECT, output: '-' });
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Command,/);
+    assert.match(
+      r.stderr,
+      /^entra export: \d+ rows of other tables than directoryobjects not written \(--table NAME for another, --format ndjson for all\)$/m,
+    );
+  }),
+);
+
 Stdout(
   'exportCommand({ output: "-", advanceCookies }) advances the cookies when the one table is all there is',
   async () =>
@@ -828,6 +840,43 @@ AdHoc(
       const scheduled = await h.run(SMALL_SELECT);
       assert.match(summaryLine(scheduled.stderr) ?? '', /user incremental, group incremental/);
       assert.match(await h.read('directoryobjects'), /adele@contoso\.com/);
+    }),
+);
+
+AdHoc(
+  'exportCommand({ output }) into another folder with the same mapping moves no cookies: the change still reaches the scheduled folder',
+  async () =>
+    withHarness({ tenant: await sampleTenant() }, async (h) => {
+      assert.is((await h.run(SMALL_SELECT)).code, 0);
+      const before = await h.snapshot();
+      h.emu.tenant.update(ADELE, { mail: 'adele@contoso.com' });
+      const elsewhere = join(h.dir, 'copy');
+      const r = await h.run({ ...SMALL_SELECT, output: elsewhere });
+      assert.is(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^entra: warning: entra export: cookies not advanced: the connection's scheduled run writes into ${h.out}, this one into ${elsewhere}: .*--advance-cookies`,
+          'm',
+        ),
+      );
+      assert.match(
+        await readFile(join(elsewhere, 'Contoso_directoryobjects.csv'), 'utf8'),
+        /adele@contoso\.com/,
+      );
+      assert.equal(await h.snapshot(), before, 'the scheduled files and cookies as they were');
+      const scheduled = await h.run(SMALL_SELECT);
+      assert.is(scheduled.code, 0, scheduled.stderr);
+      assert.match(summaryLine(scheduled.stderr) ?? '', /user incremental, group incremental/);
+      assert.match(await h.read('directoryobjects'), /adele@contoso\.com/);
+      // Asked for, the other folder becomes the scheduled run's.
+      h.emu.tenant.update(ADELE, { mail: 'adele2@contoso.com' });
+      const moved = await h.run({ ...SMALL_SELECT, output: elsewhere, advanceCookies: true });
+      assert.is(moved.code, 0, moved.stderr);
+      assert.not.match(moved.stderr, /cookies not advanced/);
+      const next = await h.run({ ...SMALL_SELECT, output: elsewhere });
+      assert.not.match(next.stderr, /cookies not advanced/);
+      assert.not.match(await readFile(join(elsewhere, 'Contoso_directoryobjects.csv'), 'utf8'), /adele2/);
     }),
 );
 
