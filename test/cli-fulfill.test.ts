@@ -441,6 +441,7 @@ Crash(
           error!.message,
           new RegExp(`run\\.journal\\.lock is held by entra fulfill .*pid ${first.child.pid} `),
         );
+        assert.match(error!.message, /: one run at a time per journal;/);
         assert.is(await stat(join(dir, 'second.csv')).catch(() => undefined), undefined, 'no results');
       } finally {
         unthrottle();

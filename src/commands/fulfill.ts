@@ -238,6 +238,7 @@ export async function fulfillCommand(
     if (args.journal)
       lock = await acquireLock(`${resolve(args.journal)}.lock`, {
         command: `entra fulfill (journal ${args.journal})`,
+        per: 'journal',
         onStale: (holder) => log.warn(`took over the journal lock of a run that is gone (${holder})`),
       });
     journal = args.journal

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { UsageError, type UsageCode } from '../errors.js';
@@ -149,7 +150,9 @@ export async function readSettingsFile(
     const why =
       code === 'ENOENT'
         ? `settings file not found: ${path} (${start} with your "Connections" values, see the README, or let \`entra emulate --settings-out ${path}\` write one for the local emulator)`
-        : `cannot read settings file ${path}: ${code ?? String(error)}`;
+        : code === 'EISDIR'
+          ? `settings file ${path} is a folder: name the settings file (e.g. ${join(path, 'appsettings.agent.json')})`
+          : `cannot read settings file ${path}: ${code ?? String(error)}`;
     throw new UsageError('ERR_SETTINGS', why, { cause: error });
   }
   return flattenJson(parseJsonText(text, path, 'ERR_SETTINGS'), path);

@@ -85,7 +85,12 @@ function describe(h: LockHolder): string {
  */
 export async function acquireLock(
   path: string,
-  options: { command: string; onStale?: (holder: string) => void },
+  options: {
+    command: string;
+    /** What one run at a time is per, in the message: `connection` (default) or `journal`. */
+    per?: string;
+    onStale?: (holder: string) => void;
+  },
 ): Promise<RunLock> {
   const me: LockHolder = {
     pid: process.pid,
@@ -113,7 +118,7 @@ export async function acquireLock(
       if (holder && !(await isGone(holder)))
         throw new ToolError(
           'ERR_LOCKED',
-          `${path} is held by ${describe(holder)}: one run at a time per connection; if that run is gone, remove the file`,
+          `${path} is held by ${describe(holder)}: one run at a time per ${options.per ?? 'connection'}; if that run is gone, remove the file`,
         );
       if (attempt >= 3)
         throw new ToolError('ERR_LOCKED', `${path}: cannot take the lock (another run keeps taking it)`);

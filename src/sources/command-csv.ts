@@ -437,7 +437,7 @@ function parseHeader(
               isColumnNames(columns[0]!)
                 ? `, ${excerpt(columns[0]!, 60)}`
                 : ` of ${[...columns[0]!].length} characters (not quoted: it may be a secret)`
-            }, not a header of several columns (delimiters found: comma, semicolon, tab; else give --delimiter)`
+            }, not a header of several columns (none of the delimiters looked for: comma, semicolon, tab; else give --delimiter)`
           : `missing column ${name} (${what}); ${describeHeader(columns, delimiter, name)}`,
       );
     return i;

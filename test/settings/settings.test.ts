@@ -132,6 +132,13 @@ Read('readSettingsFile(missing) says which path and how to create one', async ()
   assert.match(err.message, '--settings-out');
 });
 
+Read('readSettingsFile(folder) says it is a folder and which file to name', async () => {
+  const folder = fixture('');
+  const err = await failureAsync(() => readSettingsFile(folder));
+  assert.is(err.code, 'ERR_SETTINGS');
+  assert.match(err.message, `settings file ${folder} is a folder: name the settings file (e.g. `);
+});
+
 Read('readSettingsFile(malformed) names the line and column', async () => {
   const err = await failureAsync(() => readSettingsFile(fixture('malformed.json')));
   assert.is(err.code, 'ERR_SETTINGS');

@@ -363,7 +363,7 @@ Open(
       assert.not.ok(e.message.includes(secret.slice(0, 3)), e.message);
       assert.ok(
         e.message.endsWith(
-          'line 1: missing column Command (insert, update or delete); the first line is one column of 16 characters (not quoted: it may be a secret), not a header of several columns (delimiters found: comma, semicolon, tab; else give --delimiter)',
+          'line 1: missing column Command (insert, update or delete); the first line is one column of 16 characters (not quoted: it may be a secret), not a header of several columns (none of the delimiters looked for: comma, semicolon, tab; else give --delimiter)',
         ),
         e.message,
       );
@@ -376,7 +376,7 @@ Open(
       const pipes = await csvError({ input: join(dir, 'pipes.csv') });
       assert.ok(
         pipes.message.endsWith(
-          "the first line is one column, 'Command|@odata.type|id|jobTitle', not a header of several columns (delimiters found: comma, semicolon, tab; else give --delimiter)",
+          "the first line is one column, 'Command|@odata.type|id|jobTitle', not a header of several columns (none of the delimiters looked for: comma, semicolon, tab; else give --delimiter)",
         ),
         pipes.message,
       );
