@@ -72,10 +72,10 @@ export interface RoundsOptions {
   autoThresholds?: { minObjects: number; minLatencyMs: number };
   /**
    * Whether the run moves the connection's state (its cookies): false for runs that are not the
-   * scheduled run (`--output -`, another mapping) unless asked with `--advance-cookies`.
+   * scheduled run (`--output -`, another folder, another mapping) unless asked with `--advance-cookies`.
    */
   advance: boolean;
-  /** Why the cookies are not advanced (one info line), when `advance` is false. */
+  /** Why the cookies are not advanced (one line for the log), when `advance` is false. */
   keepReason?: string;
   /** The keep reason is a warning (a run into another folder than the scheduled run's). */
   keepWarn?: boolean;

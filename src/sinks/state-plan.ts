@@ -14,10 +14,11 @@ export interface StatePlan {
 /**
  * Decides whether an export run is the connection's scheduled run, whose end state replaces the
  * connection's cookies (DESIGN.md §4, State). Ad-hoc runs read cookies but move nothing unless asked
- * with `--advance-cookies`: a run to stdout, a run into another folder than the scheduled run's, and a
- * run whose entities or `$select`s differ from those of the cookies (another stream of state). An ad-hoc run may not write into the scheduled run's
- * folder either (its consumer would take those files for the scheduled round): a usage error, before
- * anything runs. The first run of a connection (no cookies yet) is its scheduled run.
+ * with `--advance-cookies`: a run to stdout, a run into another folder than the scheduled run's, and
+ * a run whose entities or `$select`s differ from those of the cookies (another stream of state). A
+ * run of another mapping may not write into the scheduled run's folder either (its consumer would take
+ * those files for the scheduled round): a usage error, before anything runs. The first run of a
+ * connection (no cookies yet) is its scheduled run.
  */
 export function planState(input: {
   rounds: readonly { entity: string; select: string }[];
